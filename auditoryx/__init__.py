@@ -1,0 +1,1 @@
+"""AuditoryX Analytics: command line and shared settings."""

@@ -1,0 +1,65 @@
+"""One settings object for the whole product, read from ``AUDITORYX_*`` environment variables.
+
+Nothing is read at import: call :func:`get_settings` where the value is needed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUDITORYX_", extra="ignore")
+
+    var_dir: Path = Field(default=Path("var"), description="Where all local data lives.")
+    operational_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the operational database; default a SQLite file under var/.",
+    )
+    warehouse_dir: Path | None = Field(default=None, description="Default var/warehouse.")
+    as_of: dt.date | None = Field(default=None, description="As-of date D; default today (UTC).")
+    publish_grace_seconds: int = Field(
+        default=300, description="Non-current snapshot versions older than this are removed."
+    )
+    demo_password: str = Field(default="auditoryx-demo", description="Password of generated users.")
+    dbt_threads: int = Field(default=2)
+
+    @property
+    def resolved_var_dir(self) -> Path:
+        return self.var_dir.resolve()
+
+    @property
+    def operational_database_url(self) -> str:
+        if self.operational_url:
+            return self.operational_url
+        return f"sqlite:///{self.resolved_var_dir / 'operational.sqlite'}"
+
+    @property
+    def resolved_warehouse_dir(self) -> Path:
+        return (self.warehouse_dir or self.resolved_var_dir / "warehouse").resolve()
+
+    @property
+    def build_database_path(self) -> Path:
+        return self.resolved_warehouse_dir / "build.duckdb"
+
+    @property
+    def published_dir(self) -> Path:
+        return self.resolved_warehouse_dir / "published"
+
+    @property
+    def dbt_work_dir(self) -> Path:
+        """dbt target/log folders: never inside the repository."""
+        return self.resolved_var_dir / "dbt"
+
+    def effective_as_of(self) -> dt.date:
+        return self.as_of or dt.datetime.now(dt.timezone.utc).date()
+
+
+def get_settings(**overrides) -> Settings:
+    return Settings(**overrides)

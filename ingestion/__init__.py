@@ -1,0 +1,1 @@
+"""Ingestion: operational database and file drops → validated DuckDB raw tables (no Dagster)."""

@@ -1,0 +1,68 @@
+"""The contract between the operational database and the warehouse: raw table columns and types.
+
+Each operational table ``X`` lands in DuckDB as ``main.raw_X`` with exactly these columns, typed
+as given (timestamps as TIMESTAMPTZ in UTC, money as DECIMAL(18,2), JSON as JSON text). Source
+column names are kept (``org_id``); dbt staging renames it to ``tenant_id``.
+"""
+from __future__ import annotations
+
+RAW_TABLES: dict[str, dict[str, str]] = {
+    "organizations": {
+        "id": "VARCHAR", "name": "VARCHAR", "slug": "VARCHAR", "type": "VARCHAR", "plan": "VARCHAR",
+        "custom_domain": "VARCHAR", "branding": "JSON", "settings": "JSON", "is_active": "BOOLEAN",
+        "created_at": "TIMESTAMPTZ", "updated_at": "TIMESTAMPTZ",
+    },
+    "users": {
+        "id": "VARCHAR", "org_id": "VARCHAR", "email": "VARCHAR", "name": "VARCHAR", "role": "VARCHAR",
+        "permissions": "JSON", "is_active": "BOOLEAN", "last_login_at": "TIMESTAMPTZ",
+        "created_at": "TIMESTAMPTZ", "updated_at": "TIMESTAMPTZ",
+    },
+    "artists": {
+        "id": "VARCHAR", "org_id": "VARCHAR", "user_id": "VARCHAR", "name": "VARCHAR",
+        "stage_name": "VARCHAR", "email": "VARCHAR", "phone": "VARCHAR", "genres": "JSON",
+        "skills": "JSON", "bio": "VARCHAR", "avatar_url": "VARCHAR", "social_links": "JSON",
+        "verification_status": "VARCHAR", "rating": "DECIMAL(3,2)", "total_bookings": "INTEGER",
+        "total_earnings": "DECIMAL(18,2)", "is_active": "BOOLEAN",
+        "created_at": "TIMESTAMPTZ", "updated_at": "TIMESTAMPTZ",
+    },
+    "projects": {
+        "id": "VARCHAR", "org_id": "VARCHAR", "name": "VARCHAR", "description": "VARCHAR",
+        "type": "VARCHAR", "status": "VARCHAR", "priority": "VARCHAR", "start_date": "DATE",
+        "end_date": "DATE", "deadline": "DATE", "budget": "DECIMAL(18,2)", "spent": "DECIMAL(18,2)",
+        "currency": "VARCHAR", "client_name": "VARCHAR", "client_email": "VARCHAR",
+        "created_by_id": "VARCHAR", "created_at": "TIMESTAMPTZ", "updated_at": "TIMESTAMPTZ",
+    },
+    "project_users": {
+        "id": "VARCHAR", "org_id": "VARCHAR", "project_id": "VARCHAR", "user_id": "VARCHAR",
+        "role": "VARCHAR", "created_at": "TIMESTAMPTZ", "updated_at": "TIMESTAMPTZ",
+    },
+    "project_milestones": {
+        "id": "VARCHAR", "org_id": "VARCHAR", "project_id": "VARCHAR", "title": "VARCHAR",
+        "description": "VARCHAR", "due_date": "DATE", "status": "VARCHAR", "sort_order": "INTEGER",
+        "completed_at": "TIMESTAMPTZ", "created_at": "TIMESTAMPTZ", "updated_at": "TIMESTAMPTZ",
+    },
+    "bookings": {
+        "id": "VARCHAR", "org_id": "VARCHAR", "project_id": "VARCHAR", "artist_id": "VARCHAR",
+        "client_id": "VARCHAR", "created_by_id": "VARCHAR", "assigned_to_id": "VARCHAR",
+        "title": "VARCHAR", "type": "VARCHAR", "status": "VARCHAR", "priority": "VARCHAR",
+        "start_date": "TIMESTAMPTZ", "end_date": "TIMESTAMPTZ", "duration_minutes": "INTEGER",
+        "timezone": "VARCHAR", "location": "VARCHAR", "is_remote": "BOOLEAN",
+        "budget": "DECIMAL(18,2)", "final_price": "DECIMAL(18,2)", "currency": "VARCHAR",
+        "payment_status": "VARCHAR", "requirements": "JSON", "deliverables": "JSON", "notes": "VARCHAR",
+        "created_at": "TIMESTAMPTZ", "updated_at": "TIMESTAMPTZ",
+    },
+    "audit_log": {
+        "id": "VARCHAR", "org_id": "VARCHAR", "actor_id": "VARCHAR", "action": "VARCHAR",
+        "entity": "VARCHAR", "entity_id": "VARCHAR", "before": "JSON", "after": "JSON",
+        "at": "TIMESTAMPTZ",
+    },
+}
+
+# organizations is keyed by its own id; every other table by org_id
+TENANT_COLUMN: dict[str, str] = {table: ("id" if table == "organizations" else "org_id") for table in RAW_TABLES}
+
+
+def raw_table_name(table: str) -> str:
+    if table not in RAW_TABLES:
+        raise KeyError(f"unknown operational table: {table}")
+    return f"raw_{table}"

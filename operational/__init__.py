@@ -1,0 +1,1 @@
+"""The operational system of record: models, sessions, auth, generator."""

@@ -1,0 +1,246 @@
+"""SQLAlchemy 2.0 typed models of every operational entity.
+
+Ids are text. Every row but ``organizations`` carries ``org_id`` (the tenant).
+Money is exact (:class:`~operational.types.Money`), timestamps are UTC.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import re
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from operational.enums import (
+    BookingStatus,
+    BookingType,
+    MilestoneStatus,
+    OrgType,
+    PaymentStatus,
+    Plan,
+    Priority,
+    ProjectRole,
+    ProjectStatus,
+    ProjectType,
+    UserRole,
+    VerificationStatus,
+)
+from operational.types import JsonType, Money, UtcDateTime, enum_column
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+CURRENCY_PATTERN = "^[A-Z]{3}$"
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Timestamped:
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+def _currency_check(column: str, table: str) -> CheckConstraint:
+    # length + upper case: portable across SQLite and PostgreSQL (codes are validated in Python too)
+    return CheckConstraint(
+        f"length({column}) = 3 AND upper({column}) = {column}", name=f"ck_{table}_{column}_iso"
+    )
+
+
+class Organization(Timestamped, Base):
+    __tablename__ = "organizations"
+    __table_args__ = (CheckConstraint("length(slug) BETWEEN 2 AND 63", name="ck_org_slug_len"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    type: Mapped[OrgType] = mapped_column(enum_column(OrgType, "org_type"))
+    plan: Mapped[Plan] = mapped_column(enum_column(Plan, "org_plan"))
+    custom_domain: Mapped[str | None] = mapped_column(String(253), unique=True)
+    branding: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    settings: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class User(Timestamped, Base):
+    __tablename__ = "users"
+    __table_args__ = (Index("ix_users_org", "org_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[UserRole] = mapped_column(enum_column(UserRole, "user_role"))
+    permissions: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class Artist(Timestamped, Base):
+    __tablename__ = "artists"
+    __table_args__ = (
+        Index("ix_artists_org", "org_id"),
+        CheckConstraint("rating IS NULL OR (rating >= 0 AND rating <= 5)", name="ck_artist_rating"),
+        CheckConstraint("total_bookings >= 0", name="ck_artist_total_bookings"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(200))
+    stage_name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    genres: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    skills: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    bio: Mapped[str | None] = mapped_column(Text)
+    avatar_url: Mapped[str | None] = mapped_column(String(500))
+    social_links: Mapped[dict[str, str]] = mapped_column(JsonType, default=dict)
+    verification_status: Mapped[VerificationStatus] = mapped_column(
+        enum_column(VerificationStatus, "artist_verification"), default=VerificationStatus.PENDING
+    )
+    rating: Mapped[decimal.Decimal | None] = mapped_column(Numeric(3, 2))
+    total_bookings: Mapped[int] = mapped_column(Integer, default=0)
+    total_earnings: Mapped[decimal.Decimal] = mapped_column(Money, default=decimal.Decimal("0"))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Project(Timestamped, Base):
+    __tablename__ = "projects"
+    __table_args__ = (
+        Index("ix_projects_org", "org_id"),
+        CheckConstraint("budget IS NULL OR budget >= 0", name="ck_project_budget"),
+        CheckConstraint("spent >= 0", name="ck_project_spent"),
+        CheckConstraint("end_date IS NULL OR start_date IS NULL OR end_date >= start_date", name="ck_project_dates"),
+        _currency_check("currency", "projects"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    type: Mapped[ProjectType] = mapped_column(enum_column(ProjectType, "project_type"))
+    status: Mapped[ProjectStatus] = mapped_column(enum_column(ProjectStatus, "project_status"))
+    priority: Mapped[Priority] = mapped_column(enum_column(Priority, "project_priority"), default=Priority.MEDIUM)
+    start_date: Mapped[dt.date | None] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    deadline: Mapped[dt.date | None] = mapped_column(Date)
+    budget: Mapped[decimal.Decimal | None] = mapped_column(Money)
+    spent: Mapped[decimal.Decimal] = mapped_column(Money, default=decimal.Decimal("0"))
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    client_name: Mapped[str | None] = mapped_column(String(200))
+    client_email: Mapped[str | None] = mapped_column(String(254))
+    created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class ProjectUser(Timestamped, Base):
+    __tablename__ = "project_users"
+    __table_args__ = (
+        UniqueConstraint("project_id", "user_id", name="uq_project_user"),
+        Index("ix_project_users_org", "org_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[ProjectRole] = mapped_column(enum_column(ProjectRole, "project_role"))
+
+
+class ProjectMilestone(Timestamped, Base):
+    __tablename__ = "project_milestones"
+    __table_args__ = (Index("ix_milestones_org_project", "org_id", "project_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[MilestoneStatus] = mapped_column(enum_column(MilestoneStatus, "milestone_status"))
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class Booking(Timestamped, Base):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        CheckConstraint("end_date > start_date", name="ck_booking_end_after_start"),
+        CheckConstraint("budget IS NULL OR budget >= 0", name="ck_booking_budget"),
+        CheckConstraint("final_price IS NULL OR final_price >= 0", name="ck_booking_final_price"),
+        CheckConstraint("duration_minutes > 0", name="ck_booking_duration"),
+        _currency_check("currency", "bookings"),
+        Index("ix_bookings_org_start", "org_id", "start_date"),
+        Index("ix_bookings_org_updated", "org_id", "updated_at"),
+        Index("ix_bookings_artist_start", "artist_id", "start_date", "end_date"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    project_id: Mapped[str | None] = mapped_column(ForeignKey("projects.id", ondelete="SET NULL"))
+    artist_id: Mapped[str] = mapped_column(ForeignKey("artists.id", ondelete="CASCADE"))
+    client_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    assigned_to_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(200))
+    type: Mapped[BookingType] = mapped_column(enum_column(BookingType, "booking_type"))
+    status: Mapped[BookingStatus] = mapped_column(enum_column(BookingStatus, "booking_status"))
+    priority: Mapped[Priority] = mapped_column(enum_column(Priority, "booking_priority"), default=Priority.MEDIUM)
+    start_date: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    end_date: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    location: Mapped[str | None] = mapped_column(String(200))
+    is_remote: Mapped[bool] = mapped_column(Boolean, default=False)
+    budget: Mapped[decimal.Decimal | None] = mapped_column(Money)
+    final_price: Mapped[decimal.Decimal | None] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    payment_status: Mapped[PaymentStatus] = mapped_column(
+        enum_column(PaymentStatus, "payment_status"), default=PaymentStatus.PENDING
+    )
+    requirements: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    deliverables: Mapped[list[Any]] = mapped_column(JsonType, default=list)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditLog(Base):
+    """Append-only record of every change made through the product."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_org_at", "org_id", "at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    actor_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(40))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(36))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+TENANT_TABLES = ("users", "artists", "projects", "project_users", "project_milestones", "bookings", "audit_log")

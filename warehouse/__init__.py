@@ -1,0 +1,1 @@
+"""Warehouse: the DuckDB build database, publishing tenant versions, confined readers."""

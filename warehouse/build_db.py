@@ -1,0 +1,29 @@
+"""The DuckDB build database: one writer at a time, raw tables created from the contract."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from ingestion.raw_schema import RAW_TABLES, raw_table_name
+
+
+def quote_identifier(name: str) -> str:
+    """Double-quote an identifier from an allow-list (never a user value)."""
+    if '"' in name or "\x00" in name:
+        raise ValueError(f"bad identifier: {name!r}")
+    return f'"{name}"'
+
+
+def connect_build(path: Path) -> duckdb.DuckDBPyConnection:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = duckdb.connect(str(path))
+    conn.execute("SET TimeZone = 'UTC'")
+    return conn
+
+
+def ensure_raw_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    for table, columns in RAW_TABLES.items():
+        column_sql = ", ".join(f"{quote_identifier(name)} {sql_type}" for name, sql_type in columns.items())
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {raw_table_name(table)} ({column_sql})")

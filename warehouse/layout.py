@@ -1,0 +1,52 @@
+"""Names and paths of published tenant snapshots (validated: they become folder names)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from auditoryx.errors import AuditoryxError
+
+# Tables every tenant version holds (one Parquet file each), from the `marts` schema.
+PUBLISHED_MARTS: tuple[str, ...] = (
+    "fct_revenue_monthly",
+    "fct_bookings_monthly",
+    "fct_artist_performance_monthly",
+    "top_performers",
+    "fct_project_health",
+    "kpi_summary",
+)
+META_TABLE = "meta"
+CURRENT_POINTER = "CURRENT"
+
+_TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_VERSION = re.compile(r"^v\d{8}T\d{6}\d{6}Z-[0-9a-f]{6}$")
+
+
+def validate_tenant_id(tenant_id: str) -> str:
+    if not isinstance(tenant_id, str) or not _TENANT_ID.match(tenant_id):
+        raise AuditoryxError(f"invalid tenant id: {tenant_id!r}")
+    return tenant_id
+
+
+def validate_version(version: str) -> str:
+    if not _VERSION.match(version):
+        raise AuditoryxError(f"invalid snapshot version: {version!r}")
+    return version
+
+
+def tenant_dir(published_dir: Path, tenant_id: str) -> Path:
+    return published_dir / validate_tenant_id(tenant_id)
+
+
+def version_dir(published_dir: Path, tenant_id: str, version: str) -> Path:
+    return tenant_dir(published_dir, tenant_id) / validate_version(version)
+
+
+def current_version(published_dir: Path, tenant_id: str) -> str | None:
+    """The version a tenant's CURRENT pointer names, or None when nothing is published."""
+    pointer = tenant_dir(published_dir, tenant_id) / CURRENT_POINTER
+    try:
+        text = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return validate_version(text)

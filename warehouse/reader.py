@@ -1,0 +1,92 @@
+"""Read-only, engine-confined access to one tenant's published snapshot.
+
+A reader is an in-memory DuckDB connection that may only touch the tenant's current version
+folder (`allowed_directories`, external access off, configuration locked), with one view per
+published table. Isolation is enforced by DuckDB itself, not by a WHERE clause; on top of that,
+only read statements are accepted.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from auditoryx.errors import AuditoryxError
+from warehouse.layout import META_TABLE, PUBLISHED_MARTS, current_version, version_dir
+
+_READ_STATEMENTS = {duckdb.StatementType.SELECT}
+
+
+class SnapshotNotFound(AuditoryxError):
+    """The tenant has no published snapshot yet."""
+
+
+class ReadOnlyViolation(AuditoryxError):
+    """Something other than a read statement was sent to a snapshot reader."""
+
+
+@dataclass
+class TenantSnapshot:
+    tenant_id: str
+    version: str
+    folder: Path
+    _conn: duckdb.DuckDBPyConnection = field(repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return (*PUBLISHED_MARTS, META_TABLE)
+
+    def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
+        """Run one read statement with bound parameters; return a Polars frame."""
+        statements = self._conn.extract_statements(sql)
+        if len(statements) != 1 or statements[0].type not in _READ_STATEMENTS:
+            raise ReadOnlyViolation("snapshot readers accept exactly one SELECT statement")
+        with self._lock:
+            cursor = self._conn.cursor()
+        try:
+            return cursor.execute(sql, params or []).pl()
+        finally:
+            cursor.close()
+
+    def meta(self) -> dict[str, Any]:
+        row = self.query(f"SELECT * FROM {META_TABLE}").row(0, named=True)
+        if isinstance(row.get("row_counts"), str):
+            row["row_counts"] = json.loads(row["row_counts"])
+        return row
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def open_tenant_snapshot(published_dir: Path, tenant_id: str) -> TenantSnapshot:
+    """Open the tenant's CURRENT version, confined to its folder."""
+    published_dir = Path(published_dir).resolve()
+    version = current_version(published_dir, tenant_id)
+    if version is None:
+        raise SnapshotNotFound(f"no published snapshot for tenant {tenant_id}; run `auditoryx refresh`")
+    folder = version_dir(published_dir, tenant_id, version)
+    return open_version_folder(tenant_id, version, folder)
+
+
+def open_version_folder(tenant_id: str, version: str, folder: Path) -> TenantSnapshot:
+    folder = folder.resolve()
+    conn = duckdb.connect(":memory:")
+    try:
+        conn.execute("SET allowed_directories = ?", [[str(folder) + "/"]])
+        conn.execute("SET enable_external_access = false")
+        for table in (*PUBLISHED_MARTS, META_TABLE):
+            path = folder / f"{table}.parquet"
+            if not path.is_file():
+                raise SnapshotNotFound(f"snapshot {version} of tenant {tenant_id} lacks {table}")
+            conn.read_parquet(str(path), hive_partitioning=False).create_view(table)
+        conn.execute("SET lock_configuration = true")
+    except BaseException:
+        conn.close()
+        raise
+    return TenantSnapshot(tenant_id=tenant_id, version=version, folder=folder, _conn=conn)
