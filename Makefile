@@ -1,0 +1,41 @@
+# AuditoryX Analytics — the two commands: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install dagster docs clean chromium postgres
+
+$(PY):
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): $(PY) pyproject.toml constraints.txt
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/auditoryx demo
+
+dagster: install
+	mkdir -p var/dagster_home
+	DAGSTER_HOME=$(CURDIR)/var/dagster_home $(VENV)/bin/dagster dev -w workspace.yaml
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		{ echo "installing Chromium for browser tests"; \
+		  (apt-get install -y chromium >/dev/null 2>&1 || (apt-get update >/dev/null 2>&1 && apt-get install -y chromium >/dev/null)); }
+
+postgres:
+	@pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1 || \
+		{ command -v pg_ctlcluster >/dev/null 2>&1 && pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -n1) main start || true; }
+
+test: install chromium postgres
+	$(PY) -m pytest
+
+clean:
+	rm -rf var

@@ -1,0 +1,201 @@
+"""The `auditoryx` command: set up, generate, refresh, publish, query and serve."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+
+from auditoryx.errors import AuditoryxError
+from auditoryx.settings import PROJECT_ROOT, Settings, get_settings
+
+app = typer.Typer(
+    help="AuditoryX Analytics: multi-tenant analytics for labels, studios and agencies.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+class _Progress:
+    """Prints each step with the time elapsed since the command started."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        typer.echo(f"[{time.monotonic() - self.started:6.1f}s] {message}", err=True)
+
+
+def _engine(settings: Settings):
+    from operational.db import make_engine
+
+    return make_engine(settings.operational_database_url)
+
+
+def _tenant_ids(settings: Settings, slugs: list[str] | None) -> list[str] | None:
+    if not slugs:
+        return None
+    from operational.tenants import tenant_id_for_slug
+
+    engine = _engine(settings)
+    return [tenant_id_for_slug(engine, slug) for slug in slugs]
+
+
+@app.command()
+def init() -> None:
+    """Create the operational database schema (safe to run again)."""
+    from operational.db import create_schema
+
+    settings = get_settings()
+    create_schema(_engine(settings))
+    typer.echo(f"operational schema ready at {_redacted(settings.operational_database_url)}")
+
+
+@app.command()
+def generate(
+    tenants: int = typer.Option(3, "--tenants", min=1, help="Number of tenants to generate."),
+    seed: int = typer.Option(42, "--seed", help="Random seed: same seed, same data."),
+    scale: float = typer.Option(1.0, "--scale", min=0.0, help="Multiplies every tenant's booking count."),
+) -> None:
+    """Generate deterministic demo data (replaces tenants with the same slugs)."""
+    from operational.db import create_schema
+    from operational.generator import generate as generate_data
+
+    settings = get_settings()
+    progress = _Progress()
+    engine = _engine(settings)
+    create_schema(engine)
+    created = generate_data(engine, tenants=tenants, seed=seed, as_of=settings.effective_as_of(),
+                            password=settings.demo_password, scale=scale, progress=progress)
+    total = sum(t.bookings for t in created)
+    progress(f"generated {len(created)} tenants, {total} bookings")
+
+
+@app.command()
+def refresh(
+    tenant: Optional[list[str]] = typer.Option(None, "--tenant", help="Tenant slug (repeatable); default all."),
+) -> None:
+    """Ingest the operational data, run dbt build and publish tenant snapshots."""
+    from auditoryx.pipeline import refresh as run_refresh
+
+    settings = get_settings()
+    run_refresh(settings, _tenant_ids(settings, tenant), progress=_Progress())
+
+
+@app.command()
+def snapshot(
+    tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
+    out: Path = typer.Option(..., "--out", help="DuckDB file to write (schema marts, table meta)."),
+) -> None:
+    """Write one tenant's current marts to a standalone DuckDB file for analysts."""
+    from warehouse.snapshot import write_tenant_snapshot
+
+    settings = get_settings()
+    (tenant_id,) = _tenant_ids(settings, [tenant])
+    path = write_tenant_snapshot(settings.published_dir, tenant_id, out)
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+def sql(
+    query: str = typer.Argument(..., help="One SELECT statement over the tenant's marts and meta."),
+    tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
+) -> None:
+    """Run a read-only query against one tenant's current snapshot and print the result."""
+    import polars as pl
+
+    from warehouse.reader import open_tenant_snapshot
+
+    settings = get_settings()
+    (tenant_id,) = _tenant_ids(settings, [tenant])
+    snap = open_tenant_snapshot(settings.published_dir, tenant_id)
+    try:
+        frame = snap.query(query)
+    finally:
+        snap.close()
+    with pl.Config(tbl_rows=50, tbl_cols=20, fmt_str_lengths=60):
+        typer.echo(str(frame))
+
+
+@app.command()
+def serve(
+    port: int = typer.Option(8501, "--port", help="HTTP port."),
+    address: str = typer.Option("0.0.0.0", "--address", help="Address to listen on."),
+) -> None:
+    """Serve the Streamlit dashboards (read-only over published snapshots)."""
+    _serve(port, address)
+
+
+def _serve(port: int, address: str) -> None:
+    app_file = PROJECT_ROOT / "dashboards" / "app.py"
+    command = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.headless", "true",
+               "--server.port", str(port), "--server.address", address,
+               "--browser.gatherUsageStats", "false"]
+    typer.echo(f"serving on http://localhost:{port}", err=True)
+    os.execv(sys.executable, command)
+
+
+@app.command()
+def demo(
+    serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Serve the dashboards at the end."),
+    tenants: int = typer.Option(3, "--tenants", min=1),
+    seed: int = typer.Option(42, "--seed"),
+    port: int = typer.Option(8501, "--port"),
+) -> None:
+    """Everything at once: schema, demo data, refresh, then serve (idempotent)."""
+    from auditoryx.pipeline import refresh as run_refresh
+    from operational.db import create_schema
+    from operational.generator import generate as generate_data
+
+    settings = get_settings()
+    progress = _Progress()
+    engine = _engine(settings)
+    create_schema(engine)
+    created = generate_data(engine, tenants=tenants, seed=seed, as_of=settings.effective_as_of(),
+                            password=settings.demo_password, progress=progress)
+    run_refresh(settings, progress=progress)
+    typer.echo("\nDemo logins (password: %s)" % settings.demo_password)
+    for tenant in created:
+        typer.echo(f"  {tenant.name:<28} {tenant.admin_email}")
+    if serve_after:
+        _serve(port, "0.0.0.0")
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    debug = os.environ.get("AUDITORYX_DEBUG") == "1"
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except AuditoryxError as exc:
+        if debug:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # one clear line for the user; AUDITORYX_DEBUG=1 shows the traceback
+        if debug:
+            raise
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        typer.echo(f"error: {type(exc).__name__}: {first_line}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""The refresh: operational DB → raw tables → dbt build → published tenant versions.
+
+Plain functions; the CLI and the Dagster assets both call these.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from auditoryx.locking import exclusive_lock
+from auditoryx.settings import Settings
+from ingestion.extract import ExtractionResult, extract_operational
+from ingestion.operational_source import open_operational
+from warehouse.build_db import connect_build
+from warehouse.dbt_runner import build_all
+from warehouse.publish import PublishResult, publish_tenants
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    as_of: dt.date
+    extraction: ExtractionResult
+    publication: PublishResult
+
+
+def _say(progress: Progress | None, message: str) -> None:
+    if progress:
+        progress(message)
+
+
+def ingest(settings: Settings, tenant_ids: Sequence[str] | None = None,
+           progress: Progress | None = None) -> ExtractionResult:
+    conn = connect_build(settings.build_database_path)
+    try:
+        with open_operational(settings.operational_database_url) as reader:
+            return extract_operational(reader, conn, tenant_ids, progress)
+    finally:
+        conn.close()
+
+
+def build_models(settings: Settings, as_of: dt.date) -> None:
+    build_all(settings.build_database_path, settings.dbt_work_dir, as_of, threads=settings.dbt_threads)
+
+
+def publish(settings: Settings, as_of: dt.date, tenant_ids: Sequence[str] | None = None,
+            progress: Progress | None = None) -> PublishResult:
+    conn = connect_build(settings.build_database_path)
+    try:
+        return publish_tenants(conn, settings.published_dir, as_of=as_of, tenant_ids=tenant_ids,
+                               grace_seconds=settings.publish_grace_seconds, progress=progress)
+    finally:
+        conn.close()
+
+
+def refresh(settings: Settings, tenant_ids: Sequence[str] | None = None,
+            progress: Progress | None = None) -> RefreshResult:
+    """Ingest, build and publish; with ``tenant_ids`` only those tenants are extracted and published."""
+    as_of = settings.effective_as_of()
+    with exclusive_lock(settings.resolved_warehouse_dir / "build.lock"):
+        _say(progress, "extracting operational data")
+        extraction = ingest(settings, tenant_ids, progress)
+        _say(progress, f"extracted {extraction.rows.get('bookings', 0)} bookings; running dbt build (as of {as_of})")
+        build_models(settings, as_of)
+        _say(progress, "publishing tenant snapshots")
+        publication = publish(settings, as_of, tenant_ids, progress)
+    _say(progress, f"published version {publication.version} for {len(publication.tenant_ids)} tenants")
+    return RefreshResult(as_of=as_of, extraction=extraction, publication=publication)

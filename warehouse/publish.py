@@ -1,0 +1,178 @@
+"""Publish every refreshed tenant's marts as a new immutable version folder, then flip pointers.
+
+One pass writes all tenants (``COPY … PARTITION_BY (tenant_id)`` per table) into a staging folder;
+files are then moved into ``published/<tenant_id>/<version>/`` and only when a tenant's version is
+complete does its ``CURRENT`` pointer change (write ``CURRENT.tmp``, ``os.replace``). A crash at
+any moment leaves each tenant's previous version serving; leftovers are removed by later runs.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import duckdb
+
+from auditoryx.errors import AuditoryxError
+from ingestion.raw_schema import RAW_TABLES, TENANT_COLUMN, raw_table_name
+from warehouse.build_db import quote_identifier
+from warehouse.layout import (
+    CURRENT_POINTER,
+    META_TABLE,
+    PUBLISHED_MARTS,
+    current_version,
+    tenant_dir,
+    validate_tenant_id,
+    validate_version,
+)
+
+STAGING_DIR = "_staging"
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    version: str
+    tenant_ids: tuple[str, ...]
+    removed_versions: int
+
+
+def new_version(now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return validate_version(now.strftime("v%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3))
+
+
+def _sql_path(path: Path) -> str:
+    """A path as a SQL string literal; our own folders only (COPY targets cannot be bound)."""
+    text = str(path)
+    if "'" in text or "\x00" in text:
+        raise AuditoryxError(f"unsupported character in warehouse path: {text!r}")
+    return f"'{text}'"
+
+
+def _build_meta(conn: duckdb.DuckDBPyConnection, version: str, as_of: dt.date, refreshed_at: dt.datetime) -> None:
+    counts = " UNION ALL ".join(
+        f"SELECT {quote_identifier(TENANT_COLUMN[t])} AS tenant_id, '{t}' AS source_table, count(*) AS n "
+        f"FROM {raw_table_name(t)} GROUP BY 1"
+        for t in RAW_TABLES
+    )
+    conn.execute("DROP TABLE IF EXISTS _publish_meta")
+    conn.execute(
+        f"""
+        CREATE TEMP TABLE _publish_meta AS
+        WITH counts AS ({counts}),
+        per_tenant AS (
+            SELECT tenant_id, json_group_object(source_table, n) AS row_counts FROM counts GROUP BY 1
+        )
+        SELECT o.id AS tenant_id, o.slug AS tenant_slug, o.name AS tenant_name,
+               coalesce(json_extract_string(o.settings, '$.base_currency'), 'USD') AS base_currency,
+               ?::DATE AS as_of, ?::TIMESTAMPTZ AS refreshed_at, ?::VARCHAR AS version,
+               coalesce(p.row_counts, '{{}}')::VARCHAR AS row_counts
+        FROM raw_organizations o
+        JOIN _publish_tenants t ON t.tenant_id = o.id
+        LEFT JOIN per_tenant p ON p.tenant_id = o.id
+        ORDER BY o.id
+        """,
+        [as_of, refreshed_at, version],
+    )
+
+
+def publish_tenants(
+    conn: duckdb.DuckDBPyConnection,
+    published_dir: Path,
+    *,
+    as_of: dt.date,
+    tenant_ids: Iterable[str] | None = None,
+    grace_seconds: int = 300,
+    progress: Callable[[str], None] | None = None,
+) -> PublishResult:
+    """Write a new version for each tenant (default: every tenant in raw_organizations)."""
+    published_dir = Path(published_dir).resolve()
+    version = new_version()
+    if tenant_ids is None:
+        tenant_ids = [row[0] for row in conn.execute("SELECT id FROM raw_organizations ORDER BY id").fetchall()]
+    tenants = [validate_tenant_id(t) for t in tenant_ids]
+    conn.execute("CREATE OR REPLACE TEMP TABLE _publish_tenants (tenant_id VARCHAR)")
+    conn.executemany("INSERT INTO _publish_tenants VALUES (?)", [[t] for t in tenants])
+    _build_meta(conn, version, as_of, dt.datetime.now(dt.timezone.utc))
+
+    staging = published_dir / STAGING_DIR / version
+    staging.mkdir(parents=True, exist_ok=True)
+    try:
+        sources = {mart: f"marts.{quote_identifier(mart)}" for mart in PUBLISHED_MARTS}
+        sources[META_TABLE] = "_publish_meta"
+        for table, source in sources.items():
+            conn.execute(
+                f"COPY (SELECT s.* FROM {source} s SEMI JOIN _publish_tenants p ON p.tenant_id = s.tenant_id "
+                f"ORDER BY s.tenant_id) TO {_sql_path(staging / table)} "
+                f"(FORMAT parquet, PARTITION_BY (tenant_id), WRITE_PARTITION_COLUMNS true)"
+            )
+            conn.execute(f"COPY (SELECT * FROM {source} LIMIT 0) TO {_sql_path(staging / (table + '.empty.parquet'))} (FORMAT parquet)")
+        if progress:
+            progress(f"wrote {len(sources)} tables for {len(tenants)} tenants")
+        for tenant_id in tenants:
+            _assemble_version(conn, staging, published_dir, tenant_id, version, tuple(sources))
+            _flip_current(published_dir, tenant_id, version)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    removed = sum(remove_stale_versions(published_dir, t, grace_seconds) for t in tenants)
+    _remove_stale_staging(published_dir, grace_seconds)
+    return PublishResult(version=version, tenant_ids=tuple(tenants), removed_versions=removed)
+
+
+def _assemble_version(conn, staging: Path, published_dir: Path, tenant_id: str, version: str,
+                      tables: tuple[str, ...]) -> None:
+    target = tenant_dir(published_dir, tenant_id) / version
+    target.mkdir(parents=True, exist_ok=False)
+    for table in tables:
+        partition = staging / table / f"tenant_id={tenant_id}"
+        files = sorted(partition.glob("*.parquet")) if partition.is_dir() else []
+        destination = target / f"{table}.parquet"
+        if not files:
+            shutil.copyfile(staging / f"{table}.empty.parquet", destination)
+        elif len(files) == 1:
+            os.replace(files[0], destination)
+        else:  # several part files: merge them into one
+            listing = ", ".join(_sql_path(f) for f in files)
+            conn.execute(f"COPY (SELECT * FROM read_parquet([{listing}], hive_partitioning=false)) "
+                         f"TO {_sql_path(destination)} (FORMAT parquet)")
+
+
+def _flip_current(published_dir: Path, tenant_id: str, version: str) -> None:
+    folder = tenant_dir(published_dir, tenant_id)
+    previous = current_version(published_dir, tenant_id)
+    temporary = folder / (CURRENT_POINTER + ".tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(version + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, folder / CURRENT_POINTER)
+    if previous and (folder / previous).is_dir():
+        os.utime(folder / previous)  # retired now: the grace period for its readers starts here
+
+
+def remove_stale_versions(published_dir: Path, tenant_id: str, grace_seconds: int) -> int:
+    """Remove a tenant's non-current versions older than the grace period (open readers finish)."""
+    folder = tenant_dir(published_dir, tenant_id)
+    current = current_version(published_dir, tenant_id)
+    cutoff = time.time() - grace_seconds
+    removed = 0
+    for child in folder.iterdir():
+        if child.is_dir() and child.name != current and child.stat().st_mtime < cutoff:
+            shutil.rmtree(child, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _remove_stale_staging(published_dir: Path, grace_seconds: int) -> None:
+    staging_root = published_dir / STAGING_DIR
+    if not staging_root.is_dir():
+        return
+    cutoff = time.time() - grace_seconds
+    for child in staging_root.iterdir():
+        if child.stat().st_mtime < cutoff:
+            shutil.rmtree(child, ignore_errors=True)
