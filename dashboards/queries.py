@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 import streamlit as st
 
 from auditoryx.settings import get_settings
 from warehouse.layout import current_version, validate_tenant_id
-from warehouse.reader import SnapshotNotFound, TenantSnapshot, open_tenant_snapshot
+from warehouse.reader import ReadOnlyViolation, SnapshotNotFound, TenantSnapshot, open_tenant_snapshot
 
 REVENUE_MONTHS_BACK = 11  # the as-of month and the 11 before it
 REVENUE_MONTHS_AHEAD = 6  # pipeline revenue lives in future months
@@ -137,7 +138,27 @@ def _resolve(tenant_id: str) -> SnapshotRef | None:
 @st.cache_data(max_entries=4096, show_spinner=False)
 def _fetch(published_dir: str, tenant_id: str, version: str, sql: str, params: tuple) -> pl.DataFrame:
     snapshot = _open_snapshot(published_dir, tenant_id, version)
-    return snapshot.query(sql, [tenant_id, *params])
+    return _select(snapshot, sql, [tenant_id, *params])
+
+
+def _select(snapshot: TenantSnapshot, sql: str, params: list[Any]) -> pl.DataFrame:
+    try:
+        return snapshot.query(sql, params)
+    except AttributeError as exc:
+        if "'pl'" not in str(exc):
+            raise
+    # TEMPORARY: warehouse.reader's TenantSnapshot.query ends in DuckDBPyConnection.pl(), which
+    # DuckDB 2.x no longer has. Same checks as the reader (one SELECT, bound parameters), Arrow
+    # instead of .pl(). Remove once the reader is fixed.
+    statements = snapshot._conn.extract_statements(sql)
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise ReadOnlyViolation("snapshot readers accept exactly one SELECT statement")
+    with snapshot._lock:
+        cursor = snapshot._conn.cursor()
+    try:
+        return pl.from_arrow(cursor.execute(sql, params).to_arrow_table())
+    finally:
+        cursor.close()
 
 
 def _query(ref: SnapshotRef, sql: str, *params: Any) -> pl.DataFrame:

@@ -7,7 +7,9 @@ Other SQLAlchemy URLs fall back to a SQLAlchemy fetch.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
+from urllib.parse import quote
 
 import pyarrow as pa
 from sqlalchemy.engine import make_url
@@ -33,7 +35,9 @@ class OperationalReader:
         if self.backend == "sqlite":
             import adbc_driver_sqlite.dbapi as sqlite_adbc
 
-            self._conn = sqlite_adbc.connect(self.url.database)
+            # a private cache: the driver's default shared cache can serve stale pages in-process
+            uri = f"file:{quote(str(Path(self.url.database).resolve()))}?cache=private"
+            self._conn = sqlite_adbc.connect(uri)
         elif self.backend == "postgresql":
             import adbc_driver_postgresql.dbapi as pg_adbc
 

@@ -1,0 +1,174 @@
+"""Plotly figures: pure functions from a DataFrame to a figure (no Streamlit, no I/O).
+
+Money columns arrive as exact decimals; they become floats here only to be drawn.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import plotly.graph_objects as go
+import polars as pl
+
+RECOGNIZED_COLOR = "#2563eb"
+PIPELINE_COLOR = "#f59e0b"
+# one stable colour per booking type (operational.enums.BookingType), whatever the data holds
+BOOKING_TYPE_COLORS = {
+    "RECORDING_SESSION": "#2563eb",
+    "MIXING": "#16a34a",
+    "MASTERING": "#9333ea",
+    "PRODUCTION": "#dc2626",
+    "CONSULTATION": "#0891b2",
+    "PERFORMANCE": "#ea580c",
+    "WORKSHOP": "#65a30d",
+    "OTHER": "#64748b",
+}
+_FALLBACK_COLORS = ("#a16207", "#be185d", "#4338ca", "#0f766e")
+
+REVENUE_COLUMNS = ("month", "booking_type", "recognized_revenue", "pipeline_revenue")
+
+
+def _as_polars(frame: Any) -> pl.DataFrame:
+    if isinstance(frame, pl.DataFrame):
+        return frame
+    return pl.from_pandas(frame)
+
+
+def _require(frame: pl.DataFrame, columns: tuple[str, ...]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"missing columns: {', '.join(missing)}")
+
+
+def booking_type_label(booking_type: str) -> str:
+    return str(booking_type).replace("_", " ").capitalize()
+
+
+def _months(first: dt.date, last: dt.date) -> list[dt.date]:
+    out, current = [], first.replace(day=1)
+    while current <= last:
+        out.append(current)
+        current = dt.date(current.year + current.month // 12, current.month % 12 + 1, 1)
+    return out
+
+
+def _empty_figure(title: str, message: str) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(
+        title=title,
+        xaxis={"visible": False},
+        yaxis={"visible": False},
+        annotations=[{"text": message, "showarrow": False, "font": {"size": 14}}],
+        height=360,
+    )
+    return fig
+
+
+def _layout(fig: go.Figure, title: str, currency: str, months: list[dt.date]) -> go.Figure:
+    fig.update_layout(
+        title=title,
+        height=380,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        hovermode="x unified",
+        yaxis={"title": currency, "tickformat": ",.0f", "rangemode": "tozero"},
+        xaxis={"title": None, "tickformat": "%b %Y", "dtick": "M1" if len(months) <= 18 else "M3"},
+    )
+    if months:
+        half_month = dt.timedelta(days=15)
+        fig.update_xaxes(range=[months[0] - half_month, months[-1] + half_month])
+    return fig
+
+
+def monthly_totals(frame: Any, first_month: dt.date | None = None, last_month: dt.date | None = None) -> pl.DataFrame:
+    """Recognized and pipeline revenue per month (all booking types), months without rows as 0."""
+    df = _as_polars(frame)
+    _require(df, REVENUE_COLUMNS)
+    totals = (
+        df.group_by("month")
+        .agg(
+            pl.col("recognized_revenue").sum().alias("recognized_revenue"),
+            pl.col("pipeline_revenue").sum().alias("pipeline_revenue"),
+        )
+        .sort("month")
+    )
+    if first_month is None or last_month is None:
+        if totals.is_empty():
+            return totals
+        first_month = first_month or totals["month"].min()
+        last_month = last_month or totals["month"].max()
+    calendar = pl.DataFrame({"month": _months(first_month, last_month)}, schema={"month": pl.Date})
+    return (
+        calendar.join(totals.with_columns(pl.col("month").cast(pl.Date)), on="month", how="left")
+        .with_columns(pl.col("recognized_revenue", "pipeline_revenue").fill_null(0))
+        .sort("month")
+    )
+
+
+def revenue_trend_figure(
+    frame: Any,
+    currency: str,
+    first_month: dt.date | None = None,
+    last_month: dt.date | None = None,
+) -> go.Figure:
+    """Grouped bars per month: recognized vs pipeline revenue (summed over booking types)."""
+    title = f"Monthly revenue ({currency}): recognized vs pipeline"
+    totals = monthly_totals(frame, first_month, last_month)
+    if totals.is_empty() or not (totals["recognized_revenue"].abs().sum() or totals["pipeline_revenue"].abs().sum()):
+        return _empty_figure(title, "No revenue in this period")
+    months = totals["month"].to_list()
+    fig = go.Figure()
+    for column, name, color in (
+        ("recognized_revenue", "Recognized", RECOGNIZED_COLOR),
+        ("pipeline_revenue", "Pipeline", PIPELINE_COLOR),
+    ):
+        fig.add_bar(
+            x=months,
+            y=totals[column].cast(pl.Float64).to_list(),
+            name=name,
+            marker_color=color,
+            hovertemplate=f"{name}: %{{y:,.2f}} {currency}<extra></extra>",
+        )
+    fig.update_layout(barmode="group")
+    return _layout(fig, title, currency, months)
+
+
+def revenue_by_type_figure(
+    frame: Any,
+    currency: str,
+    measure: str = "recognized_revenue",
+    first_month: dt.date | None = None,
+    last_month: dt.date | None = None,
+) -> go.Figure:
+    """Stacked bars per month of one revenue measure, one colour per booking type."""
+    df = _as_polars(frame)
+    _require(df, ("month", "booking_type", measure))
+    label = measure.removesuffix("_revenue").capitalize()
+    title = f"{label} revenue by booking type ({currency})"
+    by_type = (
+        df.group_by("month", "booking_type").agg(pl.col(measure).sum()).filter(pl.col(measure) != 0)
+    )
+    if by_type.is_empty():
+        return _empty_figure(title, f"No {label.lower()} revenue in this period")
+    months = _months(
+        first_month or by_type["month"].min(), last_month or by_type["month"].max()
+    )
+    # biggest types first so the stack order and legend are stable and readable
+    order = (
+        by_type.group_by("booking_type").agg(pl.col(measure).sum().alias("total"))
+        .sort(["total", "booking_type"], descending=[True, False])["booking_type"].to_list()
+    )
+    fig = go.Figure()
+    extra = iter(_FALLBACK_COLORS * 8)
+    for booking_type in order:
+        part = by_type.filter(pl.col("booking_type") == booking_type).sort("month")
+        name = booking_type_label(booking_type)
+        fig.add_bar(
+            x=part["month"].to_list(),
+            y=part[measure].cast(pl.Float64).to_list(),
+            name=name,
+            marker_color=BOOKING_TYPE_COLORS.get(booking_type) or next(extra),
+            hovertemplate=f"{name}: %{{y:,.2f}} {currency}<extra></extra>",
+        )
+    fig.update_layout(barmode="stack")
+    return _layout(fig, title, currency, months)

@@ -1,0 +1,115 @@
+"""Label dashboard: layout only (data from queries.py, figures from charts.py)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboards import charts, queries
+from dashboards.formatting import (
+    format_count,
+    format_delta_pct,
+    format_money,
+    md_escape,
+    month_label,
+    snapshot_caption,
+)
+from dashboards.session import require_user
+
+user = require_user()
+st.title(md_escape(user.tenant_name))
+
+data = queries.label_dashboard(user.tenant_id)
+if data is None:
+    st.info(
+        "No analytics have been published for your organization yet. "
+        "They appear here after the next data refresh.",
+        icon=":material/hourglass_empty:",
+    )
+    st.stop()
+
+st.caption(snapshot_caption(data.meta))
+
+if not data.has_bookings:
+    st.info(
+        "No bookings yet. Revenue, bookings and top performers appear here once your team "
+        "records bookings and the data is refreshed.",
+        icon=":material/event_busy:",
+    )
+    st.stop()
+
+kpis = data.kpis or {}
+currency = data.base_currency
+month_name = month_label(data.completed_month)
+cards = st.columns(5)
+cards[0].metric(
+    "Recognized revenue (30 days)",
+    format_money(kpis.get("recognized_revenue_30d"), currency),
+    delta=format_delta_pct(kpis.get("revenue_delta_pct"), "vs previous 30 days"),
+    help="Completed bookings with a service date in the last 30 days up to the as-of date; "
+    "delta against the 30 days before. Previous 30 days: "
+    + format_money(kpis.get("recognized_revenue_prev_30d"), currency),
+    border=True,
+)
+cards[1].metric(
+    f"Completed bookings ({month_name} to date)",
+    format_count(data.completed_bookings_month),
+    help=f"Bookings completed with a service date in {month_name} (calendar month of the as-of "
+    "date, from the monthly revenue mart): not a rolling 30-day window.",
+    border=True,
+)
+cards[2].metric(
+    "Bookings started (30 days)",
+    format_count(kpis.get("bookings_30d")),
+    help="Non-draft bookings starting in the last 30 days up to the as-of date.",
+    border=True,
+)
+cards[3].metric(
+    "Active artists (30 days)",
+    format_count(kpis.get("active_artists_30d")),
+    help="Artists with a non-draft, non-cancelled booking starting in the last 30 days.",
+    border=True,
+)
+cards[4].metric(
+    "Outstanding revenue",
+    format_money(kpis.get("outstanding_revenue"), currency),
+    help="Completed bookings not yet fully paid (payment pending or partial), all time.",
+    border=True,
+)
+
+first_month, last_month = data.revenue_window
+st.subheader("Monthly revenue")
+st.caption(
+    f"By month of service date, {month_label(first_month)} – {month_label(last_month)}. "
+    "Recognized = completed bookings; pipeline = approved, confirmed or in progress."
+)
+trend_tab, type_tab = st.tabs(["Recognized vs pipeline", "By booking type"])
+with trend_tab:
+    st.plotly_chart(
+        charts.revenue_trend_figure(data.revenue_monthly, currency, first_month, last_month),
+        width="stretch",
+        key="revenue_trend",
+    )
+with type_tab:
+    st.plotly_chart(
+        charts.revenue_by_type_figure(data.revenue_monthly, currency, "recognized_revenue", first_month, last_month),
+        width="stretch",
+        key="revenue_by_type",
+    )
+
+st.subheader("Top performers")
+st.caption("Artists ranked by recognized revenue over the 90 days up to the as-of date (top 10).")
+if data.top_performers.is_empty():
+    st.info("No completed bookings in the last 90 days.")
+else:
+    st.dataframe(
+        data.top_performers.select("rank", "artist_name", "recognized_revenue", "completed_bookings"),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "rank": st.column_config.NumberColumn("Rank", format="%d", width="small"),
+            "artist_name": st.column_config.TextColumn("Artist"),
+            "recognized_revenue": st.column_config.NumberColumn(
+                f"Recognized revenue ({currency})", format="accounting"
+            ),
+            "completed_bookings": st.column_config.NumberColumn("Completed bookings", format="%d"),
+        },
+    )

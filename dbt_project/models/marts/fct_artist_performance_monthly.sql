@@ -1,0 +1,35 @@
+{#
+  Delivered work by tenant, artist and month of service date: COMPLETED bookings only.
+#}
+
+with completed as (
+
+    select * from {{ ref('int_bookings_enriched') }}
+    where is_recognized
+
+),
+
+monthly as (
+
+    select
+        tenant_id,
+        artist_id,
+        service_month as month,
+        base_currency,
+        count(*) as completed_bookings,
+        coalesce(sum(value_base), 0) as recognized_revenue,
+        coalesce(sum(duration_minutes), 0) as minutes_delivered
+    from completed
+    group by tenant_id, artist_id, service_month, base_currency
+
+)
+
+select
+    cast(tenant_id as varchar) as tenant_id,
+    cast(artist_id as varchar) as artist_id,
+    cast(month as date) as month,
+    cast(base_currency as varchar) as base_currency,
+    cast(completed_bookings as bigint) as completed_bookings,
+    cast(recognized_revenue as decimal(18, 2)) as recognized_revenue,
+    cast(minutes_delivered as double) / 60 as hours_delivered
+from monthly

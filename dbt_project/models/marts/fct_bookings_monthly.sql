@@ -1,0 +1,32 @@
+{#
+  Booking volume by tenant and month of the local start date. DRAFT bookings are never counted.
+#}
+
+with bookings as (
+
+    select * from {{ ref('int_bookings_enriched') }}
+    where is_counted
+
+),
+
+monthly as (
+
+    select
+        tenant_id,
+        start_month as month,
+        count(*) as total_bookings,
+        count(*) filter (where is_recognized) as completed_bookings,
+        count(*) filter (where is_cancelled) as cancelled_bookings
+    from bookings
+    group by tenant_id, start_month
+
+)
+
+select
+    cast(tenant_id as varchar) as tenant_id,
+    cast(month as date) as month,
+    cast(total_bookings as bigint) as total_bookings,
+    cast(completed_bookings as bigint) as completed_bookings,
+    cast(cancelled_bookings as bigint) as cancelled_bookings,
+    cast(cancelled_bookings as double) / nullif(total_bookings, 0) as cancellation_rate
+from monthly

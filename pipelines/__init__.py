@@ -1,0 +1,1 @@
+"""Dagster orchestration: thin assets over the plain functions of auditoryx/, ingestion/, warehouse/."""
