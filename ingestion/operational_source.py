@@ -35,8 +35,8 @@ class OperationalReader:
         if self.backend == "sqlite":
             import adbc_driver_sqlite.dbapi as sqlite_adbc
 
-            # a private cache: the driver's default shared cache can serve stale pages in-process
-            uri = f"file:{quote(str(Path(self.url.database).resolve()))}?cache=private"
+            # read-only: a read-write ADBC handle was seen serving stale pages after other writers committed
+            uri = f"file:{quote(str(Path(self.url.database).resolve()))}?mode=ro"
             self._conn = sqlite_adbc.connect(uri)
         elif self.backend == "postgresql":
             import adbc_driver_postgresql.dbapi as pg_adbc
