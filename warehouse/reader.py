@@ -50,7 +50,8 @@ class TenantSnapshot:
         with self._lock:
             cursor = self._conn.cursor()
         try:
-            return cursor.execute(sql, params or []).pl()
+            relation = cursor.sql(sql, params=params or None)
+            return relation.pl() if relation is not None else pl.DataFrame()
         finally:
             cursor.close()
 

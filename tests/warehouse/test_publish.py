@@ -1,0 +1,111 @@
+"""Publishing and reading tenant versions: layout, atomic pointer, engine-enforced isolation."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+
+import duckdb
+import pytest
+
+from auditoryx.errors import AuditoryxError
+from warehouse.build_db import connect_build, ensure_raw_tables
+from warehouse.layout import PUBLISHED_MARTS, current_version
+from warehouse.publish import publish_tenants, remove_stale_versions
+from warehouse.reader import ReadOnlyViolation, SnapshotNotFound, open_tenant_snapshot
+from warehouse.snapshot import write_tenant_snapshot
+
+AS_OF = dt.date(2026, 6, 30)
+TENANTS = {"tenant-a": "USD", "tenant-b": "EUR", "tenant-c": "JPY"}
+
+
+@pytest.fixture
+def build(tmp_path):
+    """A build database with raw organizations and small stand-in marts (tenant-c has no rows)."""
+    conn = connect_build(tmp_path / "build.duckdb")
+    ensure_raw_tables(conn)
+    for tenant, currency in TENANTS.items():
+        conn.execute("INSERT INTO raw_organizations (id, name, slug, settings) VALUES (?, ?, ?, ?)",
+                     [tenant, tenant.upper(), tenant, f'{{"base_currency": "{currency}"}}'])
+    conn.execute("CREATE SCHEMA marts")
+    for mart in PUBLISHED_MARTS:
+        conn.execute(f"CREATE TABLE marts.{mart} (tenant_id VARCHAR, label VARCHAR, amount DECIMAL(18,2))")
+        conn.executemany(f"INSERT INTO marts.{mart} VALUES (?, ?, ?)",
+                         [["tenant-a", "alpha row", 10.25], ["tenant-b", "CANARY-B", 99.99]])
+    yield conn
+    conn.close()
+
+
+def test_every_tenant_gets_a_complete_version(build, tmp_path):
+    published = tmp_path / "published"
+    result = publish_tenants(build, published, as_of=AS_OF)
+    assert sorted(result.tenant_ids) == sorted(TENANTS)
+    for tenant in TENANTS:
+        version = current_version(published, tenant)
+        assert version == result.version
+        files = sorted(p.name for p in (published / tenant / version).iterdir())
+        assert files == sorted([f"{m}.parquet" for m in PUBLISHED_MARTS] + ["meta.parquet"])
+    snap = open_tenant_snapshot(published, "tenant-a")
+    assert snap.query("SELECT label, amount FROM top_performers").rows() == [("alpha row", pytest.approx(10.25))]
+    meta = snap.meta()
+    assert (meta["tenant_slug"], meta["base_currency"], meta["as_of"]) == ("tenant-a", "USD", AS_OF)
+    assert meta["row_counts"]["organizations"] == 1
+    empty = open_tenant_snapshot(published, "tenant-c")
+    assert empty.query("SELECT count(*) AS n FROM kpi_summary")["n"][0] == 0
+    assert not (published / "_staging").exists() or not any((published / "_staging").iterdir())
+
+
+def test_reader_is_confined_to_its_tenant(build, tmp_path):
+    published = tmp_path / "published"
+    publish_tenants(build, published, as_of=AS_OF)
+    snap = open_tenant_snapshot(published, "tenant-a")
+    other = published / "tenant-b" / current_version(published, "tenant-b") / "top_performers.parquet"
+    for statement in (
+        f"SELECT * FROM read_parquet('{other}')",
+        f"SELECT * FROM read_parquet('{snap.folder}/../../tenant-b/*/top_performers.parquet')",
+        "SELECT * FROM read_csv('/etc/passwd')",
+    ):
+        with pytest.raises(duckdb.PermissionException):
+            snap.query(statement)
+    for statement in ("ATTACH 'x.duckdb'", "SET enable_external_access = true",
+                      f"COPY top_performers TO '{snap.folder}/leak.csv'", "SELECT 1; SELECT 2"):
+        with pytest.raises((ReadOnlyViolation, duckdb.Error)):
+            snap.query(statement)
+    everything = " ".join(str(v) for m in PUBLISHED_MARTS for v in snap.query(f"SELECT * FROM {m}").rows())
+    assert "CANARY-B" not in everything
+
+
+def test_one_tenant_publish_keeps_the_others_and_old_versions_age_out(build, tmp_path):
+    published = tmp_path / "published"
+    first = publish_tenants(build, published, as_of=AS_OF)
+    open_reader = open_tenant_snapshot(published, "tenant-a")
+    second = publish_tenants(build, published, as_of=AS_OF, tenant_ids=["tenant-a"], grace_seconds=300)
+    assert current_version(published, "tenant-a") == second.version
+    assert current_version(published, "tenant-b") == first.version
+    # the retired version stays for readers that still have it open…
+    assert open_reader.query("SELECT count(*) AS n FROM meta")["n"][0] == 1
+    assert (published / "tenant-a" / first.version).is_dir()
+    # …and goes once its grace period has passed
+    old = time.time() - 3600
+    os.utime(published / "tenant-a" / first.version, (old, old))
+    assert remove_stale_versions(published, "tenant-a", grace_seconds=300) == 1
+    assert not (published / "tenant-a" / first.version).exists()
+
+
+def test_bad_tenant_ids_and_missing_snapshots(tmp_path):
+    with pytest.raises(AuditoryxError):
+        open_tenant_snapshot(tmp_path, "../etc")
+    with pytest.raises(SnapshotNotFound):
+        open_tenant_snapshot(tmp_path, "nobody")
+
+
+def test_analyst_snapshot_file(build, tmp_path):
+    published = tmp_path / "published"
+    publish_tenants(build, published, as_of=AS_OF)
+    out = write_tenant_snapshot(published, "tenant-b", tmp_path / "exports" / "b.duckdb")
+    with duckdb.connect(str(out), read_only=True) as conn:
+        tables = {tuple(r) for r in conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables").fetchall()}
+        assert {("marts", m) for m in PUBLISHED_MARTS} | {("main", "meta")} <= tables
+        assert conn.execute("SELECT DISTINCT tenant_id FROM marts.kpi_summary").fetchall() == [("tenant-b",)]
+    assert not (tmp_path / "exports" / "b.duckdb.partial").exists()
