@@ -29,9 +29,10 @@ REVENUE_COLUMNS = ("month", "booking_type", "recognized_revenue", "pipeline_reve
 
 
 def _as_polars(frame: Any) -> pl.DataFrame:
-    if isinstance(frame, pl.DataFrame):
-        return frame
-    return pl.from_pandas(frame)
+    df = frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
+    if "month" in df.columns and df.schema["month"] != pl.Date:  # pandas has no date dtype
+        df = df.with_columns(pl.col("month").cast(pl.Date))
+    return df
 
 
 def _require(frame: pl.DataFrame, columns: tuple[str, ...]) -> None:

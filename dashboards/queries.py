@@ -156,7 +156,7 @@ def _select(snapshot: TenantSnapshot, sql: str, params: list[Any]) -> pl.DataFra
     with snapshot._lock:
         cursor = snapshot._conn.cursor()
     try:
-        return pl.from_arrow(cursor.execute(sql, params).to_arrow_table())
+        return cursor.sql(sql, params=params).pl()
     finally:
         cursor.close()
 

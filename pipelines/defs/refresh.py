@@ -1,5 +1,4 @@
 """The refresh as three assets: raw tables → dbt marts → published tenant snapshots."""
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,5 +1,4 @@
 """Typed resources: the product settings, overridable per deployment."""
-from __future__ import annotations
 
 import dagster as dg
 

@@ -63,7 +63,10 @@ def test_new_version_is_picked_up_and_dangling_pointer_is_no_snapshot(tmp_path, 
     assert second.version == version != first.version
     assert second.kpis["recognized_revenue_30d"] == Decimal("55555.55")
 
-    shutil.rmtree(world.published_dir / tid / version)  # CURRENT names a removed folder
+    missing = "v20990101T000000000000Z-abcdef"  # CURRENT names a folder that does not exist
+    (world.published_dir / tid / "CURRENT").write_text(missing, encoding="utf-8")
+    assert queries.label_dashboard(tid) is None
+    shutil.rmtree(world.published_dir / tid)  # nothing published at all
     assert queries.label_dashboard(tid) is None
 
 

@@ -46,7 +46,7 @@ health as (
         end as budget_used_pct,
         coalesce(projects.budget > 0 and projects.spent > projects.budget, false) as is_over_budget,
         coalesce(
-            projects.deadline < projects.as_of
+            projects.deadline < {{ as_of_date() }}
             and projects.status not in ('COMPLETED', 'CANCELLED'),
             false
         ) as is_past_deadline
@@ -62,7 +62,7 @@ select
     cast(project_id as varchar) as project_id,
     cast(project_name as varchar) as name,
     cast(status as varchar) as status,
-    cast(as_of as date) as as_of,
+    cast({{ as_of_date() }} as date) as as_of,
     cast(base_currency as varchar) as base_currency,
     cast(budget_base as decimal(18, 2)) as budget,
     cast(spent_base as decimal(18, 2)) as spent,

@@ -1,0 +1,208 @@
+"""Main journey in a real browser: `streamlit run dashboards/app.py` driven by Chromium/Playwright.
+
+Log in as tenant A → dashboard with A's title and revenue, nothing of tenant B → log out.
+Without Playwright or Chromium the test is skipped, except under CI=true where it fails.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "dashboards" / "app.py"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+STARTUP_TIMEOUT_S = 60
+UI_TIMEOUT_MS = 30_000
+
+pytestmark = pytest.mark.browser
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def _load_tenant_data():
+    """tests/dashboards/tenant_data.py, loaded by path (tests/ folders are not packages)."""
+    path = ROOT / "tests" / "dashboards" / "tenant_data.py"
+    spec = importlib.util.spec_from_file_location("auditoryx_e2e_tenant_data", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+tenant_data = _load_tenant_data()
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _skip_or_fail(reason: str) -> None:
+    if _in_ci():
+        pytest.fail(f"{reason} (CI=true: a missing browser dependency is a failure, not a skip)")
+    pytest.skip(reason)
+
+
+def _chromium_executable() -> str | None:
+    candidates = [os.environ.get("AUDITORYX_CHROMIUM"), "/usr/bin/chromium"]
+    candidates += [shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")]
+    for candidate in candidates:
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(base_url: str, proc: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"streamlit exited with {proc.returncode}:\n{log_path.read_text(errors='replace')[-4000:]}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/_stcore/health", timeout=2) as response:
+                if response.status == 200 and response.read().strip() == b"ok":
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.25)
+    pytest.fail(f"streamlit not healthy after {STARTUP_TIMEOUT_S}s:\n{log_path.read_text(errors='replace')[-4000:]}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop the server we started (its own process group), politely then firmly."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def playwright_api():
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError as exc:
+        _skip_or_fail(f"playwright is not installed: {exc}")
+    executable = _chromium_executable()
+    if executable is None:
+        _skip_or_fail("Chromium not found (looked at $AUDITORYX_CHROMIUM, /usr/bin/chromium, PATH)")
+    return sync_playwright, expect, executable
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return tenant_data.build_world(tmp_path_factory.mktemp("e2e-world"))
+
+
+@pytest.fixture(scope="module")
+def server(world, tmp_path_factory, playwright_api):
+    run_dir = tmp_path_factory.mktemp("e2e-streamlit")
+    home = run_dir / "home"
+    home.mkdir()
+    port = _free_port()
+    env = {
+        **os.environ,
+        **world.env(),
+        "HOME": str(home),  # Streamlit writes ~/.streamlit: keep it out of the real $HOME
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    env.pop("AUDITORYX_AS_OF", None)
+    log_path = run_dir / "streamlit.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "streamlit", "run", str(APP),
+                "--server.headless", "true",
+                "--server.port", str(port),
+                "--server.address", "127.0.0.1",
+                "--server.fileWatcherType", "none",
+                "--browser.gatherUsageStats", "false",
+                "--global.developmentMode", "false",
+            ],
+            cwd=run_dir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(base_url, proc, log_path)
+        yield base_url
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture
+def page(playwright_api, tmp_path, monkeypatch):
+    sync_playwright, _expect, executable = playwright_api
+    monkeypatch.setenv("HOME", str(tmp_path))  # the Playwright driver and Chromium write here
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def _page_text(page) -> str:
+    return page.inner_text("body") + "\n" + page.content()
+
+
+def test_login_dashboard_isolation_logout(server, world, page, playwright_api):
+    expect = playwright_api[1]
+    a, b = world.a, world.b
+    # a tenant in the URL must not matter: the tenant comes from the login only
+    page.goto(f"{server}/?tenant={b.tenant_id}&tenant_id={b.tenant_id}")
+
+    expect(page.get_by_role("heading", name="AuditoryX Analytics")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    page.get_by_label("Email", exact=True).fill(a.email)
+    page.get_by_label("Password", exact=True).fill(tenant_data.PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+    expect(page.get_by_role("heading", name=a.name)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_text("Recognized revenue (30 days)")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_text("$12,345.67")).to_be_visible()
+    expect(page.get_by_text("Top performers", exact=True)).to_be_visible()
+    assert page.title() == "AuditoryX Analytics"
+
+    text = _page_text(page)
+    assert "Label dashboard" in text
+    leaked = [m for m in (tenant_data.CANARY_ARTIST, b.name, b.email, "98,765.43", "77,777.77") if m in text]
+    assert not leaked, f"tenant B content in the page: {leaked}"
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_label("Email", exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_text("$12,345.67")).to_have_count(0)
+    assert a.name not in page.inner_text("body")
