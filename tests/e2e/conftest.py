@@ -1,0 +1,46 @@
+"""A real refresh over two generated tenants; tenant B holds a canary artist that A must never see."""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+
+import pytest
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from auditoryx.pipeline import refresh
+from operational.db import create_schema, make_engine
+from operational.generator import generate
+from operational.models import Artist, Booking
+
+CANARY = "Canary Zyxwvut"
+
+
+def add_canary(engine, tenant_id: str, as_of: dt.date) -> None:
+    """An artist only tenant B has, with a large completed booking: B's top performer."""
+    end = dt.datetime(as_of.year, as_of.month, as_of.day, 9, tzinfo=dt.timezone.utc) - dt.timedelta(days=3)
+    with Session(engine) as session, session.begin():
+        session.execute(insert(Artist), [{"id": "canary-artist", "org_id": tenant_id, "name": CANARY}])
+        session.execute(insert(Booking), [{
+            "id": "canary-booking", "org_id": tenant_id, "artist_id": "canary-artist", "title": "Canary session",
+            "type": "PERFORMANCE", "status": "COMPLETED", "start_date": end - dt.timedelta(hours=2), "end_date": end,
+            "duration_minutes": 120, "timezone": "Europe/Berlin", "final_price": decimal.Decimal("987654.32"),
+            "currency": "EUR", "payment_status": "PAID",
+        }])
+
+
+def populate(url: str, as_of: dt.date):
+    engine = make_engine(url)
+    create_schema(engine)
+    tenants = generate(engine, tenants=2, seed=21, as_of=as_of, password="test-password", scale=0.3)
+    add_canary(engine, tenants[1].id, as_of)
+    engine.dispose()
+    return tenants
+
+
+@pytest.fixture
+def refreshed(app_env):
+    """(settings, [tenant A, tenant B]) after a full refresh on SQLite."""
+    tenants = populate(app_env.operational_database_url, app_env.as_of)
+    refresh(app_env)
+    return app_env, tenants
