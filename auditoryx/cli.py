@@ -79,12 +79,13 @@ def generate(
 @app.command()
 def refresh(
     tenant: Optional[list[str]] = typer.Option(None, "--tenant", help="Tenant slug (repeatable); default all."),
+    full: bool = typer.Option(False, "--full", help="Re-read tenants whole (finds rows deleted in the source)."),
 ) -> None:
     """Ingest the operational data, run dbt build and publish tenant snapshots."""
     from auditoryx.pipeline import refresh as run_refresh
 
     settings = get_settings()
-    run_refresh(settings, _tenant_ids(settings, tenant), progress=_Progress())
+    run_refresh(settings, _tenant_ids(settings, tenant), progress=_Progress(), mode="full" if full else "incremental")
 
 
 @app.command()

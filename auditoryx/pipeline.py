@@ -10,11 +10,11 @@ from typing import Callable, Sequence
 
 from auditoryx.locking import exclusive_lock
 from auditoryx.settings import Settings
-from ingestion.extract import ExtractionResult, extract_operational
+from ingestion.extract import ExtractionResult, Mode, extract_operational
 from ingestion.operational_source import open_operational
 from warehouse.build_db import connect_build
 from warehouse.dbt_runner import build_all
-from warehouse.publish import PublishResult, publish_tenants
+from warehouse.publish import PublishResult, publish_tenants, retire_tenant
 
 Progress = Callable[[str], None]
 
@@ -32,11 +32,11 @@ def _say(progress: Progress | None, message: str) -> None:
 
 
 def ingest(settings: Settings, tenant_ids: Sequence[str] | None = None,
-           progress: Progress | None = None) -> ExtractionResult:
+           progress: Progress | None = None, mode: Mode = "incremental") -> ExtractionResult:
     conn = connect_build(settings.build_database_path)
     try:
         with open_operational(settings.operational_database_url) as reader:
-            return extract_operational(reader, conn, tenant_ids, progress)
+            return extract_operational(reader, conn, tenant_ids, progress, mode)
     finally:
         conn.close()
 
@@ -56,15 +56,21 @@ def publish(settings: Settings, as_of: dt.date, tenant_ids: Sequence[str] | None
 
 
 def refresh(settings: Settings, tenant_ids: Sequence[str] | None = None,
-            progress: Progress | None = None) -> RefreshResult:
-    """Ingest, build and publish; with ``tenant_ids`` only those tenants are extracted and published."""
+            progress: Progress | None = None, mode: Mode = "incremental") -> RefreshResult:
+    """Ingest, build and publish; with ``tenant_ids`` only those tenants are extracted and published.
+
+    ``mode="full"`` re-reads every selected tenant whole (finds rows hard-deleted in the source).
+    """
     as_of = settings.effective_as_of()
     with exclusive_lock(settings.resolved_warehouse_dir / "build.lock"):
         _say(progress, "extracting operational data")
-        extraction = ingest(settings, tenant_ids, progress)
+        extraction = ingest(settings, tenant_ids, progress, mode)
         _say(progress, f"extracted {extraction.rows.get('bookings', 0)} bookings; running dbt build (as of {as_of})")
         build_models(settings, as_of)
         _say(progress, "publishing tenant snapshots")
-        publication = publish(settings, as_of, tenant_ids, progress)
+        publication = publish(settings, as_of, extraction.tenant_ids, progress)
+        for tenant_id in extraction.removed_tenants:
+            retire_tenant(settings.published_dir, tenant_id)
+            _say(progress, f"retired tenant {tenant_id}")
     _say(progress, f"published version {publication.version} for {len(publication.tenant_ids)} tenants")
     return RefreshResult(as_of=as_of, extraction=extraction, publication=publication)

@@ -92,3 +92,15 @@ def snapshot_caption(meta: dict[str, Any]) -> str:
 
 def month_label(month: dt.date) -> str:
     return month.strftime("%B %Y")
+
+
+def kpi_windows_caption(as_of: dt.date) -> str:
+    """The exact date windows behind the KPI cards (METRICS.md, "KPI windows")."""
+    last = (as_of - dt.timedelta(days=29), as_of)
+    prev = (as_of - dt.timedelta(days=59), as_of - dt.timedelta(days=30))
+    return (
+        f"30d = {last[0].isoformat()} – {last[1].isoformat()} "
+        f"(prior 30d = {prev[0].isoformat()} – {prev[1].isoformat()}) · "
+        f"MTD = {as_of.replace(day=1).isoformat()} – {as_of.isoformat()} · "
+        "outstanding = all time"
+    )

@@ -13,6 +13,7 @@ Rules (DESIGN.md, "Streamlit"):
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import streamlit as st
 
 from auditoryx.settings import get_settings
 from warehouse.layout import current_version, validate_tenant_id
-from warehouse.reader import ReadOnlyViolation, SnapshotNotFound, TenantSnapshot, open_tenant_snapshot
+from warehouse.reader import SnapshotNotFound, TenantSnapshot, open_tenant_snapshot
 
 REVENUE_MONTHS_BACK = 11  # the as-of month and the 11 before it
 REVENUE_MONTHS_AHEAD = 6  # pipeline revenue lives in future months
@@ -60,6 +61,13 @@ FROM top_performers
 WHERE tenant_id = ? AND rank <= ?
 ORDER BY rank
 """
+
+
+log = logging.getLogger(__name__)
+
+
+class DashboardUnavailable(Exception):
+    """The snapshot exists but cannot be read as expected (e.g. a mart lacks a column)."""
 
 
 class _CurrentMoved(Exception):
@@ -138,27 +146,7 @@ def _resolve(tenant_id: str) -> SnapshotRef | None:
 @st.cache_data(max_entries=4096, show_spinner=False)
 def _fetch(published_dir: str, tenant_id: str, version: str, sql: str, params: tuple) -> pl.DataFrame:
     snapshot = _open_snapshot(published_dir, tenant_id, version)
-    return _select(snapshot, sql, [tenant_id, *params])
-
-
-def _select(snapshot: TenantSnapshot, sql: str, params: list[Any]) -> pl.DataFrame:
-    try:
-        return snapshot.query(sql, params)
-    except AttributeError as exc:
-        if "'pl'" not in str(exc):
-            raise
-    # TEMPORARY: warehouse.reader's TenantSnapshot.query ends in DuckDBPyConnection.pl(), which
-    # DuckDB 2.x no longer has. Same checks as the reader (one SELECT, bound parameters), Arrow
-    # instead of .pl(). Remove once the reader is fixed.
-    statements = snapshot._conn.extract_statements(sql)
-    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
-        raise ReadOnlyViolation("snapshot readers accept exactly one SELECT statement")
-    with snapshot._lock:
-        cursor = snapshot._conn.cursor()
-    try:
-        return cursor.sql(sql, params=params).pl()
-    finally:
-        cursor.close()
+    return snapshot.query(sql, [tenant_id, *params])
 
 
 def _query(ref: SnapshotRef, sql: str, *params: Any) -> pl.DataFrame:
@@ -226,10 +214,21 @@ def top_performers(tenant_id: str, limit: int = TOP_PERFORMERS_LIMIT) -> pl.Data
 
 
 def label_dashboard(tenant_id: str) -> LabelDashboard | None:
-    """All data of the label dashboard from one version; None when nothing is published yet."""
+    """All data of the label dashboard from one version; None when nothing is published yet.
+
+    Raises :class:`DashboardUnavailable` when the snapshot does not read as expected.
+    """
     ref = _resolve(tenant_id)
     if ref is None:
         return None
+    try:
+        return _label_dashboard(ref)
+    except (duckdb.Error, SnapshotNotFound) as exc:  # wrong columns, foreign or missing meta row
+        log.exception("tenant %s snapshot %s unreadable", ref.tenant_id, ref.version)
+        raise DashboardUnavailable(f"snapshot {ref.version} could not be read") from exc
+
+
+def _label_dashboard(ref: SnapshotRef) -> LabelDashboard:
     meta = _meta(ref)
     if meta["tenant_id"] != ref.tenant_id:  # a snapshot must never describe another tenant
         raise SnapshotNotFound(f"snapshot {ref.version} does not belong to tenant {ref.tenant_id}")

@@ -6,6 +6,7 @@ Other SQLAlchemy URLs fall back to a SQLAlchemy fetch.
 """
 from __future__ import annotations
 
+import datetime as dt
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -14,7 +15,7 @@ from urllib.parse import quote
 import pyarrow as pa
 from sqlalchemy.engine import make_url
 
-from ingestion.raw_schema import RAW_TABLES, TENANT_COLUMN
+from ingestion.raw_schema import RAW_TABLES, TENANT_COLUMN, WATERMARK_COLUMN
 
 _JSON_OR_TEXT = {"JSON"}
 
@@ -70,21 +71,33 @@ class OperationalReader:
         return ", ".join(parts)
 
     def tenant_ids(self) -> list[str]:
-        table = self._fetch("SELECT id FROM organizations ORDER BY id", [])
+        """Active tenants; a deactivated tenant is treated as gone."""
+        table = self._fetch("SELECT id FROM organizations WHERE is_active ORDER BY id", [])
         return [str(value) for value in table.column("id").to_pylist()]
 
-    def read(self, table: str, tenant_id: str) -> pa.Table:
-        """All rows of one table for one tenant."""
+    def read(self, table: str, tenant_id: str, since: dt.datetime | None = None) -> pa.Table:
+        """Rows of one table for one tenant; with ``since``, only rows changed at or after it."""
         if table not in RAW_TABLES:
             raise KeyError(table)
         sql = (
             f"SELECT {self._select_list(table)} FROM {_quote(table)} "
-            f"WHERE {_quote(TENANT_COLUMN[table])} = {self._placeholder()}"
+            f"WHERE {_quote(TENANT_COLUMN[table])} = {self._placeholder(1)}"
         )
-        return self._fetch(sql, [tenant_id])
+        params: list = [tenant_id]
+        if since is not None:
+            sql += f" AND {_quote(WATERMARK_COLUMN[table])} >= {self._placeholder(2)}"
+            params.append(self._timestamp_param(since))
+        return self._fetch(sql, params)
 
-    def _placeholder(self) -> str:
-        return {"sqlite": "?", "postgresql": "$1"}.get(self.backend, ":p1")
+    def _placeholder(self, number: int) -> str:
+        return {"sqlite": "?", "postgresql": f"${number}"}.get(self.backend, f":p{number}")
+
+    def _timestamp_param(self, value: dt.datetime):
+        value = value.astimezone(dt.timezone.utc)
+        if self.backend == "postgresql":
+            return value
+        # SQLite stores naive UTC text (operational.types.UtcDateTime); compare like with like
+        return value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
     def _fetch(self, sql: str, params: list) -> pa.Table:
         if self.backend in ("sqlite", "postgresql"):

@@ -66,3 +66,6 @@ def raw_table_name(table: str) -> str:
     if table not in RAW_TABLES:
         raise KeyError(f"unknown operational table: {table}")
     return f"raw_{table}"
+
+# the column that moves forward whenever a source row changes (incremental extraction)
+WATERMARK_COLUMN: dict[str, str] = {table: ("at" if table == "audit_log" else "updated_at") for table in RAW_TABLES}

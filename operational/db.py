@@ -1,13 +1,27 @@
-"""Engines and sessions for the operational database (SQLite file or PostgreSQL)."""
+"""Engines, sessions and schema migrations for the operational database (SQLite file or PostgreSQL).
+
+The schema is owned by Alembic (``operational/migrations``); :func:`create_schema` upgrades a
+database to the latest revision. Alembic is configured here, in code, so it works from any cwd.
+"""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from operational.models import Base
+from auditoryx.errors import AuditoryxError
+
+MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
+INITIAL_REVISION = "0001"
+INITIAL_TABLES = frozenset({"organizations", "users", "artists", "projects", "project_users",
+                            "project_milestones", "bookings", "audit_log"})
+"""The tables of the initial revision: a database holding all of them without Alembic's version
+table was made by ``create_all`` before migrations existed, and is stamped instead of upgraded."""
+_PG_MIGRATION_LOCK = 7_406_120_001  # pg_advisory_xact_lock key: one migrator per database
 
 
 def make_engine(url: str) -> Engine:
@@ -31,9 +45,80 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def alembic_config(connection: Connection | None = None):
+    """Alembic configuration without an ini file; migrations run on ``connection`` if given
+    (otherwise env.py opens ``sqlalchemy.url`` or the settings' operational URL)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.set_main_option("path_separator", "os")
+    config.attributes["connection"] = connection
+    return config
+
+
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction that only one migrator at a time can hold.
+
+    PostgreSQL: a transaction-scoped advisory lock (DDL is transactional).
+    SQLite: ``BEGIN IMMEDIATE`` takes the write lock up front so that the whole upgrade is one
+    transaction; foreign keys are off meanwhile (as SQLite requires for batch table rebuilds,
+    which would otherwise cascade deletes) and checked before commit.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                yield conn
+                violations = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if violations:
+                    raise AuditoryxError(f"migration left {len(violations)} foreign key violations")
+                conn.commit()
+            finally:
+                conn.rollback()
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            return
+        with conn.begin():
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+            yield conn
+
+
 def create_schema(engine: Engine) -> None:
-    """Create every operational table (idempotent)."""
-    Base.metadata.create_all(engine)
+    """Upgrade the operational database to the latest migration (idempotent).
+
+    A database created by ``create_all`` before migrations existed (every initial table, no
+    ``alembic_version``) is stamped at the initial revision, then upgraded.
+    """
+    from alembic import command
+
+    with migration_connection(engine) as conn:
+        config = alembic_config(conn)
+        if _created_without_alembic(conn):
+            command.stamp(config, INITIAL_REVISION)
+        command.upgrade(config, "head")
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def _created_without_alembic(conn: Connection) -> bool:
+    tables = set(inspect(conn).get_table_names())
+    if "alembic_version" in tables or not tables & INITIAL_TABLES:
+        return False
+    missing = INITIAL_TABLES - tables
+    if missing:
+        raise AuditoryxError(
+            "the operational database has some tables but no migration history and lacks "
+            f"{', '.join(sorted(missing))}: restore it or start from an empty database"
+        )
+    return True
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

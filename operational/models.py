@@ -9,6 +9,8 @@ import datetime as dt
 import decimal
 import re
 import uuid
+import zoneinfo
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -22,8 +24,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 from operational.enums import (
     BookingStatus,
@@ -43,6 +46,53 @@ from operational.types import JsonType, Money, UtcDateTime, enum_column
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 CURRENCY_PATTERN = "^[A-Z]{3}$"
+EMAIL_PATTERN = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+ISO_4217_CODES = frozenset("""
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD BTN BWP
+    BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB
+    EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IQD IRR ISK JMD JOD
+    JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU
+    MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD
+    RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY
+    TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XAG XAU XBA XBB XBC XBD XCD
+    XCG XDR XOF XPD XPF XPT XSU XUA YER ZAR ZMW ZWG ZWL
+""".split())
+"""ISO 4217 alphabetic codes in use (plus HRK, SLL, ZWL, ANG, CUC, recently withdrawn but still found
+in historical records); XTS (testing) and XXX (no currency) are not money."""
+
+
+# Validation: the database checks shapes (length, case, enums); these check meaning.
+
+def validate_slug(value: str) -> str:
+    if not isinstance(value, str) or not SLUG_PATTERN.match(value):
+        raise ValueError(f"invalid slug {value!r}: 2-63 characters, a-z 0-9 and '-', not starting with '-'")
+    return value
+
+
+def validate_currency(value: str) -> str:
+    if value not in ISO_4217_CODES:
+        raise ValueError(f"unknown currency {value!r}: expected an ISO 4217 code such as 'USD'")
+    return value
+
+
+@lru_cache(maxsize=1)
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_timezone(value: str) -> str:
+    if value not in _time_zones():
+        raise ValueError(f"unknown time zone {value!r}: expected an IANA name such as 'Europe/Berlin'")
+    return value
+
+
+def validate_email(value: str) -> str:
+    if not isinstance(value, str) or len(value) > 254 or not EMAIL_PATTERN.match(value):
+        raise ValueError(f"invalid email address {value!r}")
+    return value
 
 
 def new_id() -> str:
@@ -83,6 +133,10 @@ class Organization(Timestamped, Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
+    @validates("slug")
+    def _valid_slug(self, _key, value):
+        return validate_slug(value)
+
 
 class User(Timestamped, Base):
     __tablename__ = "users"
@@ -97,6 +151,10 @@ class User(Timestamped, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+    @validates("email")
+    def _valid_email(self, _key, value):
+        return validate_email(value)
 
 
 class Artist(Timestamped, Base):
@@ -127,6 +185,10 @@ class Artist(Timestamped, Base):
     total_earnings: Mapped[decimal.Decimal] = mapped_column(Money, default=decimal.Decimal("0"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
+    @validates("email")
+    def _valid_email(self, _key, value):
+        return None if value is None else validate_email(value)
+
 
 class Project(Timestamped, Base):
     __tablename__ = "projects"
@@ -154,6 +216,14 @@ class Project(Timestamped, Base):
     client_name: Mapped[str | None] = mapped_column(String(200))
     client_email: Mapped[str | None] = mapped_column(String(254))
     created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    @validates("currency")
+    def _valid_currency(self, _key, value):
+        return validate_currency(value)
+
+    @validates("client_email")
+    def _valid_client_email(self, _key, value):
+        return None if value is None else validate_email(value)
 
 
 class ProjectUser(Timestamped, Base):
@@ -225,6 +295,14 @@ class Booking(Timestamped, Base):
     deliverables: Mapped[list[Any]] = mapped_column(JsonType, default=list)
     notes: Mapped[str | None] = mapped_column(Text)
 
+    @validates("currency")
+    def _valid_currency(self, _key, value):
+        return validate_currency(value)
+
+    @validates("timezone")
+    def _valid_timezone(self, _key, value):
+        return validate_timezone(value)
+
 
 class AuditLog(Base):
     """Append-only record of every change made through the product."""
@@ -241,6 +319,12 @@ class AuditLog(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     after: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+@event.listens_for(AuditLog, "before_update")
+@event.listens_for(AuditLog, "before_delete")
+def _audit_log_is_append_only(_mapper, _connection, target: AuditLog) -> None:
+    raise ValueError(f"audit_log is append-only: entry {target.id} cannot be changed or deleted")
 
 
 TENANT_TABLES = ("users", "artists", "projects", "project_users", "project_milestones", "bookings", "audit_log")

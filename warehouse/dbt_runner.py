@@ -42,6 +42,22 @@ def _env(name: str, value: str) -> Iterator[None]:
             os.environ[name] = previous
 
 
+def _release_build_database() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open in this process after an invocation.
+
+    dbt-duckdb caches one environment (and its DuckDB connection) per process; left open, it
+    holds the file lock and makes any later ``duckdb.connect(build_db, ...)`` with another
+    configuration (read_only, another process) fail.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        environment = DuckDBConnectionManager._ENV
+        if environment is not None:
+            environment.close()
+        DuckDBConnectionManager.close_all_connections()
+
+
 def _one_line(text: object, limit: int = _MAX_MESSAGE) -> str:
     line = " ".join(str(text).split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
@@ -119,6 +135,8 @@ def run_dbt(
             result = dbtRunner().invoke(cli_args)
         except Exception as exc:  # dbt normally reports through the result; be safe
             raise AuditoryxError(f"dbt {command} failed: {_one_line(exc, 300)}") from exc
+        finally:
+            _release_build_database()
 
     if not result.success:
         raise AuditoryxError(_failure_summary(command, result))

@@ -32,6 +32,7 @@ from warehouse.layout import (
 )
 
 STAGING_DIR = "_staging"
+RETIRED_DIR = "_retired"
 
 
 @dataclass(frozen=True)
@@ -169,10 +170,23 @@ def remove_stale_versions(published_dir: Path, tenant_id: str, grace_seconds: in
 
 
 def _remove_stale_staging(published_dir: Path, grace_seconds: int) -> None:
-    staging_root = published_dir / STAGING_DIR
-    if not staging_root.is_dir():
-        return
     cutoff = time.time() - grace_seconds
-    for child in staging_root.iterdir():
-        if child.stat().st_mtime < cutoff:
-            shutil.rmtree(child, ignore_errors=True)
+    for root in (published_dir / STAGING_DIR, published_dir / RETIRED_DIR):
+        if not root.is_dir():
+            continue
+        for child in root.iterdir():
+            if child.stat().st_mtime < cutoff:
+                shutil.rmtree(child, ignore_errors=True)
+
+
+def retire_tenant(published_dir: Path, tenant_id: str) -> bool:
+    """Stop serving a tenant: its folder moves aside (open readers finish) and is removed later."""
+    folder = tenant_dir(Path(published_dir).resolve(), tenant_id)
+    if not folder.is_dir():
+        return False
+    retired = folder.parent / RETIRED_DIR
+    retired.mkdir(exist_ok=True)
+    target = retired / f"{tenant_id}-{time.time_ns()}"
+    os.replace(folder, target)
+    os.utime(target)
+    return True

@@ -8,6 +8,7 @@ from dashboards.formatting import (
     format_count,
     format_delta_pct,
     format_money,
+    kpi_windows_caption,
     md_escape,
     month_label,
     snapshot_caption,
@@ -17,7 +18,11 @@ from dashboards.session import require_user
 user = require_user()
 st.title(md_escape(user.tenant_name))
 
-data = queries.label_dashboard(user.tenant_id)
+try:
+    data = queries.label_dashboard(user.tenant_id)
+except queries.DashboardUnavailable:
+    st.error("Your analytics could not be loaded right now. Please try again after the next refresh.")
+    st.stop()
 if data is None:
     st.info(
         "No analytics have been published for your organization yet. "
@@ -39,41 +44,37 @@ if not data.has_bookings:
 kpis = data.kpis or {}
 currency = data.base_currency
 month_name = month_label(data.completed_month)
-cards = st.columns(5)
+cards = st.columns(4)
 cards[0].metric(
-    "Recognized revenue (30 days)",
+    "Recognized revenue (30d)",
     format_money(kpis.get("recognized_revenue_30d"), currency),
-    delta=format_delta_pct(kpis.get("revenue_delta_pct"), "vs previous 30 days"),
-    help="Completed bookings with a service date in the last 30 days up to the as-of date; "
-    "delta against the 30 days before. Previous 30 days: "
+    delta=format_delta_pct(kpis.get("revenue_delta_pct"), "vs prior 30d"),
+    help="Completed bookings with a service date in the last 30 days (as-of date included), "
+    "compared with the 30 days before: "
     + format_money(kpis.get("recognized_revenue_prev_30d"), currency),
     border=True,
 )
 cards[1].metric(
-    f"Completed bookings ({month_name} to date)",
+    "Completed bookings (MTD)",
     format_count(data.completed_bookings_month),
-    help=f"Bookings completed with a service date in {month_name} (calendar month of the as-of "
-    "date, from the monthly revenue mart): not a rolling 30-day window.",
+    help=f"Completed bookings with a service date in {month_name} up to the as-of date (calendar "
+    "month to date, from the monthly revenue mart): not a rolling 30-day window. "
+    f"Bookings started in the last 30 days (any status but draft): {format_count(kpis.get('bookings_30d'))}.",
     border=True,
 )
 cards[2].metric(
-    "Bookings started (30 days)",
-    format_count(kpis.get("bookings_30d")),
-    help="Non-draft bookings starting in the last 30 days up to the as-of date.",
-    border=True,
-)
-cards[3].metric(
-    "Active artists (30 days)",
+    "Active artists (30d)",
     format_count(kpis.get("active_artists_30d")),
     help="Artists with a non-draft, non-cancelled booking starting in the last 30 days.",
     border=True,
 )
-cards[4].metric(
+cards[3].metric(
     "Outstanding revenue",
     format_money(kpis.get("outstanding_revenue"), currency),
     help="Completed bookings not yet fully paid (payment pending or partial), all time.",
     border=True,
 )
+st.caption(kpi_windows_caption(data.as_of))
 
 first_month, last_month = data.revenue_window
 st.subheader("Monthly revenue")

@@ -274,8 +274,13 @@ def publish_snapshot(published_dir: Path, tenant: Tenant, version: str | None = 
     return version
 
 
-def create_operational_db(url: str, tenants: list[Tenant]) -> None:
-    """Organizations and one ORG_ADMIN user per tenant, all with PASSWORD."""
+def role_email(tenant: Tenant, role: str) -> str:
+    return f"{role.lower().replace('_', '-')}@{tenant.slug}.example"
+
+
+def create_operational_db(url: str, tenants: list[Tenant], all_roles_for: Tenant | None = None) -> None:
+    """Organizations and one ORG_ADMIN user per tenant, all with PASSWORD; plus one user of every
+    role for ``all_roles_for`` (see :func:`role_email`)."""
     from sqlalchemy.orm import Session
 
     from operational.auth import hash_password
@@ -310,6 +315,17 @@ def create_operational_db(url: str, tenants: list[Tenant]) -> None:
                         password_hash=password_hash,
                     )
                 )
+            if all_roles_for is not None:
+                for role in UserRole:
+                    session.add(
+                        User(
+                            org_id=all_roles_for.tenant_id,
+                            email=role_email(all_roles_for, role.value),
+                            name=f"{role.value.title()} of {all_roles_for.name}",
+                            role=role,
+                            password_hash=password_hash,
+                        )
+                    )
             session.commit()
     finally:
         engine.dispose()
@@ -399,7 +415,7 @@ def build_world(root: Path) -> World:
         empty=empty,
         unpublished=unpublished,
     )
-    create_operational_db(world.operational_url, [a, b, empty, unpublished])
+    create_operational_db(world.operational_url, [a, b, empty, unpublished], all_roles_for=a)
     for tenant in (a, b, empty):
         publish_snapshot(world.published_dir, tenant)
     return world

@@ -1,73 +1,17 @@
 """The Streamlit app through AppTest: login, tenant isolation, logout, friendly empty states."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tenant_data import CANARY_ARTIST, PASSWORD, World
-
-APP = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
-
-
-def new_app() -> AppTest:
-    return AppTest.from_file(str(APP), default_timeout=30)
+from apptest_support import APP, new_app, rendered_text
+from apptest_support import login as _login
+from operational.enums import UserRole
+from tenant_data import CANARY_ARTIST, PASSWORD, World, role_email
 
 
-def submit_login(at: AppTest, email: str, password: str) -> AppTest:
-    at.text_input(key="login_email").input(email)
-    at.text_input(key="login_password").input(password)
-    next(b for b in at.button if b.label == "Log in").click()
-    return at.run()
-
-
-def login(email: str, password: str = PASSWORD, query_params: dict | None = None) -> AppTest:
-    at = new_app()
-    if query_params:
-        at.query_params.update(query_params)
-    at.run()
-    assert not at.exception, at.exception
-    submit_login(at, email, password)
-    assert not at.exception, at.exception
-    return at
-
-
-def _nodes(node):
-    yield node
-    for child in getattr(node, "children", {}).values():
-        yield from _nodes(child)
-
-
-def rendered_text(at: AppTest) -> str:
-    """Every piece of content the run produced: all element protos (markdown, metrics, Plotly
-    specs, Arrow bytes of dataframes…) plus decoded dataframe cells and metric fields."""
-    parts: list[str] = []
-    roots = list(getattr(at._tree, "children", {}).values()) or [at.main, at.sidebar]
-    for root in roots:
-        for node in _nodes(root):
-            proto = getattr(node, "proto", None)
-            if proto is not None:
-                parts.append(str(proto))
-                try:
-                    parts.append(proto.SerializeToString().decode("utf-8", "replace"))
-                except Exception:  # noqa: BLE001 - best effort, str(proto) is already there
-                    pass
-            kind = getattr(node, "type", "")
-            if kind in ("arrow_data_frame", "dataframe") or node.__class__.__name__ == "Dataframe":
-                frame = node.value
-                parts.append(frame.to_csv())
-                parts.extend(str(c) for c in frame.columns)
-            elif node.__class__.__name__ == "Metric":
-                parts.extend([node.label, str(node.value), str(node.delta)])
-            elif node.__class__.__name__ == "UnknownElement" and proto is not None and hasattr(proto, "spec"):
-                parts.append(json.dumps(json.loads(proto.spec)))
-            else:
-                value = getattr(node, "value", None)
-                if isinstance(value, str):
-                    parts.append(value)
-    return "\n".join(parts)
+def login(email: str, password: str = PASSWORD, query_params: dict | None = None):
+    return _login(email, password, query_params)
 
 
 def tenant_b_markers(world: World) -> list[str]:
@@ -111,13 +55,22 @@ def test_tenant_a_sees_its_own_dashboard(world_env):
     assert at.title[0].value == a.name
     assert at.caption[0].value.startswith("As of 2025-03-15 · refreshed 2025-03-15 06:30 UTC · version v")
     metrics = {m.label: m for m in at.metric}
-    revenue = metrics["Recognized revenue (30 days)"]
+    assert list(metrics) == [
+        "Recognized revenue (30d)", "Completed bookings (MTD)", "Active artists (30d)", "Outstanding revenue"
+    ]
+    revenue = metrics["Recognized revenue (30d)"]
     assert revenue.value == "$12,345.67"
-    assert revenue.delta == "+23.5% vs previous 30 days"
+    assert revenue.delta == "+23.5% vs prior 30d"
+    assert "$10,000.00" in revenue.proto.help  # the previous window's amount
     assert metrics["Outstanding revenue"].value == "$2,222.22"
-    assert metrics["Active artists (30 days)"].value == "7"
-    assert metrics["Bookings started (30 days)"].value == "23"
-    assert metrics["Completed bookings (March 2025 to date)"].value == "8"
+    assert metrics["Active artists (30d)"].value == "7"
+    assert metrics["Completed bookings (MTD)"].value == "8"
+    assert "March 2025" in metrics["Completed bookings (MTD)"].proto.help
+    assert "started in the last 30 days (any status but draft): 23" in metrics["Completed bookings (MTD)"].proto.help
+    assert any(
+        c.value.startswith("30d = 2025-02-14 – 2025-03-15 (prior 30d = 2025-01-15 – 2025-02-13) · MTD = 2025-03-01")
+        for c in at.caption
+    )
     top = at.dataframe[0].value
     assert list(top.columns) == ["rank", "artist_name", "recognized_revenue", "completed_bookings"]
     assert top.iloc[0]["artist_name"] == "Lumen Vale" and int(top.iloc[0]["rank"]) == 1
@@ -184,3 +137,29 @@ def test_tenant_without_bookings_sees_friendly_message(world_env):
     assert any("No bookings yet" in i.value for i in at.info)
     assert at.caption[0].value.startswith("As of 2025-03-15")
     assert not at.metric and not at.dataframe
+
+
+def test_page_file_run_without_the_router_refuses(world_env):
+    """Streamlit's legacy pages/ mode (a fresh server asked for /label_dashboard) runs the page
+    file without app.py: it must show nothing but a login prompt."""
+    at = AppTest.from_file(str(APP.parent / "pages" / "01_label_dashboard.py"), default_timeout=30).run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == ["Please log in."]
+    assert not at.metric and not at.dataframe and not at.title
+
+
+def test_logged_in_page_is_reachable_by_switch_page(world_env):
+    at = login(world_env.a.email)
+    at.switch_page("pages/01_label_dashboard.py").run()
+    assert not at.exception
+    assert at.title[0].value == world_env.a.name
+
+
+@pytest.mark.parametrize("role", [r.value for r in UserRole])
+def test_every_role_of_tenant_a_gets_tenant_a_only(world_env, role):
+    """Smoke over every page for every role (all roles currently see the label dashboard)."""
+    at = login(role_email(world_env.a, role))
+    assert not at.exception
+    assert at.title[0].value == world_env.a.name
+    assert at.metric[0].value == "$12,345.67"
+    assert_no_tenant_b(at, world_env)

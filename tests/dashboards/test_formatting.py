@@ -46,3 +46,11 @@ def test_snapshot_caption_uses_utc():
 
 def test_md_escape_neutralises_markdown():
     assert f.md_escape("A*B_[x](y) $5 :red[z]") == r"A\*B\_\[x\](y) \$5 \:red\[z\]"
+
+
+def test_kpi_windows_caption_matches_metrics_md():
+    text = f.kpi_windows_caption(dt.date(2024, 3, 1))  # leap year: D−29 = 2024-02-01
+    assert text == (
+        "30d = 2024-02-01 – 2024-03-01 (prior 30d = 2024-01-02 – 2024-01-31) · "
+        "MTD = 2024-03-01 – 2024-03-01 · outstanding = all time"
+    )

@@ -6,6 +6,7 @@ import datetime as dt
 import shutil
 from decimal import Decimal
 
+import polars as pl
 import pytest
 
 from auditoryx.errors import AuditoryxError
@@ -70,9 +71,21 @@ def test_new_version_is_picked_up_and_dangling_pointer_is_no_snapshot(tmp_path, 
     assert queries.label_dashboard(tid) is None
 
 
-def test_only_select_statements_reach_the_reader(world_env):
-    ref = queries.snapshot_ref(world_env.a.tenant_id)
-    snapshot = queries._open_snapshot(ref.published_dir, ref.tenant_id, ref.version)
-    with pytest.raises(Exception, match="SELECT"):
-        queries._select(snapshot, "COPY (SELECT 1) TO 'x.csv'", [])
-    assert queries._select(snapshot, "SELECT ? AS tenant", [ref.tenant_id]).item() == ref.tenant_id
+def test_every_statement_binds_the_tenant():
+    statements = {name: sql for name, sql in vars(queries).items() if name.startswith("_SQL_")}
+    assert len(statements) >= 6
+    for name, sql in statements.items():
+        assert "WHERE tenant_id = ?" in sql, name
+        assert "{" not in sql and "%" not in sql, name  # nothing formatted into SQL
+
+
+def test_unreadable_snapshot_raises_dashboard_unavailable(tmp_path, monkeypatch):
+    world = build_world(tmp_path)
+    for key, value in world.env().items():
+        monkeypatch.setenv(key, value)
+    tid = world.a.tenant_id
+    version = publish_snapshot(world.published_dir, world.a)
+    kpi_file = world.published_dir / tid / version / "kpi_summary.parquet"
+    pl.read_parquet(kpi_file).drop("outstanding_revenue").write_parquet(kpi_file)
+    with pytest.raises(queries.DashboardUnavailable):
+        queries.label_dashboard(tid)

@@ -192,7 +192,7 @@ def test_login_dashboard_isolation_logout(server, world, page, playwright_api):
     page.get_by_role("button", name="Log in").click()
 
     expect(page.get_by_role("heading", name=a.name)).to_be_visible(timeout=UI_TIMEOUT_MS)
-    expect(page.get_by_text("Recognized revenue (30 days)")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_text("Recognized revenue (30d)")).to_be_visible(timeout=UI_TIMEOUT_MS)
     expect(page.get_by_text("$12,345.67")).to_be_visible()
     expect(page.get_by_text("Top performers", exact=True)).to_be_visible()
     assert page.title() == "AuditoryX Analytics"

@@ -13,7 +13,7 @@ from ingestion.operational_source import open_operational
 from ingestion.raw_schema import RAW_TABLES, raw_table_name
 from operational.db import create_schema, make_engine
 from operational.generator import generate
-from operational.models import Booking
+from operational.models import Booking, Organization
 from warehouse.build_db import connect_build
 
 AS_OF = dt.date(2026, 6, 30)
@@ -41,9 +41,9 @@ def _raw(conn) -> dict[str, list[tuple]]:
     }
 
 
-def _extract(url: str, conn, tenant_ids=None):
+def _extract(url: str, conn, tenant_ids=None, mode="incremental"):
     with open_operational(url) as reader:
-        return extract_operational(reader, conn, tenant_ids)
+        return extract_operational(reader, conn, tenant_ids, mode=mode)
 
 
 def test_sqlite_and_postgres_extract_identically_and_idempotently(tmp_path, pg_url):
@@ -85,12 +85,49 @@ def test_failed_extraction_leaves_raw_tables_unchanged(tmp_path):
     with open_operational(url) as reader:
         original = reader.read
 
-        def failing(table, tenant_id):
+        def failing(table, tenant_id, since=None):
             if table == "bookings":
                 raise RuntimeError("source went away")
-            return original(table, tenant_id)
+            return original(table, tenant_id, since)
 
         reader.read = failing
         with pytest.raises(RuntimeError):
             extract_operational(reader, conn)
     assert _raw(conn) == before
+
+
+def test_incremental_picks_up_changes_and_full_mode_finds_deletes(tmp_path):
+    url = f"sqlite:///{tmp_path / 'op.sqlite'}"
+    engine, tenants = _generated(url)
+    conn = connect_build(tmp_path / "w.duckdb")
+    _extract(url, conn)
+    (booking_id, deleted_id) = [r[0] for r in conn.execute("SELECT id FROM raw_bookings ORDER BY id LIMIT 2").fetchall()]
+    with Session(engine) as session, session.begin():
+        booking = session.get(Booking, booking_id)
+        booking.notes = "changed after the first extraction"  # onupdate moves updated_at forward
+        session.delete(session.get(Booking, deleted_id))
+    again = _extract(url, conn)
+    assert again.rows["bookings"] >= 1 and again.rows["bookings"] < 50  # only what changed is re-read
+    notes = conn.execute("SELECT notes FROM raw_bookings WHERE id = ?", [booking_id]).fetchone()[0]
+    assert notes == "changed after the first extraction"
+    assert conn.execute("SELECT count(*) FROM raw_bookings WHERE id = ?", [deleted_id]).fetchone()[0] == 1
+    _extract(url, conn, mode="full")  # key reconciliation
+    assert conn.execute("SELECT count(*) FROM raw_bookings WHERE id = ?", [deleted_id]).fetchone()[0] == 0
+    fresh = connect_build(tmp_path / "fresh.duckdb")
+    _extract(url, fresh)
+    assert _raw(conn) == _raw(fresh)
+
+
+def test_deactivated_tenant_leaves_every_raw_table(tmp_path):
+    url = f"sqlite:///{tmp_path / 'op.sqlite'}"
+    engine, tenants = _generated(url)
+    conn = connect_build(tmp_path / "w.duckdb")
+    _extract(url, conn)
+    with Session(engine) as session, session.begin():
+        session.execute(update(Organization).where(Organization.id == tenants[2].id).values(is_active=False))
+    result = _extract(url, conn)
+    assert result.removed_tenants == [tenants[2].id]
+    for table in RAW_TABLES:
+        column = "id" if table == "organizations" else "org_id"
+        assert conn.execute(f"SELECT count(*) FROM {raw_table_name(table)} WHERE {column} = ?",
+                            [tenants[2].id]).fetchone()[0] == 0
