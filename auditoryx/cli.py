@@ -136,7 +136,8 @@ def _serve(port: int, address: str) -> None:
     app_file = PROJECT_ROOT / "dashboards" / "app.py"
     command = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.headless", "true",
                "--server.port", str(port), "--server.address", address,
-               "--browser.gatherUsageStats", "false"]
+               "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+               "--client.showErrorDetails", "false"]
     typer.echo(f"serving on http://localhost:{port}", err=True)
     os.execv(sys.executable, command)
 

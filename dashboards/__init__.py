@@ -1,1 +1,1 @@
-"""Streamlit dashboards (read-only): app.py routes, pages/ lay out, queries.py reads, charts.py draws."""
+"""Streamlit dashboards (read-only): app.py routes, views/ lay out, queries.py reads, charts.py draws."""

@@ -2,11 +2,8 @@
 
 Routes only: a login page for anonymous sessions; the tenant's pages once logged in.
 
-Note on ``pages/``: Streamlit still runs its legacy "pages/ folder" mode until some session has
-called ``st.navigation`` (a fresh server, and every AppTest run). In that mode a URL matching a
-file name (``/label_dashboard``) runs the page file without this router, so every page starts with
-``session.require_user()``, and our pages use url paths that differ from their file names so that
-the legacy mode always falls back to this entry point.
+Page files live in ``views/`` (not ``pages/``), so Streamlit's legacy "pages/ folder" mode never
+runs a page without this router; every page still starts with ``session.require_user()``.
 """
 from __future__ import annotations
 
@@ -57,7 +54,7 @@ else:
     page = st.navigation(
         [
             st.Page(
-                "pages/01_label_dashboard.py",
+                "views/01_label_dashboard.py",
                 title="Label dashboard",
                 icon=":material/insights:",
                 url_path="dashboard",  # not the file-derived name: see the note at the top

@@ -140,9 +140,8 @@ def test_tenant_without_bookings_sees_friendly_message(world_env):
 
 
 def test_page_file_run_without_the_router_refuses(world_env):
-    """Streamlit's legacy pages/ mode (a fresh server asked for /label_dashboard) runs the page
-    file without app.py: it must show nothing but a login prompt."""
-    at = AppTest.from_file(str(APP.parent / "pages" / "01_label_dashboard.py"), default_timeout=30).run()
+    """A page file run on its own (without app.py's router) shows nothing but a login prompt."""
+    at = AppTest.from_file(str(APP.parent / "views" / "01_label_dashboard.py"), default_timeout=30).run()
     assert not at.exception
     assert [w.value for w in at.warning] == ["Please log in."]
     assert not at.metric and not at.dataframe and not at.title
@@ -150,7 +149,7 @@ def test_page_file_run_without_the_router_refuses(world_env):
 
 def test_logged_in_page_is_reachable_by_switch_page(world_env):
     at = login(world_env.a.email)
-    at.switch_page("pages/01_label_dashboard.py").run()
+    at.switch_page("views/01_label_dashboard.py").run()
     assert not at.exception
     assert at.title[0].value == world_env.a.name
 
