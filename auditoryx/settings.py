@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     )
     demo_password: str = Field(default="auditoryx-demo", description="Password of generated users.")
     dbt_threads: int = Field(default=2)
+    freshness_hours: float = Field(default=26, description="A snapshot older than this fails the freshness check.")
+    landing_dir: Path | None = Field(default=None, description="File drops; default var/landing.")
+    sensor_interval_seconds: int = Field(default=5, description="How often Dagster sensors look for changes.")
 
     @property
     def resolved_var_dir(self) -> Path:

@@ -94,9 +94,9 @@ def publish_tenants(
     """Write a new version for each tenant (default: every tenant in raw_organizations)."""
     published_dir = Path(published_dir).resolve()
     version = new_version()
-    if tenant_ids is None:
-        tenant_ids = [row[0] for row in conn.execute("SELECT id FROM raw_organizations ORDER BY id").fetchall()]
-    tenants = [validate_tenant_id(t) for t in tenant_ids]
+    known = [row[0] for row in conn.execute("SELECT id FROM raw_organizations ORDER BY id").fetchall()]
+    requested = known if tenant_ids is None else [validate_tenant_id(t) for t in tenant_ids]
+    tenants = [validate_tenant_id(t) for t in requested if t in set(known)]  # gone tenants: nothing to publish
     conn.execute("CREATE OR REPLACE TEMP TABLE _publish_tenants (tenant_id VARCHAR)")
     conn.executemany("INSERT INTO _publish_tenants VALUES (?)", [[t] for t in tenants])
     _build_meta(conn, version, as_of, dt.datetime.now(dt.timezone.utc))

@@ -1,5 +1,4 @@
 """Typed resources: the product settings, overridable per deployment."""
-
 import dagster as dg
 
 from auditoryx.settings import Settings

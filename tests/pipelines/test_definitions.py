@@ -1,17 +1,23 @@
-"""Dagster: the definitions load and validate, and the asset graph materializes in-process."""
+"""Dagster: definitions load and validate; the graph materializes per tenant; sensors decide right."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
+from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from auditoryx.settings import PROJECT_ROOT
 from operational.db import create_schema, make_engine
 from operational.generator import generate
+from operational.models import Booking, Organization
 from warehouse.layout import current_version
+from warehouse.reader import open_tenant_snapshot
 
 
 def _definitions() -> dg.Definitions:
@@ -20,28 +26,96 @@ def _definitions() -> dg.Definitions:
     return defs()
 
 
-def test_definitions_validate_from_workspace(tmp_path):
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
+@pytest.fixture
+def tenants(app_env):
+    engine = make_engine(app_env.operational_database_url)
+    create_schema(engine)
+    generated = generate(engine, tenants=3, seed=5, as_of=app_env.as_of, password="pw", scale=0.15)
+    yield engine, generated
+    engine.dispose()
+
+
+def test_definitions_validate_from_workspace(app_env, tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
     dagster = Path(sys.executable).with_name("dagster")
     result = subprocess.run([str(dagster), "definitions", "validate", "-w", "workspace.yaml"], cwd=PROJECT_ROOT,
                             env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "All code locations passed validation" in result.stdout + result.stderr
+    assert (app_env.dbt_work_dir / "target" / "manifest.json").is_file()  # prepared, outside the repo
 
 
-def test_asset_graph_materializes_and_publishes(app_env):
+def test_graph_shape(app_env):
     defs = _definitions()
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {"operational_raw", "dbt_marts", "tenant_snapshots"} <= keys
-    assert defs.resolve_job_def("refresh_all_tenants") is not None
-    assert any(s.name.startswith("refresh_all_tenants") for s in defs.schedules)
+    assert {"raw/bookings", "stg_operational__bookings", "fct_revenue_monthly", "top_performers",
+            "tenant_snapshots"} <= keys
+    names = {s.name for s in defs.schedules} | {s.name for s in defs.sensors}
+    assert {"periodic_refresh", "nightly_reconciliation", "tenant_sync_sensor",
+            "operational_change_sensor"} <= names
 
-    engine = make_engine(app_env.operational_database_url)
-    create_schema(engine)
-    tenants = generate(engine, tenants=2, seed=5, as_of=app_env.as_of, password="pw", scale=0.2)
-    result = defs.resolve_job_def("refresh_all_tenants").execute_in_process(instance=dg.DagsterInstance.ephemeral())
-    assert result.success
-    checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
-    assert checks and all(e.event_specific_data.passed for e in checks)
-    for tenant in tenants:
-        assert current_version(app_env.published_dir, tenant.id) is not None
+
+def test_one_tenant_run_publishes_only_that_tenant(app_env, tenants):
+    engine, generated = tenants
+    defs = _definitions()
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("tenants", [t.id for t in generated])
+    job = defs.resolve_job_def("refresh_tenants")
+    everyone = job.execute_in_process(instance=instance, tags={
+        "dagster/asset_partition_range_start": generated[0].id,
+        "dagster/asset_partition_range_end": generated[-1].id})
+    assert everyone.success
+    versions = {t.id: current_version(app_env.published_dir, t.id) for t in generated}
+    assert all(versions.values())
+    checks = [e for e in everyone.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert checks and all(e.event_specific_data.passed for e in checks
+                          if e.event_specific_data.severity == dg.AssetCheckSeverity.ERROR)
+
+    one = job.execute_in_process(instance=instance, partition_key=generated[1].id)
+    assert one.success
+    assert current_version(app_env.published_dir, generated[1].id) != versions[generated[1].id]
+    for other in (generated[0], generated[2]):
+        assert current_version(app_env.published_dir, other.id) == versions[other.id]
+
+
+def _evaluate(defs, name, instance, cursor=None):
+    sensor = defs.get_sensor_def(name)
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    return sensor(context)
+
+
+def test_tenant_sensor_adds_new_and_retires_deactivated(app_env, tenants):
+    engine, generated = tenants
+    defs = _definitions()
+    instance = dg.DagsterInstance.ephemeral()
+    result = _evaluate(defs, "tenant_sync_sensor", instance)
+    added = [r for r in result.dynamic_partitions_requests if isinstance(r, dg.AddDynamicPartitionsRequest)]
+    assert sorted(added[0].partition_keys) == sorted(t.id for t in generated)
+    assert sorted(r.partition_key for r in result.run_requests) == sorted(t.id for t in generated)
+
+    instance.add_dynamic_partitions("tenants", [t.id for t in generated])
+    (app_env.published_dir / generated[2].id / "v1").mkdir(parents=True)  # a snapshot to retire
+    with Session(engine) as session, session.begin():
+        session.execute(update(Organization).where(Organization.id == generated[2].id).values(is_active=False))
+    result = _evaluate(defs, "tenant_sync_sensor", instance)
+    deleted = [r for r in result.dynamic_partitions_requests if isinstance(r, dg.DeleteDynamicPartitionsRequest)]
+    assert deleted[0].partition_keys == [generated[2].id] and not result.run_requests
+    assert not (app_env.published_dir / generated[2].id).exists()
+
+
+def test_change_sensor_requests_exactly_the_changed_tenant(app_env, tenants):
+    engine, generated = tenants
+    defs = _definitions()
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("tenants", [t.id for t in generated])
+    first = _evaluate(defs, "operational_change_sensor", instance)
+    assert not first.run_requests and first.cursor
+    quiet = _evaluate(defs, "operational_change_sensor", instance, first.cursor)
+    assert not quiet.run_requests
+    with Session(engine) as session, session.begin():
+        booking = session.query(Booking).filter(Booking.org_id == generated[1].id).first()
+        booking.notes = "moved"
+    changed = _evaluate(defs, "operational_change_sensor", instance, quiet.cursor)
+    assert [r.partition_key for r in changed.run_requests] == [generated[1].id]

@@ -1,0 +1,26 @@
+"""Jobs over the whole asset graph, partitioned by tenant."""
+import dagster as dg
+
+from pipelines.defs.partitions import BUILD_DB_TAGS, tenant_partitions
+
+ALL_ASSETS = dg.AssetSelection.all()
+
+refresh_tenants = dg.define_asset_job(
+    "refresh_tenants", selection=ALL_ASSETS, partitions_def=tenant_partitions, tags=BUILD_DB_TAGS,
+    description="Extract (incremental) → dbt build → publish for the run's tenants.",
+)
+
+reconcile_tenants = dg.define_asset_job(
+    "reconcile_tenants", selection=ALL_ASSETS, partitions_def=tenant_partitions, tags=BUILD_DB_TAGS,
+    config={"ops": {"operational_raw": {"config": {"mode": "full"}}}},
+    description="Key reconciliation: tenants re-read whole, so rows deleted in the source leave.",
+)
+
+
+def all_tenants_run_request(instance: dg.DagsterInstance, run_key: str | None = None) -> dg.RunRequest | None:
+    """One run over every tenant partition (a single-run backfill of the whole range)."""
+    keys = instance.get_dynamic_partitions(tenant_partitions.name)
+    if not keys:
+        return None
+    return dg.RunRequest(run_key=run_key, tags={"dagster/asset_partition_range_start": keys[0],
+                                                "dagster/asset_partition_range_end": keys[-1]})

@@ -1,0 +1,57 @@
+"""Sensors: tenants kept in sync with `organizations`; changed tenants refreshed alone."""
+import json
+
+import dagster as dg
+
+from auditoryx.settings import get_settings
+from operational.db import make_engine
+from operational.tenants import active_tenants, tenant_change_marks
+from pipelines.defs.jobs import refresh_tenants
+from pipelines.defs.partitions import tenant_partitions
+from pipelines.sensor_logic import changed_tenants, partition_changes
+from warehouse.publish import retire_tenant
+
+
+def _engine():
+    return make_engine(get_settings().operational_database_url)
+
+
+@dg.sensor(job=refresh_tenants, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Adds a partition (and a first refresh) for each new tenant; retires deactivated ones.")
+def tenant_sync_sensor(context: dg.SensorEvaluationContext):
+    engine = _engine()
+    try:
+        active = active_tenants(engine)
+    finally:
+        engine.dispose()
+    known = context.instance.get_dynamic_partitions(tenant_partitions.name)
+    added, removed = partition_changes(known, active)
+    for tenant_id in removed:
+        retire_tenant(get_settings().published_dir, tenant_id)
+        context.log.info(f"retired tenant {tenant_id}")
+    requests = []
+    if added:
+        requests.append(tenant_partitions.build_add_request(added))
+    if removed:
+        requests.append(tenant_partitions.build_delete_request(removed))
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(partition_key=t, run_key=f"first-refresh-{t}") for t in added],
+        dynamic_partitions_requests=requests,
+    )
+
+
+@dg.sensor(job=refresh_tenants, minimum_interval_seconds=2, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Requests a refresh of exactly the tenants whose operational data changed.")
+def operational_change_sensor(context: dg.SensorEvaluationContext):
+    engine = _engine()
+    try:
+        marks = tenant_change_marks(engine)
+    finally:
+        engine.dispose()
+    previous = json.loads(context.cursor) if context.cursor else None
+    known = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
+    changed = changed_tenants(previous, marks, known)
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(partition_key=t, run_key=f"change-{t}-{marks[t]}") for t in changed],
+        cursor=json.dumps(marks, sort_keys=True),
+    )
