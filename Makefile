@@ -21,9 +21,12 @@ install: $(STAMP)
 demo: install
 	$(VENV)/bin/auditoryx demo
 
+DAGSTER_HOME ?= $(CURDIR)/var/dagster_home
+
 dagster: install
-	mkdir -p var/dagster_home
-	DAGSTER_HOME=$(CURDIR)/var/dagster_home $(VENV)/bin/dagster dev -w workspace.yaml
+	mkdir -p $(DAGSTER_HOME)
+	test -f $(DAGSTER_HOME)/dagster.yaml || cp pipelines/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	DAGSTER_HOME=$(DAGSTER_HOME) $(VENV)/bin/dagster dev -w workspace.yaml
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \

@@ -87,7 +87,7 @@ def build_dbt_definitions(manifest: Path) -> dg.Definitions:
         args = ["build", "--vars", json.dumps({"as_of": settings.effective_as_of().isoformat()}),
                 "--threads", str(settings.dbt_threads)]
         with build_db_environment(settings), retry_transient():
-            yield from dbt.cli(args, context=context, target_path=_run_target(settings, context.run_id)).stream()
+            yield from dbt.cli(args, context=context, target_path=_run_target(settings, context.run.run_id)).stream()
 
     return dg.Definitions(assets=[auditoryx_dbt_models], resources={"dbt": dbt_cli_resource()})
 
