@@ -65,11 +65,18 @@ def build_db_environment(settings: Settings) -> Iterator[None]:
 
 
 def _run_target(settings: Settings, run_id: str) -> Path:
+    """A target folder per run (dagster-dbt's convention), seeded with the prepared partial-parse
+    state so dbt does not re-parse the whole project on every run."""
     runs = settings.dbt_work_dir / "dagster-runs"
     runs.mkdir(parents=True, exist_ok=True)
     for old in sorted(runs.iterdir(), key=lambda p: p.stat().st_mtime)[:-KEEP_RUN_TARGETS]:
         shutil.rmtree(old, ignore_errors=True)
-    return runs / run_id
+    target = runs / run_id
+    target.mkdir(exist_ok=True)
+    partial_parse = settings.dbt_work_dir / "target" / "partial_parse.msgpack"
+    if partial_parse.is_file():
+        shutil.copyfile(partial_parse, target / partial_parse.name)
+    return target
 
 
 def dbt_cli_resource() -> DbtCliResource:
@@ -84,8 +91,9 @@ def build_dbt_definitions(manifest: Path) -> dg.Definitions:
     def auditoryx_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                              auditoryx: AuditoryxSettings):
         settings = auditoryx.settings()
+        # unit tests check the SQL logic, not the data: `make test` runs them, refreshes need not
         args = ["build", "--vars", json.dumps({"as_of": settings.effective_as_of().isoformat()}),
-                "--threads", str(settings.dbt_threads)]
+                "--threads", str(settings.dbt_threads), "--exclude-resource-type", "unit_test"]
         with build_db_environment(settings), retry_transient():
             yield from dbt.cli(args, context=context, target_path=_run_target(settings, context.run.run_id)).stream()
 
