@@ -89,6 +89,37 @@ def refresh(
 
 
 @app.command()
+def ingest(
+    tenant: Optional[list[str]] = typer.Option(None, "--tenant", help="Tenant slug (repeatable); default all."),
+    full: bool = typer.Option(False, "--full", help="Re-read tenants whole (finds rows deleted in the source)."),
+) -> None:
+    """Only extract the operational data into the build database (no dbt, no publishing)."""
+    from auditoryx.locking import exclusive_lock
+    from auditoryx.pipeline import ingest as run_ingest
+
+    settings = get_settings()
+    progress = _Progress()
+    with exclusive_lock(settings.resolved_warehouse_dir / "build.lock"):
+        result = run_ingest(settings, _tenant_ids(settings, tenant), progress, "full" if full else "incremental")
+    progress(f"{result.mode}: {result.rows.get('bookings', 0)} bookings upserted for {len(result.tenant_ids)} tenants")
+
+
+@app.command()
+def publish(
+    tenant: Optional[list[str]] = typer.Option(None, "--tenant", help="Tenant slug (repeatable); default all."),
+) -> None:
+    """Only publish the current marts of the build database as new tenant snapshot versions."""
+    from auditoryx.locking import exclusive_lock
+    from auditoryx.pipeline import publish as run_publish
+
+    settings = get_settings()
+    progress = _Progress()
+    with exclusive_lock(settings.resolved_warehouse_dir / "build.lock"):
+        result = run_publish(settings, settings.effective_as_of(), _tenant_ids(settings, tenant), progress)
+    progress(f"published version {result.version} for {len(result.tenant_ids)} tenants")
+
+
+@app.command()
 def snapshot(
     tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
     out: Path = typer.Option(..., "--out", help="DuckDB file to write (schema marts, table meta)."),

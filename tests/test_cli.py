@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-COMMANDS = ["init", "generate", "refresh", "snapshot", "sql", "serve", "demo"]
+COMMANDS = ["init", "generate", "ingest", "refresh", "publish", "snapshot", "sql", "serve", "demo"]
 AUDITORYX = str(Path(sys.executable).with_name("auditoryx"))
 
 
@@ -51,3 +51,9 @@ def test_demo_without_server_then_snapshot_and_sql(app_env, tmp_path):
     assert query.returncode == 0 and "EUR" in query.stdout
     refused = run("sql", "--tenant", "studio-aurora", "COPY kpi_summary TO 'leak.csv'")
     assert refused.returncode == 1 and "SELECT" in refused.stderr
+
+    pointers = {p.parent.name: p.read_text() for p in app_env.published_dir.glob("*/CURRENT")}
+    assert run("ingest", "--tenant", "studio-aurora", "--full").returncode == 0
+    assert run("publish", "--tenant", "studio-aurora").returncode == 0
+    changed = {p.parent.name for p in app_env.published_dir.glob("*/CURRENT") if p.read_text() != pointers[p.parent.name]}
+    assert len(changed) == 1  # only studio-aurora got a new version
