@@ -31,7 +31,6 @@ class Settings(BaseSettings):
     dbt_threads: int = Field(default=2)
     freshness_hours: float = Field(default=26, description="A snapshot older than this fails the freshness check.")
     landing_dir: Path | None = Field(default=None, description="File drops; default var/landing.")
-    sensor_interval_seconds: int = Field(default=5, description="How often Dagster sensors look for changes.")
 
     @property
     def resolved_var_dir(self) -> Path:

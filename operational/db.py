@@ -87,18 +87,30 @@ def migration_connection(engine: Engine) -> Iterator[Connection]:
 
 
 def create_schema(engine: Engine) -> None:
-    """Upgrade the operational database to the latest migration (idempotent).
+    """Upgrade the operational database to the latest migration (idempotent; a no-op at head).
 
     A database created by ``create_all`` before migrations existed (every initial table, no
     ``alembic_version``) is stamped at the initial revision, then upgraded.
     """
     from alembic import command
+    from alembic.util import CommandError
 
-    with migration_connection(engine) as conn:
-        config = alembic_config(conn)
-        if _created_without_alembic(conn):
-            command.stamp(config, INITIAL_REVISION)
-        command.upgrade(config, "head")
+    if current_revision(engine) == head_revision():
+        return
+    try:
+        with migration_connection(engine) as conn:
+            config = alembic_config(conn)
+            if _created_without_alembic(conn):
+                command.stamp(config, INITIAL_REVISION)
+            command.upgrade(config, "head")
+    except CommandError as exc:  # e.g. a database migrated by a newer release
+        raise AuditoryxError(f"cannot migrate the operational database: {exc}") from None
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -1,7 +1,40 @@
 {#
   One row per booking with its value, local dates, FX conversion to the tenant's base currency
-  and revenue-class flags (METRICS.md, "Per booking").
+  (and to USD for the operator) and revenue-class flags (METRICS.md, "Per booking").
+
+  Incremental, delete+insert keyed by (tenant_id, service_month):
+  - every row carries `source_row_hash`, a hash of the staging columns it is computed from and
+    of the tenant's base currency;
+  - a run compares, per tenant, the row count and the sum of those hashes between staging and
+    the table: tenants that differ are the only ones looked at row by row;
+  - in those tenants, a source row whose (booking_id, source_row_hash) is not loaded is new or
+    changed (it is enriched), a loaded row whose pair is not in the source is stale (changed or
+    deleted);
+  - the (tenant, service_month) partitions of stale and new rows are rewritten whole: the batch
+    holds the new rows, the untouched rows of those partitions as they are, and, for a partition
+    left with no row at all (its only booking moved to another month or was deleted), one
+    tombstone row (booking_id null) so that delete+insert still deletes it; the post-hook then
+    removes the tombstones in the same transaction.
+  A re-run on unchanged data finds no changed tenant and writes nothing, so a first incremental
+  run cannot duplicate rows. The FX seed and the code are not in the hash: when they change,
+  warehouse/dbt_runner.py runs with --full-refresh (project fingerprint). The model does not
+  depend on the as-of date D.
+
+  Performance: local dates are derived per (time zone, UTC day) and FX rates per (currency,
+  service date), a few thousand pairs, then joined back by equality; the exact ICU conversion
+  `timezone()` is only called for the rare bookings on a UTC day during which their zone changes
+  offset.
 #}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['tenant_id', 'service_month'],
+        on_schema_change='fail',
+        post_hook=["delete from {{ this }} where booking_id is null"],
+    )
+}}
 
 with bookings as (
 
@@ -23,45 +56,204 @@ fx_rates as (
 
 ),
 
-localized as (
+source_rows as (
 
     select
-        bookings.*,
+        bookings.booking_id,
+        bookings.tenant_id,
+        bookings.artist_id,
+        bookings.project_id,
+        bookings.booking_type,
+        bookings.status,
+        bookings.payment_status,
+        bookings.timezone,
+        bookings.start_at,
+        bookings.end_at,
+        bookings.duration_minutes,
+        bookings.currency,
+        bookings.budget,
+        bookings.final_price,
         organizations.base_currency,
-        coalesce(bookings.final_price, bookings.budget) as value,
-        cast(timezone(bookings.timezone, bookings.start_at) as date) as start_local_date,
-        cast(timezone(bookings.timezone, bookings.end_at) as date) as service_date
+        hash(
+            bookings.booking_id, bookings.tenant_id, bookings.artist_id, bookings.project_id,
+            bookings.booking_type, bookings.status, bookings.payment_status, bookings.timezone,
+            bookings.start_at, bookings.end_at, bookings.duration_minutes, bookings.currency,
+            bookings.budget, bookings.final_price, bookings.updated_at, organizations.base_currency
+        ) as source_row_hash
     from bookings
     left join organizations
         on organizations.tenant_id = bookings.tenant_id
 
 ),
 
--- latest rate on or before the service date, for the booking's currency ...
-with_booking_currency_rate as (
+{% if is_incremental() %}
 
-    select
-        localized.*,
-        fx_rates.rate_date as booking_currency_rate_date,
-        fx_rates.usd_per_unit as booking_currency_usd_per_unit
-    from localized
-    asof left join fx_rates
-        on fx_rates.currency = localized.currency
-        and fx_rates.rate_date <= localized.service_date
+loaded as (
+
+    select tenant_id, booking_id, service_month, source_row_hash
+    from {{ this }}
 
 ),
 
--- ... and, independently (each currency its own latest date), for the base currency
-with_base_currency_rate as (
+source_fingerprints as (
+
+    select tenant_id, count(*) as row_count, sum(source_row_hash) as hash_sum
+    from source_rows
+    group by tenant_id
+
+),
+
+loaded_fingerprints as (
+
+    select tenant_id, count(*) as row_count, sum(source_row_hash) as hash_sum
+    from loaded
+    group by tenant_id
+
+),
+
+changed_tenants as (
+
+    select coalesce(source_fingerprints.tenant_id, loaded_fingerprints.tenant_id) as tenant_id
+    from source_fingerprints
+    full outer join loaded_fingerprints
+        on loaded_fingerprints.tenant_id = source_fingerprints.tenant_id
+    where source_fingerprints.row_count is distinct from loaded_fingerprints.row_count
+       or source_fingerprints.hash_sum is distinct from loaded_fingerprints.hash_sum
+
+),
+
+source_of_changed as (
+
+    select * from source_rows
+    where tenant_id in (select tenant_id from changed_tenants)
+
+),
+
+loaded_of_changed as (
+
+    select * from loaded
+    where tenant_id in (select tenant_id from changed_tenants)
+
+),
+
+-- new or changed bookings: their current version is not loaded
+to_enrich as (
+
+    select source_of_changed.*
+    from source_of_changed
+    anti join loaded_of_changed
+        on loaded_of_changed.booking_id = source_of_changed.booking_id
+        and loaded_of_changed.source_row_hash = source_of_changed.source_row_hash
+
+),
+
+-- loaded versions that are no longer current (the booking changed or was deleted)
+stale as (
+
+    select loaded_of_changed.*
+    from loaded_of_changed
+    anti join source_of_changed
+        on source_of_changed.booking_id = loaded_of_changed.booking_id
+        and source_of_changed.source_row_hash = loaded_of_changed.source_row_hash
+
+),
+
+{% else %}
+
+to_enrich as (
+
+    select * from source_rows
+
+),
+
+{% endif %}
+
+-- the UTC offset of each zone over each UTC day the bookings touch; a day whose offset at its
+-- end differs from the one at its start holds a transition (DST) and is converted exactly
+zone_days as (
+
+    select distinct timezone, cast(start_at as date) as utc_day from to_enrich
+    union
+    select distinct timezone, cast(end_at as date) as utc_day from to_enrich
+
+),
+
+zone_offsets as (
 
     select
-        with_booking_currency_rate.*,
-        fx_rates.rate_date as base_currency_rate_date,
-        fx_rates.units_per_usd as base_currency_units_per_usd
-    from with_booking_currency_rate
+        timezone,
+        utc_day,
+        timezone(timezone, cast(utc_day as timestamptz)) - cast(utc_day as timestamp) as day_offset,
+        timezone(timezone, cast(utc_day as timestamptz)) - cast(utc_day as timestamp)
+            <> timezone(timezone, cast(utc_day + 1 as timestamptz)) - cast(utc_day + 1 as timestamp)
+            as has_transition
+    from zone_days
+
+),
+
+localized as (
+
+    select
+        to_enrich.*,
+        coalesce(to_enrich.final_price, to_enrich.budget) as value,
+        case
+            when start_offsets.has_transition then cast(timezone(to_enrich.timezone, to_enrich.start_at) as date)
+            else cast(cast(to_enrich.start_at as timestamp) + start_offsets.day_offset as date)
+        end as start_local_date,
+        case
+            when end_offsets.has_transition then cast(timezone(to_enrich.timezone, to_enrich.end_at) as date)
+            else cast(cast(to_enrich.end_at as timestamp) + end_offsets.day_offset as date)
+        end as service_date
+    from to_enrich
+    left join zone_offsets as start_offsets
+        on start_offsets.timezone = to_enrich.timezone
+        and start_offsets.utc_day = cast(to_enrich.start_at as date)
+    left join zone_offsets as end_offsets
+        on end_offsets.timezone = to_enrich.timezone
+        and end_offsets.utc_day = cast(to_enrich.end_at as date)
+
+),
+
+-- the latest rate on or before the service date, for every (currency, day) needed: the
+-- booking's currency and, independently (each currency its own latest date), the base currency
+rate_needs as (
+
+    select distinct currency, service_date from localized
+    union
+    select distinct base_currency as currency, service_date from localized
+
+),
+
+rates as (
+
+    select
+        rate_needs.currency,
+        rate_needs.service_date,
+        fx_rates.rate_date,
+        fx_rates.usd_per_unit,
+        fx_rates.units_per_usd
+    from rate_needs
     asof left join fx_rates
-        on fx_rates.currency = with_booking_currency_rate.base_currency
-        and fx_rates.rate_date <= with_booking_currency_rate.service_date
+        on fx_rates.currency = rate_needs.currency
+        and fx_rates.rate_date <= rate_needs.service_date
+
+),
+
+with_rates as (
+
+    select
+        localized.*,
+        booking_currency_rates.rate_date as booking_currency_rate_date,
+        booking_currency_rates.usd_per_unit as booking_currency_usd_per_unit,
+        base_currency_rates.rate_date as base_currency_rate_date,
+        base_currency_rates.units_per_usd as base_currency_units_per_usd
+    from localized
+    left join rates as booking_currency_rates
+        on booking_currency_rates.currency = localized.currency
+        and booking_currency_rates.service_date = localized.service_date
+    left join rates as base_currency_rates
+        on base_currency_rates.currency = localized.base_currency
+        and base_currency_rates.service_date = localized.service_date
 
 ),
 
@@ -74,12 +266,17 @@ converted as (
             when value is null then null
             when currency = base_currency then value
             else {{ convert_to_base('value', 'booking_currency_usd_per_unit', 'base_currency_units_per_usd') }}
-        end as value_base
-    from with_base_currency_rate
+        end as value_base,
+        case
+            when value is null then null
+            when currency = 'USD' then value
+            else {{ convert_to_base('value', 'booking_currency_usd_per_unit', '1') }}
+        end as value_usd
+    from with_rates
 
 ),
 
-final as (
+enriched as (
 
     select
         booking_id,
@@ -109,6 +306,11 @@ final as (
         case when needs_conversion then base_currency_units_per_usd end as fx_base_units_per_usd,
         value_base,
 
+        -- the same amount in USD (operator marts), with the rate used
+        case when currency <> 'USD' then booking_currency_rate_date end as usd_rate_date,
+        case when currency <> 'USD' then booking_currency_usd_per_unit end as usd_per_unit,
+        value_usd,
+
         -- revenue classes and counting flags
         coalesce(status <> 'DRAFT', false) as is_counted,
         coalesce(status = 'CANCELLED', false) as is_cancelled,
@@ -116,9 +318,64 @@ final as (
         coalesce(status in ('APPROVED', 'CONFIRMED', 'IN_PROGRESS'), false) as is_pipeline,
         coalesce(status = 'COMPLETED' and payment_status = 'PAID', false) as is_collected,
         coalesce(status = 'COMPLETED' and payment_status in ('PENDING', 'PARTIAL'), false)
-            as is_outstanding
+            as is_outstanding,
+
+        source_row_hash
     from converted
 
 )
 
-select * from final
+{% if is_incremental() %}
+
+,
+
+affected_partitions as (
+
+    select tenant_id, service_month from stale
+    union
+    select tenant_id, service_month from enriched
+
+),
+
+-- untouched rows of the partitions being rewritten, copied as they are
+kept as (
+
+    select loaded_rows.*
+    from {{ this }} as loaded_rows
+    semi join affected_partitions
+        on affected_partitions.tenant_id = loaded_rows.tenant_id
+        and affected_partitions.service_month = loaded_rows.service_month
+    anti join stale
+        on stale.booking_id = loaded_rows.booking_id
+        and stale.source_row_hash = loaded_rows.source_row_hash
+
+),
+
+batch as (
+
+    select * from enriched
+    union all by name
+    select * from kept
+
+),
+
+-- a partition left empty still needs a row for delete+insert to delete it
+tombstones as (
+
+    select affected_partitions.tenant_id, affected_partitions.service_month
+    from affected_partitions
+    anti join batch
+        on batch.tenant_id = affected_partitions.tenant_id
+        and batch.service_month = affected_partitions.service_month
+
+)
+
+select * from batch
+union all by name
+select * from tombstones
+
+{% else %}
+
+select * from enriched
+
+{% endif %}
