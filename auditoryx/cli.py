@@ -10,6 +10,7 @@ from typing import Optional
 import click
 import typer
 
+from auditoryx.cli_users import users_app
 from auditoryx.errors import AuditoryxError
 from auditoryx.settings import PROJECT_ROOT, Settings, get_settings
 
@@ -19,6 +20,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+app.add_typer(users_app, name="users")
 
 
 class _Progress:
@@ -101,7 +104,10 @@ def ingest(
     progress = _Progress()
     with exclusive_lock(settings.resolved_warehouse_dir / "build.lock"):
         result = run_ingest(settings, _tenant_ids(settings, tenant), progress, "full" if full else "incremental")
-    progress(f"{result.mode}: {result.rows.get('bookings', 0)} bookings upserted for {len(result.tenant_ids)} tenants")
+    extraction, drops = result.extraction, result.file_drops
+    progress(f"{extraction.mode}: {extraction.rows.get('bookings', 0)} bookings upserted for "
+             f"{len(extraction.tenant_ids)} tenants; {len(drops.files)} dropped files "
+             f"({drops.rows_loaded} rows loaded, {drops.rows_quarantined} quarantined)")
 
 
 @app.command()

@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 from auditoryx.locking import exclusive_lock
 from auditoryx.settings import Settings
 from ingestion.extract import ExtractionResult, Mode, extract_operational
+from ingestion.files import FileDropReport, ensure_file_tables, ingest_file_drops
 from ingestion.operational_source import open_operational
 from warehouse.build_db import connect_build
 from warehouse.dbt_runner import build_all
@@ -20,10 +21,25 @@ Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
+class IngestResult:
+    extraction: ExtractionResult
+    file_drops: FileDropReport
+
+    @property
+    def tenant_ids(self) -> list[str]:
+        """Tenants whose raw data may have changed: extracted ones plus those with new file drops."""
+        return sorted(set(self.extraction.tenant_ids) | set(self.file_drops.tenants_changed))
+
+
+@dataclass(frozen=True)
 class RefreshResult:
     as_of: dt.date
-    extraction: ExtractionResult
+    ingestion: IngestResult
     publication: PublishResult
+
+    @property
+    def extraction(self) -> ExtractionResult:
+        return self.ingestion.extraction
 
 
 def _say(progress: Progress | None, message: str) -> None:
@@ -32,13 +48,26 @@ def _say(progress: Progress | None, message: str) -> None:
 
 
 def ingest(settings: Settings, tenant_ids: Sequence[str] | None = None,
-           progress: Progress | None = None, mode: Mode = "incremental") -> ExtractionResult:
+           progress: Progress | None = None, mode: Mode = "incremental") -> IngestResult:
+    """Operational extraction for the given tenants, then every tenant's pending file drops."""
     conn = connect_build(settings.build_database_path)
     try:
         with open_operational(settings.operational_database_url) as reader:
-            return extract_operational(reader, conn, tenant_ids, progress, mode)
+            extraction = extract_operational(reader, conn, tenant_ids, progress, mode)
+        ensure_file_tables(conn)
+        drops = ingest_file_drops(conn, settings.resolved_landing_dir, settings.resolved_archive_dir,
+                                  known_tenants(conn))
+        if drops.files:
+            _say(progress, f"file drops: {len(drops.files)} files, {drops.rows_loaded} rows loaded, "
+                           f"{drops.rows_quarantined} quarantined")
+        return IngestResult(extraction=extraction, file_drops=drops)
     finally:
         conn.close()
+
+
+def known_tenants(conn) -> dict[str, str]:
+    """slug → tenant id of the tenants in the raw tables (file drop folders are named by slug)."""
+    return {slug: tenant_id for tenant_id, slug in conn.execute("SELECT id, slug FROM raw_organizations").fetchall()}
 
 
 def build_models(settings: Settings, as_of: dt.date) -> None:
@@ -64,13 +93,14 @@ def refresh(settings: Settings, tenant_ids: Sequence[str] | None = None,
     as_of = settings.effective_as_of()
     with exclusive_lock(settings.resolved_warehouse_dir / "build.lock"):
         _say(progress, "extracting operational data")
-        extraction = ingest(settings, tenant_ids, progress, mode)
+        ingestion = ingest(settings, tenant_ids, progress, mode)
+        extraction = ingestion.extraction
         _say(progress, f"extracted {extraction.rows.get('bookings', 0)} bookings; running dbt build (as of {as_of})")
         build_models(settings, as_of)
         _say(progress, "publishing tenant snapshots")
-        publication = publish(settings, as_of, extraction.tenant_ids, progress)
+        publication = publish(settings, as_of, ingestion.tenant_ids, progress)
         for tenant_id in extraction.removed_tenants:
             retire_tenant(settings.published_dir, tenant_id)
             _say(progress, f"retired tenant {tenant_id}")
     _say(progress, f"published version {publication.version} for {len(publication.tenant_ids)} tenants")
-    return RefreshResult(as_of=as_of, extraction=extraction, publication=publication)
+    return RefreshResult(as_of=as_of, ingestion=ingestion, publication=publication)

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     dbt_threads: int = Field(default=2)
     freshness_hours: float = Field(default=26, description="A snapshot older than this fails the freshness check.")
     landing_dir: Path | None = Field(default=None, description="File drops; default var/landing.")
+    archive_dir: Path | None = Field(default=None, description="Processed file drops; default var/archive.")
 
     @property
     def resolved_var_dir(self) -> Path:
@@ -58,6 +59,14 @@ class Settings(BaseSettings):
     def dbt_work_dir(self) -> Path:
         """dbt target/log folders: never inside the repository."""
         return self.resolved_var_dir / "dbt"
+
+    @property
+    def resolved_landing_dir(self) -> Path:
+        return (self.landing_dir or self.resolved_var_dir / "landing").resolve()
+
+    @property
+    def resolved_archive_dir(self) -> Path:
+        return (self.archive_dir or self.resolved_var_dir / "archive").resolve()
 
     def effective_as_of(self) -> dt.date:
         return self.as_of or dt.datetime.now(dt.timezone.utc).date()
