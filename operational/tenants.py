@@ -28,7 +28,8 @@ def active_tenants(engine: Engine) -> dict[str, str]:
 def tenant_change_marks(engine: Engine) -> dict[str, str]:
     """Per active tenant, the latest change time over all its operational tables (ISO text).
 
-    A tenant whose mark moved has changed since; cheap thanks to the (org_id, updated_at) indexes.
+    A tenant whose mark moved has changed since. Bookings, the big table, has an (org_id,
+    updated_at) index; the other tables are small per tenant.
     """
     from operational.models import AuditLog, Booking, Artist, Project, ProjectMilestone, ProjectUser, User
 

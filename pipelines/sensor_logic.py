@@ -1,7 +1,11 @@
 """Pure decisions behind the sensors (tested without Dagster or a database)."""
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Iterable, Mapping
+
+IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")
 
 
 def partition_changes(known: Iterable[str], active: Mapping[str, str]) -> tuple[list[str], list[str]]:
@@ -20,3 +24,23 @@ def changed_tenants(previous: Mapping[str, str] | None, marks: Mapping[str, str]
     if previous is None:
         return []
     return sorted(t for t, mark in marks.items() if t in partitions and mark != previous.get(t))
+
+
+def pending_file_drops(landing_dir: Path, slugs: Mapping[str, str]) -> dict[str, str]:
+    """tenant id → fingerprint of the files waiting in its landing folder (uploads in progress
+    and hidden files excluded). A new or changed file changes the fingerprint."""
+    pending: dict[str, str] = {}
+    if not landing_dir.is_dir():
+        return pending
+    for slug, tenant_id in slugs.items():
+        folder = landing_dir / slug
+        if not folder.is_dir():
+            continue
+        entries = sorted(
+            f"{path.relative_to(folder)}:{path.stat().st_size}:{path.stat().st_mtime_ns}"
+            for path in folder.glob("*/*")
+            if path.is_file() and not path.name.startswith((".", "~")) and not path.name.endswith(IN_PROGRESS_SUFFIXES)
+        )
+        if entries:
+            pending[tenant_id] = hashlib.sha256("\n".join(entries).encode()).hexdigest()[:16]
+    return pending

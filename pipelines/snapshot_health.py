@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+
+import duckdb
 from dataclasses import dataclass
 
 from auditoryx.errors import AuditoryxError
@@ -49,3 +51,20 @@ def check_tenant(settings: Settings, tenant_id: str) -> SnapshotHealth:
 
 def snapshot_health(settings: Settings) -> dict[str, SnapshotHealth]:
     return {tenant_id: check_tenant(settings, tenant_id) for tenant_id in published_tenants(settings)}
+
+
+def unreconciled_runs(settings: Settings) -> list[tuple]:
+    """Ingestion runs whose rows read differ from rows loaded + rows quarantined (should be none)."""
+    if not settings.build_database_path.is_file():
+        return []
+    conn = duckdb.connect(str(settings.build_database_path), read_only=True)
+    try:
+        tables = {row[0] for row in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "ingestion_runs" not in tables:
+            return []
+        return conn.execute(
+            "SELECT run_id, source, rows_read, rows_loaded, rows_quarantined FROM ingestion_runs "
+            "WHERE status = 'ok' AND rows_read <> rows_loaded + rows_quarantined"
+        ).fetchall()
+    finally:
+        conn.close()

@@ -3,9 +3,10 @@ import datetime as dt
 
 import dagster as dg
 
+from pipelines.defs.assets.ingest import raw_asset_key
 from pipelines.defs.assets.publish import tenant_snapshots
 from pipelines.defs.resources import AuditoryxSettings
-from pipelines.snapshot_health import snapshot_health
+from pipelines.snapshot_health import snapshot_health, unreconciled_runs
 
 
 @dg.asset_check(asset=tenant_snapshots, blocking=True,
@@ -28,3 +29,10 @@ def snapshots_fresh(auditoryx: AuditoryxSettings) -> dg.AssetCheckResult:
     stale = sorted(t for t, h in health.items() if h.refreshed_at is None or now - h.refreshed_at > limit)
     return dg.AssetCheckResult(passed=not stale, severity=dg.AssetCheckSeverity.WARN,
                                metadata={"stale_tenants": len(stale), "limit_hours": settings.freshness_hours})
+
+
+@dg.asset_check(asset=raw_asset_key("files_bookings"), blocking=True,
+                description="Every file drop reconciles: rows read = rows loaded + rows quarantined.")
+def file_drops_reconcile(auditoryx: AuditoryxSettings) -> dg.AssetCheckResult:
+    unbalanced = unreconciled_runs(auditoryx.settings())
+    return dg.AssetCheckResult(passed=not unbalanced, metadata={"unbalanced_runs": str(unbalanced)[:2000]})

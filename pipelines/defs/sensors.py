@@ -8,7 +8,7 @@ from operational.db import make_engine
 from operational.tenants import active_tenants, tenant_change_marks
 from pipelines.defs.jobs import refresh_tenants
 from pipelines.defs.partitions import tenant_partitions
-from pipelines.sensor_logic import changed_tenants, partition_changes
+from pipelines.sensor_logic import changed_tenants, partition_changes, pending_file_drops
 from warehouse.publish import retire_tenant
 
 
@@ -55,3 +55,20 @@ def operational_change_sensor(context: dg.SensorEvaluationContext):
         run_requests=[dg.RunRequest(partition_key=t, run_key=f"change-{t}-{marks[t]}") for t in changed],
         cursor=json.dumps(marks, sort_keys=True),
     )
+
+
+@dg.sensor(job=refresh_tenants, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Requests a refresh of each tenant with new files in its landing folder.")
+def file_drop_sensor(context: dg.SensorEvaluationContext):
+    settings = get_settings()
+    engine = _engine()
+    try:
+        slugs = {slug: tenant_id for tenant_id, slug in active_tenants(engine).items()}
+    finally:
+        engine.dispose()
+    known = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
+    pending = pending_file_drops(settings.resolved_landing_dir, slugs)
+    return dg.SensorResult(run_requests=[
+        dg.RunRequest(partition_key=tenant_id, run_key=f"files-{tenant_id}-{fingerprint}")
+        for tenant_id, fingerprint in sorted(pending.items()) if tenant_id in known
+    ])

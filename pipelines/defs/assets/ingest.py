@@ -3,6 +3,7 @@ partitioned by tenant, materialized together in one transaction."""
 import dagster as dg
 
 from auditoryx import pipeline
+from ingestion.files import ENTITIES
 from ingestion.raw_schema import RAW_TABLES
 from pipelines.defs.partitions import BUILD_DB_TAGS, single_run, tenant_partitions
 from pipelines.defs.resources import AuditoryxSettings
@@ -21,7 +22,11 @@ class ExtractConfig(dg.Config):
     name="operational_raw",
     specs=[dg.AssetSpec(raw_asset_key(table), group_name="ingestion", partitions_def=tenant_partitions,
                         description=f"raw_{table}: the tenants' `{table}` rows, incremental by updated_at.")
-           for table in RAW_TABLES],
+           for table in RAW_TABLES]
+    + [dg.AssetSpec(raw_asset_key(f"files_{entity}"), group_name="ingestion", partitions_def=tenant_partitions,
+                    description=f"raw_files_{entity}: validated `{entity}` rows from tenants' file drops "
+                                "(bad rows go to `quarantine`).")
+       for entity in ENTITIES],
     partitions_def=tenant_partitions, backfill_policy=single_run, op_tags=BUILD_DB_TAGS,
     retry_policy=dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL),
 )
@@ -29,8 +34,19 @@ def operational_raw(context: dg.AssetExecutionContext, config: ExtractConfig, au
     settings = auditoryx.settings()
     with retry_transient():
         result = pipeline.ingest(settings, list(context.partition_keys), context.log.info, config.mode)
+    extraction, drops = result.extraction, result.file_drops
+    if drops.has_errors:
+        failed = [f"{f.source}: {f.error}" for f in drops.with_status("error")]
+        raise dg.Failure("file drops failed (left in the landing folder for the next run): " + "; ".join(failed))
     for table in RAW_TABLES:
         yield dg.MaterializeResult(asset_key=raw_asset_key(table), metadata={
-            "mode": result.mode, "tenants": len(result.tenant_ids), "rows_upserted": result.rows[table],
-            "removed_tenants": len(result.removed_tenants),
+            "mode": extraction.mode, "tenants": len(extraction.tenant_ids),
+            "rows_upserted": extraction.rows[table], "removed_tenants": len(extraction.removed_tenants),
+        })
+    for entity in ENTITIES:
+        files = [f for f in drops.files if f.entity == entity]
+        yield dg.MaterializeResult(asset_key=raw_asset_key(f"files_{entity}"), metadata={
+            "files": len(files), "rejected_files": sum(f.status == "rejected" for f in files),
+            "rows_read": sum(f.rows_read for f in files), "rows_loaded": sum(f.rows_loaded for f in files),
+            "rows_quarantined": sum(f.rows_quarantined for f in files),
         })

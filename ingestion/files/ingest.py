@@ -1,0 +1,467 @@
+"""File drops: ``<landing>/<tenant_slug>/<entity>/*.{csv,parquet,json}`` → ``raw_files_<entity>``.
+
+One call processes every file waiting in the landing folder, each in its own transaction:
+
+1. discover files (tenant folders sorted by slug; per tenant artists → projects →
+   project_milestones → bookings, so rows can reference rows dropped in the same batch);
+2. hash the file (SHA-256, streaming; text formats are checked for UTF-8 in the same pass); a
+   checksum already in ``file_registry`` for that tenant and entity is a ``skipped_duplicate``;
+3. stream it into a staging table (:mod:`ingestion.files.readers`), validate and split it
+   (:mod:`ingestion.files.validate`): good rows upserted by ``id``, bad rows quarantined;
+4. record the file (``file_registry``) and the run (``ingestion_runs``) in the same transaction;
+5. move the file to ``<archive>/<tenant_slug>/<entity>/<UTC timestamp>__<checksum8>__<name>``.
+
+Outcomes: ``ok`` (possibly with quarantined rows), ``rejected`` (nothing of the file is loaded:
+unreadable, wrong encoding, over the size limit, missing required columns, unknown tenant or
+entity folder…), ``skipped_duplicate``, ``error`` (an unexpected failure: the transaction is rolled
+back and the file stays in the landing folder for the next run). Nothing is ever deleted.
+
+Files whose name starts with ``.`` or ``~`` or ends with ``.tmp``/``.part``/``.partial``/
+``.crdownload``/``.filepart`` are uploads in progress and are left alone: upload under such a
+name and rename when complete (or set ``FileDropLimits.min_age_seconds``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+import duckdb
+
+from ingestion.files.readers import FileRejected, file_format, open_source, preflight
+from ingestion.files.schema import ENTITIES, SPECS
+from ingestion.files.tables import ensure_file_tables
+from ingestion.files.validate import (
+    LoadCounts,
+    cleanup_session,
+    drop_file_temps,
+    prepare_session,
+    stage_typed,
+    validate_and_load,
+)
+from operational.models import SLUG_PATTERN
+
+Status = Literal["ok", "rejected", "skipped_duplicate", "error"]
+IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".filepart")
+_INFRASTRUCTURE_ERRORS = (
+    duckdb.OutOfMemoryException, duckdb.IOException, duckdb.InterruptException, duckdb.FatalException,
+    duckdb.InternalException, duckdb.ConnectionException, duckdb.TransactionException,
+    duckdb.ParserException, duckdb.CatalogException, duckdb.BinderException,
+)
+
+
+@dataclass(frozen=True)
+class FileDropLimits:
+    max_file_bytes: int = 10 * 1024**3       # larger files are rejected unread
+    max_field_chars: int = 65_536            # longest value of a column without a model length
+    max_line_bytes: int = 8 * 1024**2        # longest CSV record (a longer one rejects the file)
+    min_age_seconds: float = 0.0             # files modified more recently wait for the next run
+
+
+@dataclass(frozen=True)
+class FileDropResult:
+    source: str                      # 'file:<slug>/<entity>/<name>' (relative to the landing folder)
+    status: Status
+    run_id: str
+    tenant_slug: str | None = None
+    tenant_id: str | None = None
+    entity: str | None = None
+    checksum: str | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    error: str | None = None
+    notes: str | None = None
+    archived_to: Path | None = None  # absolute; None when the file stays in the landing folder
+
+
+@dataclass
+class FileDropReport:
+    started_at: dt.datetime
+    ended_at: dt.datetime | None = None
+    files: list[FileDropResult] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)   # uploads in progress / too recent, untouched
+    ignored: list[str] = field(default_factory=list)   # e.g. symbolic links to folders (not followed)
+
+    def with_status(self, status: Status) -> list[FileDropResult]:
+        return [f for f in self.files if f.status == status]
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(f.status == "error" for f in self.files)
+
+    @property
+    def tenants_changed(self) -> list[str]:
+        """Tenants whose file tables changed (rows loaded or quarantined): refresh these."""
+        return sorted({f.tenant_id for f in self.files
+                       if f.tenant_id and f.status == "ok" and (f.rows_loaded or f.rows_quarantined)})
+
+
+@dataclass
+class _Candidate:
+    path: Path
+    rel: PurePosixPath
+    slug: str | None = None
+    tenant_id: str | None = None
+    entity: str | None = None
+    fmt: str | None = None
+    problem: str | None = None     # set: rejected without reading
+
+    @property
+    def source(self) -> str:
+        return f"file:{self.rel.as_posix()}"
+
+    def order(self) -> tuple:
+        known = self.problem is None
+        return (not known, self.slug or "", ENTITIES.index(self.entity) if known else 0, self.rel.as_posix())
+
+
+def _utc(now: dt.datetime | None) -> dt.datetime:
+    if now is None:
+        return dt.datetime.now(dt.timezone.utc)
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now.astimezone(dt.timezone.utc)
+
+
+def _clock() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _in_progress(name: str) -> bool:
+    return name.startswith((".", "~")) or name.lower().endswith(IN_PROGRESS_SUFFIXES)
+
+
+def discover(landing_dir: Path, tenants: Mapping[str, str], limits: FileDropLimits,
+             report: FileDropReport) -> list[_Candidate]:
+    """Every file under the landing folder, classified; in processing order."""
+    candidates: list[_Candidate] = []
+    if not landing_dir.is_dir():
+        return candidates
+    now = time.time()
+    for root, dirs, files in os.walk(landing_dir, followlinks=False):
+        root_path = Path(root)
+        for name in sorted(dirs):
+            if (root_path / name).is_symlink():
+                report.ignored.append(f"{(root_path / name).relative_to(landing_dir).as_posix()}: "
+                                      "symbolic link to a folder (not followed)")
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (root_path / d).is_symlink())
+        for name in sorted(files):
+            path = root_path / name
+            rel = PurePosixPath(path.relative_to(landing_dir).as_posix())
+            if any(_in_progress(part) for part in rel.parts):
+                report.waiting.append(rel.as_posix())
+                continue
+            try:
+                if not path.is_symlink() and now - path.stat().st_mtime < limits.min_age_seconds:
+                    report.waiting.append(rel.as_posix())
+                    continue
+            except FileNotFoundError:  # vanished meanwhile
+                continue
+            candidates.append(_classify(path, rel, tenants))
+    return sorted(candidates, key=_Candidate.order)
+
+
+def _classify(path: Path, rel: PurePosixPath, tenants: Mapping[str, str]) -> _Candidate:
+    candidate = _Candidate(path=path, rel=rel)
+    parts = rel.parts
+    if len(parts) >= 2:
+        candidate.slug = parts[0]
+    if len(parts) != 3:
+        candidate.problem = (f"files must be placed in <tenant>/<entity>/ "
+                             f"(entities: {', '.join(ENTITIES)}); found {rel.as_posix()!r}")
+        return candidate
+    slug, entity, name = parts
+    if not SLUG_PATTERN.match(slug):
+        candidate.problem = f"folder {slug!r} is not a valid tenant slug"
+    elif slug not in tenants:
+        candidate.problem = f"unknown tenant {slug!r}"
+    else:
+        candidate.tenant_id = tenants[slug]
+    if candidate.problem is None and entity not in ENTITIES:
+        candidate.problem = f"unknown entity folder {entity!r} (expected one of {', '.join(ENTITIES)})"
+    if candidate.problem is None:
+        candidate.entity = entity
+        candidate.fmt = file_format(path)
+        if path.is_symlink():
+            candidate.problem = "symbolic links are not accepted: drop the file itself"
+        elif candidate.fmt is None:
+            candidate.problem = (f"unsupported file type {path.suffix or '(none)'!r} "
+                                 "(expected .csv, .parquet or .json)")
+    return candidate
+
+
+def _clean_error(exc: BaseException, alias: Path | None, rel: str) -> str:
+    text = str(exc)
+    if alias is not None:
+        text = text.replace(str(alias), rel)
+    text = re.split(r"\n\s*(?:Possible (?:fixes|Solution)|LINE \d|Try setting)", text)[0]
+    text = re.sub(r"^(Invalid Input|Conversion|Invalid Configuration|Not implemented) Error: ", "", text)
+    text = " ".join(text.split())
+    return text if len(text) <= 500 else text[:500] + "…"
+
+
+class _Ingestion:
+    def __init__(self, conn: duckdb.DuckDBPyConnection, archive_dir: Path, now: dt.datetime,
+                 limits: FileDropLimits, scratch: Path):
+        self.conn = conn
+        self.archive_dir = archive_dir
+        self.now = now
+        self.limits = limits
+        self.scratch = scratch
+        self.stamp = now.strftime("%Y%m%dT%H%M%SZ")
+
+    # ---------------------------------------------------------------------------------- records
+    def _record_run(self, c: _Candidate, run_id: str, status: Status, started: dt.datetime,
+                    checksum: str | None, counts: LoadCounts | None = None, error: str | None = None,
+                    notes: str | None = None) -> None:
+        counts = counts or LoadCounts(0, 0, 0)
+        self.conn.execute(
+            "INSERT INTO ingestion_runs (run_id, source, tenant_id, entity, started_at, ended_at, rows_read, "
+            "rows_loaded, rows_quarantined, status, error, notes, checksum) "
+            "VALUES ($run_id, $source, $tenant, $entity, $started, $ended, $read, $loaded, $quarantined, "
+            "$status, $error, $notes, $checksum)",
+            {"run_id": run_id, "source": c.source, "tenant": c.tenant_id, "entity": c.entity, "started": started,
+             "ended": _clock(), "read": counts.rows_read, "loaded": counts.rows_loaded,
+             "quarantined": counts.rows_quarantined, "status": status, "error": error, "notes": notes,
+             "checksum": checksum},
+        )
+
+    def _register(self, c: _Candidate, run_id: str, status: Status, checksum: str, size: int,
+                  counts: LoadCounts, error: str | None, archived: Path | None) -> None:
+        self.conn.execute(
+            "INSERT INTO file_registry (tenant_id, entity, checksum, file, file_name, size_bytes, status, rows_read, "
+            "rows_loaded, rows_quarantined, error, run_id, registered_at, archived_to) "
+            "VALUES ($tenant, $entity, $checksum, $file, $name, $size, $status, $read, $loaded, $quarantined, "
+            "$error, $run_id, $now, $archived)",
+            {"tenant": c.tenant_id, "entity": c.entity, "checksum": checksum, "file": c.rel.as_posix(),
+             "name": c.rel.name, "size": size, "status": status, "read": counts.rows_read,
+             "loaded": counts.rows_loaded, "quarantined": counts.rows_quarantined, "error": error,
+             "run_id": run_id, "now": self.now,
+             "archived": archived.relative_to(self.archive_dir).as_posix() if archived else None},
+        )
+
+    def _in_transaction(self, work: Callable[[], None]) -> None:
+        self.conn.execute("BEGIN TRANSACTION")
+        try:
+            work()
+            self.conn.execute("COMMIT")
+        except BaseException:
+            try:
+                self.conn.execute("ROLLBACK")
+            except duckdb.Error:  # already rolled back by DuckDB: keep the original error
+                pass
+            raise
+
+    # ---------------------------------------------------------------------------------- archive
+    def _archive_path(self, c: _Candidate, checksum: str | None) -> Path:
+        label = checksum[:8] if checksum else "unhashed"
+        folder = self.archive_dir.joinpath(*c.rel.parent.parts)
+        base = f"{self.stamp}__{label}__{c.rel.name}"
+        target, n = folder / base, 1
+        while target.exists() or target.is_symlink():
+            n += 1
+            target = folder / f"{self.stamp}-{n}__{label}__{c.rel.name}"
+        return target
+
+    @staticmethod
+    def _move(source: Path, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(source, target)
+        except OSError:  # another file system: copy then remove the original (still a move)
+            shutil.move(str(source), str(target))
+
+    # ---------------------------------------------------------------------------------- outcomes
+    def _finish(self, c: _Candidate, run_id: str, status: Status, started: dt.datetime, checksum: str | None,
+                size: int | None = None, error: str | None = None, notes: str | None = None,
+                register: bool = False, work: Callable[[], tuple[LoadCounts, str | None]] | None = None,
+                ) -> FileDropResult:
+        """Record the outcome in one transaction (with ``work``: the load itself), then archive."""
+        archived = self._archive_path(c, checksum)
+        outcome: dict = {"counts": LoadCounts(0, 0, 0), "notes": notes}
+
+        def transaction() -> None:
+            if work is not None:
+                outcome["counts"], outcome["notes"] = work()
+            if register and checksum is not None and c.tenant_id and c.entity:
+                self._register(c, run_id, status, checksum, size or 0, outcome["counts"], error, archived)
+            self._record_run(c, run_id, status, started, checksum, outcome["counts"], error, outcome["notes"])
+
+        self._in_transaction(transaction)
+        try:
+            self._move(c.path, archived)
+        except OSError as exc:  # recorded already; the next run sees a duplicate and archives it then
+            outcome["notes"] = "; ".join(filter(None, [outcome["notes"], f"could not archive: {exc}"]))
+            archived = None
+        counts = outcome["counts"]
+        return FileDropResult(
+            source=c.source, status=status, run_id=run_id, tenant_slug=c.slug, tenant_id=c.tenant_id,
+            entity=c.entity, checksum=checksum, rows_read=counts.rows_read, rows_loaded=counts.rows_loaded,
+            rows_quarantined=counts.rows_quarantined, error=error, notes=outcome["notes"], archived_to=archived,
+        )
+
+    def _reject(self, c: _Candidate, run_id: str, started: dt.datetime, checksum: str | None, size: int | None,
+                reason: str) -> FileDropResult:
+        return self._finish(c, run_id, "rejected", started, checksum, size=size, error=reason, register=True)
+
+    # ---------------------------------------------------------------------------------- one file
+    def process(self, c: _Candidate) -> FileDropResult:
+        run_id = str(uuid.uuid4())
+        started = _clock()
+        try:
+            return self._process(c, run_id, started)
+        except Exception as exc:  # noqa: BLE001 - recorded, the file stays for the next run
+            message = f"{exc.__class__.__name__}: {_clean_error(exc, None, c.rel.as_posix())}"
+            self._in_transaction(lambda: self._record_run(c, run_id, "error", started, None, error=message))
+            return FileDropResult(source=c.source, status="error", run_id=run_id, tenant_slug=c.slug,
+                                  tenant_id=c.tenant_id, entity=c.entity, error=message)
+
+    def _process(self, c: _Candidate, run_id: str, started: dt.datetime) -> FileDropResult:
+        if c.path.is_symlink():
+            return self._reject(c, run_id, started, None, None, c.problem or "symbolic links are not accepted")
+        size = c.path.stat().st_size
+        if size > self.limits.max_file_bytes:
+            return self._reject(c, run_id, started, None, size,
+                                f"file is {size:,} bytes; the limit is {self.limits.max_file_bytes:,} bytes")
+        check = preflight(c.path, c.fmt if c.problem is None else None)
+        if c.problem is not None:
+            return self._reject(c, run_id, started, check.checksum, size, c.problem)
+        previous = self.conn.execute(
+            "SELECT file, status, registered_at FROM file_registry "
+            "WHERE tenant_id = $tenant AND entity = $entity AND checksum = $checksum",
+            {"tenant": c.tenant_id, "entity": c.entity, "checksum": check.checksum},
+        ).fetchone()
+        if previous is not None:
+            note = (f"same content as {previous[0]} registered at "
+                    f"{previous[2].astimezone(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} (status {previous[1]})")
+            return self._finish(c, run_id, "skipped_duplicate", started, check.checksum, notes=note)
+        if size == 0:
+            return self._reject(c, run_id, started, check.checksum, size, "file is empty (0 bytes)")
+        if check.encoding_error:
+            return self._reject(c, run_id, started, check.checksum, size, check.encoding_error)
+        return self._load(c, run_id, started, check.checksum, size, check.starts_with_bom)
+
+    def _alias(self, c: _Candidate, strip_bom: bool) -> Path:
+        """A path DuckDB reads literally (no glob characters from tenant file names)."""
+        alias = self.scratch / f"input.{c.fmt}"
+        if alias.exists() or alias.is_symlink():
+            alias.unlink()
+        if strip_bom:  # DuckDB's JSON reader does not skip a byte-order mark
+            with open(c.path, "rb") as source, open(alias, "wb") as target:
+                source.seek(3)
+                shutil.copyfileobj(source, target, 1 << 20)
+        else:
+            alias.symlink_to(c.path.resolve())
+        return alias
+
+    def _load(self, c: _Candidate, run_id: str, started: dt.datetime, checksum: str, size: int,
+              bom: bool) -> FileDropResult:
+        spec = SPECS[c.entity]
+        alias = self._alias(c, strip_bom=bom and c.fmt == "json")
+        file = c.rel.as_posix()
+        try:
+            try:
+                # staging only fills a temp table: outside the transaction, so that a reader error
+                # cannot abort it
+                columns, source = open_source(self.conn, alias, c.fmt, spec, self.limits.max_line_bytes)
+                stage_typed(self.conn, spec, source, self.now)
+            except (FileRejected, *_INFRASTRUCTURE_ERRORS):
+                raise
+            except duckdb.Error as exc:  # the reader could not parse the file
+                kind = {"csv": "CSV", "parquet": "Parquet", "json": "JSON"}[c.fmt]
+                raise FileRejected(f"not a readable {kind} file: {_clean_error(exc, alias, file)}") from exc
+        except FileRejected as exc:
+            drop_file_temps(self.conn)
+            return self._reject(c, run_id, started, checksum, size, str(exc))
+        finally:
+            if alias.exists() or alias.is_symlink():
+                alias.unlink()
+        notes: list[str] = []
+        if columns.extras:
+            notes.append("ignored extra columns: " + ", ".join(repr(e) for e in columns.extras))
+        absent = [n for n in spec.names if n not in columns.present and n != "org_id"]
+        if not columns.names:
+            notes.append("file contains no records")
+        elif absent:
+            notes.append("columns not in the file (defaults or NULL used): " + ", ".join(absent))
+
+        def work() -> tuple[LoadCounts, str | None]:
+            counts = validate_and_load(self.conn, spec, tenant_id=c.tenant_id, tenant_slug=c.slug, file=file,
+                                       checksum=checksum, run_id=run_id, now=self.now,
+                                       max_field_chars=self.limits.max_field_chars)
+            return counts, "; ".join(notes) or None
+
+        try:
+            return self._finish(c, run_id, "ok", started, checksum, size=size, register=True, work=work)
+        finally:
+            drop_file_temps(self.conn)
+
+
+def _setting(conn: duckdb.DuckDBPyConnection, name: str) -> str:
+    return str(conn.execute("SELECT current_setting($name)", {"name": name}).fetchone()[0])
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def ingest_file_drops(
+    conn: duckdb.DuckDBPyConnection,
+    landing_dir: Path,
+    archive_dir: Path,
+    tenants: Mapping[str, str],
+    *,
+    now: dt.datetime | None = None,
+    limits: FileDropLimits | None = None,
+) -> FileDropReport:
+    """Ingest every file waiting under ``landing_dir`` (see the module docstring).
+
+    ``tenants`` maps tenant slug → tenant id; ``now`` (timezone-aware; default: the current time)
+    is the load time of the batch: ``_loaded_at``, default ``created_at``/``updated_at``, the
+    archive timestamp. Call outside a transaction, as the build database's single writer.
+    """
+    batch_time = _utc(now)
+    limits = limits or FileDropLimits()
+    landing_dir, archive_dir = Path(landing_dir).resolve(), Path(archive_dir).resolve()
+    report = FileDropReport(started_at=_clock())
+    ensure_file_tables(conn)
+    candidates = discover(landing_dir, tenants, limits, report)
+    if not candidates:
+        report.ended_at = _clock()
+        return report
+    saved = {name: _setting(conn, name) for name in ("TimeZone", "preserve_insertion_order")}
+    conn.execute("SET TimeZone = 'UTC'")              # naive timestamps in files are UTC
+    conn.execute("SET preserve_insertion_order = true")  # row numbers follow the file
+    prepare_session(conn)
+    try:
+        with tempfile.TemporaryDirectory(prefix="auditoryx-drops-") as scratch:
+            ingestion = _Ingestion(conn, archive_dir, batch_time, limits, Path(scratch))
+            for candidate in candidates:
+                report.files.append(ingestion.process(candidate))
+    finally:
+        cleanup_session(conn)
+        conn.execute(f"SET TimeZone = {_literal(saved['TimeZone'])}")
+        conn.execute(f"SET preserve_insertion_order = {_literal(saved['preserve_insertion_order'])}")
+    report.ended_at = _clock()
+    return report
