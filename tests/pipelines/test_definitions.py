@@ -119,3 +119,16 @@ def test_change_sensor_requests_exactly_the_changed_tenant(app_env, tenants):
         booking.notes = "moved"
     changed = _evaluate(defs, "operational_change_sensor", instance, quiet.cursor)
     assert [r.partition_key for r in changed.run_requests] == [generated[1].id]
+
+
+def test_file_drop_sensor_requests_the_dropping_tenant(app_env, tenants):
+    engine, generated = tenants
+    defs = _definitions()
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("tenants", [t.id for t in generated])
+    assert not _evaluate(defs, "file_drop_sensor", instance).run_requests
+    folder = app_env.resolved_landing_dir / generated[2].slug / "artists"
+    folder.mkdir(parents=True)
+    (folder / "roster.csv").write_text("id,name\nnew-artist,Nova\n", encoding="utf-8")
+    requests = _evaluate(defs, "file_drop_sensor", instance).run_requests
+    assert [r.partition_key for r in requests] == [generated[2].id]
