@@ -46,7 +46,10 @@ def _tenant_ids(settings: Settings, slugs: list[str] | None) -> list[str] | None
     from operational.tenants import tenant_id_for_slug
 
     engine = _engine(settings)
-    return [tenant_id_for_slug(engine, slug) for slug in slugs]
+    try:
+        return [tenant_id_for_slug(engine, slug) for slug in slugs]
+    finally:
+        engine.dispose()  # no SQLAlchemy SQLite handle stays open beside the ADBC reader
 
 
 @app.command()
@@ -64,6 +67,9 @@ def generate(
     tenants: int = typer.Option(3, "--tenants", min=1, help="Number of tenants to generate."),
     seed: int = typer.Option(42, "--seed", help="Random seed: same seed, same data."),
     scale: float = typer.Option(1.0, "--scale", min=0.0, help="Multiplies every tenant's booking count."),
+    bookings: Optional[int] = typer.Option(
+        None, "--bookings", min=0,
+        help="Total bookings over all tenants (rescales the long tail), e.g. --tenants 1000 --bookings 10000000."),
 ) -> None:
     """Generate deterministic demo data (replaces tenants with the same slugs)."""
     from operational.db import create_schema
@@ -74,7 +80,8 @@ def generate(
     engine = _engine(settings)
     create_schema(engine)
     created = generate_data(engine, tenants=tenants, seed=seed, as_of=settings.effective_as_of(),
-                            password=settings.demo_password, scale=scale, progress=progress)
+                            password=settings.demo_password, scale=scale, target_bookings=bookings,
+                            progress=progress)
     total = sum(t.bookings for t in created)
     progress(f"generated {len(created)} tenants, {total} bookings")
 
@@ -197,7 +204,8 @@ def demo(
     create_schema(engine)
     created = generate_data(engine, tenants=tenants, seed=seed, as_of=settings.effective_as_of(),
                             password=settings.demo_password, progress=progress)
-    run_refresh(settings, progress=progress)
+    engine.dispose()
+    run_refresh(settings, progress=progress, mode="full")  # regenerated rows keep their old updated_at
     typer.echo("\nDemo logins (password: %s)" % settings.demo_password)
     for tenant in created:
         typer.echo(f"  {tenant.name:<28} {tenant.admin_email}")

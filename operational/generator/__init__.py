@@ -5,9 +5,12 @@ the same slugs are replaced. The three presets come first (northwind-records USD
 EUR, kanto-talent JPY), the 4th tenant has no bookings, the others follow a long tail of sizes
 (``target_bookings`` rescales them: 1,000 tenants ≈ 10M bookings in a few minutes).
 
-Generation is vectorised (numpy PCG64 streams per tenant and per block of bookings) and written in
-chunks of about 200k bookings through bulk paths (ADBC ingest into SQLite and PostgreSQL), all in
-one transaction, with bounded memory. Realism on purpose: currencies by region, genres and skills,
+Generation is vectorised (numpy PCG64 streams per tenant and per block of 50k bookings, so the rows
+never depend on chunking) and written in chunks of about 200k bookings, all in one transaction,
+with bounded memory: PostgreSQL through ADBC (binary COPY), SQLite through sqlite3 for normal
+loads and, from BULK_BOOKINGS on, through ADBC in a child process (see ``writers`` and
+``sqlite_bulk``); large loads rebuild the booking indexes after the load. Bookings start within
+two years before and three months after ``as_of``, inside the FX seed's range. Realism on purpose: currencies by region, genres and skills,
 ratings, cancellations, payment lag, overdue milestones (some still stored PENDING), projects over
 budget or with a zero budget, missing final prices, bookings across local midnight and DST changes,
 far-east/far-west zones (Pacific/Kiritimati, Pacific/Pago_Pago, Pacific/Auckland), unicode, emoji
@@ -39,7 +42,7 @@ from operational.generator.profiles import (
     tenant_profiles,
 )
 from operational.generator.schema import TABLE_ORDER
-from operational.generator.writers import open_writer
+from operational.generator.writers import Writer, open_writer, sqlite_file
 from operational.models import Organization
 
 __all__ = ["generate", "GeneratedTenant", "PRESET_TENANTS", "TenantProfile", "tenant_profiles", "HARD_NAMES",
@@ -98,28 +101,58 @@ def generate(
     bulk = total >= BULK_BOOKINGS
     report(f"generating {len(profiles)} tenants, {total:,} bookings into {engine.url.get_backend_name()}"
            f"{' (bulk load)' if bulk else ''}")
-    plan = _plan(profiles)
-    producer = _Producer(plan, profiles, seed, as_of, password_hash, first, last)
+    job = Job(tenants=tenants, seed=seed, as_of=as_of.isoformat(), password_hash=password_hash, scale=scale,
+              target_bookings=target_bookings)
+    path = sqlite_file(engine)
+    if bulk and path is not None:
+        from operational.generator.sqlite_bulk import run_in_subprocess
+
+        engine.dispose()  # close our idle connections: the loader may then use a rollback journal
+        return run_in_subprocess(path, job, report)
+    with open_writer(engine, bulk=bulk) as writer:
+        return load(writer, job, report)
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything that decides the generated rows (plain values: it crosses process boundaries)."""
+
+    tenants: int
+    seed: int
+    as_of: str
+    password_hash: str
+    scale: float = 1.0
+    target_bookings: int | None = None
+
+
+def load(writer: Writer, job: Job, report: Callable[[str], None]) -> list[GeneratedTenant]:
+    """Generate the job's tenants chunk by chunk into an open writer, then commit."""
+    as_of = dt.date.fromisoformat(job.as_of)
+    profiles = tenant_profiles(job.tenants, job.seed, scale=job.scale, target_bookings=job.target_bookings)
+    first, last = booking_window(as_of)
+    total = sum(p.bookings for p in profiles)
+    producer = _Producer(_plan(profiles), profiles, job.seed, as_of, job.password_hash, first, last)
     started = time.monotonic()
     done_bookings = done_tenants = 0
-    with open_writer(engine, bulk=bulk) as writer:
-        writer.replace_tenants([p.slug for p in profiles])
-        for tables, finished in producer:
-            for name, table in tables:
-                writer.write(name, table)
-                if name == "bookings":
-                    done_bookings += table.num_rows
-            done_tenants += len(finished)
-            if len(profiles) <= 20:
-                for tenant in finished:
-                    report(f"{tenant.slug}: {tenant.bookings} bookings")
-            if total >= CHUNK_BOOKINGS:
-                rate = done_bookings / max(time.monotonic() - started, 1e-9)
-                report(f"{done_bookings:,}/{total:,} bookings, {done_tenants}/{len(profiles)} tenants "
-                       f"({rate:,.0f} bookings/s)")
-        if bulk:
-            report("rebuilding indexes and constraints")
-        writer.commit()
+    writer.replace_tenants([p.slug for p in profiles])
+    for tables, finished in producer:
+        for name, table in tables:
+            writer.write(name, table)
+            if name == "bookings":
+                done_bookings += table.num_rows
+        done_tenants += len(finished)
+        if len(profiles) <= 20:
+            for tenant in finished:
+                report(f"{tenant.slug}: {tenant.bookings} bookings")
+        if total >= CHUNK_BOOKINGS:
+            rate = done_bookings / max(time.monotonic() - started, 1e-9)
+            report(f"{done_bookings:,}/{total:,} bookings, {done_tenants}/{len(profiles)} tenants "
+                   f"({rate:,.0f} bookings/s)")
+    if writer.bulk:
+        report("rebuilding indexes and constraints")
+    writer.commit()
+    if writer.timings:
+        report("committed: " + ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in writer.timings.items()))
     return producer.results
 
 

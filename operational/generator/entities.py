@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,10 +79,6 @@ def counts_for(bookings: int) -> tuple[int, int, int]:
     artists = int(min(2000, max(4, round(0.8 * math.sqrt(bookings)))))
     projects = int(min(300, max(3, round(0.35 * math.sqrt(bookings)))))
     return artists, projects, int(min(40, bookings // 2000))
-
-
-def _stamp(seconds: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
 
 
 def _cents(amount: np.ndarray, currency: str) -> np.ndarray:
@@ -245,8 +242,7 @@ def _projects(rng, profile, org_id, as_of_day, now, count, user_ids):
         "start_date": col.dates(start), "end_date": col.dates(end, valid=completed), "deadline": col.dates(deadline),
         "budget": col.money(budget, valid=budget_valid), "spent": col.money(spent), "currency": currency.tolist(),
         "client_name": [f"{LAST[k]} Media" for k in client_last],
-        "client_email": [f"contact@{LAST[k].lower().replace(' ', '').replace(chr(39), '')}.example" if k % 2 else None
-                         for k in client_last],
+        "client_email": [f"contact@{_ascii_label(LAST[k])}.example" if k % 2 else None for k in client_last],
         "created_by_id": col.pick(user_ids, rng.choice(MANAGERS, size=count)),
         "created_at": col.timestamps(created),
         "updated_at": col.timestamps(np.minimum(created + rng.integers(0, 300, count) * DAY, now)),
@@ -289,6 +285,12 @@ def _projects(rng, profile, org_id, as_of_day, now, count, user_ids):
         "updated_at": col.timestamps(np.where(done, np.maximum(completed_at, created[m_project]), created[m_project])),
     }, n_milestones)
     return projects, members, milestones, project_ids
+
+
+def _ascii_label(text: str) -> str:
+    """'Ó Briain' → 'obriain': a DNS label for example e-mail addresses."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return "".join(ch for ch in folded if ch.isalnum()) or "client"
 
 
 def _cumsum_within(steps: np.ndarray, sizes: np.ndarray) -> np.ndarray:

@@ -139,15 +139,18 @@ def tenant_profiles(count: int, seed: int = 42, *, scale: float = 1.0,
         raise ValueError("tenants must be at least 1")
     if target_bookings is not None and target_bookings < 0:
         raise ValueError("target_bookings must not be negative")
-    rng = rng_for(seed, "profiles")
     extra = max(0, count - len(PRESET_TENANTS))
-    # one draw of each kind per long-tail tenant, in tenant order (prefix-stable)
-    region_weights = np.array([r[0] for r in REGIONS], dtype=float)
-    regions = rng.choice(len(REGIONS), size=extra, p=region_weights / region_weights.sum())
-    types = rng.choice(len(EXTRA_TYPES), size=extra, p=np.array(EXTRA_TYPE_WEIGHTS) / sum(EXTRA_TYPE_WEIGHTS))
-    plans = rng.choice(len(EXTRA_PLANS), size=extra, p=np.array(EXTRA_PLAN_WEIGHTS) / sum(EXTRA_PLAN_WEIGHTS))
-    raw = np.minimum((rng.pareto(1.16, size=extra) + 1.0) * 60.0, 40_000.0)  # long tail: median ≈ 110
-    words = rng.integers(0, 1 << 30, size=(extra, 2))
+    # each long-tail tenant from its own stream: tenant N is the same whatever the tenant count
+    region_p = np.array([r[0] for r in REGIONS], dtype=float)
+    type_p, plan_p = np.array(EXTRA_TYPE_WEIGHTS, dtype=float), np.array(EXTRA_PLAN_WEIGHTS, dtype=float)
+    regions, types, plans, raw, words = [], [], [], np.zeros(extra), []
+    for offset in range(extra):
+        rng = rng_for(seed, "profile", len(PRESET_TENANTS) + offset)
+        regions.append(int(rng.choice(len(REGIONS), p=region_p / region_p.sum())))
+        types.append(int(rng.choice(len(EXTRA_TYPES), p=type_p / type_p.sum())))
+        plans.append(int(rng.choice(len(EXTRA_PLANS), p=plan_p / plan_p.sum())))
+        raw[offset] = min((rng.pareto(1.16) + 1.0) * 60.0, 40_000.0)  # long tail: median ≈ 110
+        words.append(rng.integers(0, 1 << 30, size=2))
     profiles = [replace(p, bookings=int(round(p.bookings * scale))) for p in PRESET_TENANTS[:count]]
     sizes = raw * scale
     for offset in range(extra):
@@ -159,17 +162,17 @@ def tenant_profiles(count: int, seed: int = 42, *, scale: float = 1.0,
         if sizes.sum() > 0 and target_bookings >= fixed:
             sizes = sizes * ((target_bookings - fixed) / sizes.sum())
         else:
-            total = fixed + sizes.sum()
-            factor = target_bookings / total if total else 0.0
-            profiles = [replace(p, bookings=int(round(p.bookings * factor))) for p in profiles]
-            sizes = sizes * factor
+            everyone = np.concatenate([[p.bookings for p in profiles], sizes]).astype(float)
+            everyone = _round_preserving_sum(everyone * (target_bookings / everyone.sum() if everyone.sum() else 0.0))
+            profiles = [replace(p, bookings=int(n)) for p, n in zip(profiles, everyone)]
+            sizes = everyone[len(profiles):].astype(float)
     counts = _round_preserving_sum(sizes)
     for offset in range(extra):
         index = len(PRESET_TENANTS) + offset
         _, currency, zones, side, _ = REGIONS[regions[offset]]
         kind = EXTRA_TYPES[types[offset]]
         name = HOSTILE_TENANT_NAMES.get(index) or (
-            f"{NAME_WORDS_A[words[offset, 0] % len(NAME_WORDS_A)]} {NAME_WORDS_B[words[offset, 1] % len(NAME_WORDS_B)]}"
+            f"{NAME_WORDS_A[words[offset][0] % len(NAME_WORDS_A)]} {NAME_WORDS_B[words[offset][1] % len(NAME_WORDS_B)]}"
             f" {index + 1:04d}")
         profiles.append(TenantProfile(
             name=name, slug=f"tenant-{index + 1:04d}", type=kind, plan=EXTRA_PLANS[plans[offset]],

@@ -1,21 +1,28 @@
 """Bulk writers: the canonical Arrow tables → the operational database, in one transaction.
 
-- SQLite file: ADBC ``adbc_ingest`` (binds straight from Arrow, no Python row objects), values in
-  the exact text forms SQLAlchemy stores (money '123.40', timestamps 'YYYY-MM-DD HH:MM:SS.ffffff'
-  naive UTC, dates 'YYYY-MM-DD', booleans 0/1, JSON text); synchronous=OFF and no per-row
-  foreign-key or CHECK evaluation during the load (the generator builds valid rows; the tests
-  check them).
-- PostgreSQL: ADBC ``adbc_ingest`` (binary COPY) of native types (NUMERIC, timestamptz, jsonb).
+Values are stored exactly as SQLAlchemy stores them (SQLite: money '123.40', timestamps
+'YYYY-MM-DD HH:MM:SS.ffffff' naive UTC, dates 'YYYY-MM-DD', booleans 0/1, ratings REAL, JSON
+``json.dumps`` text; PostgreSQL: NUMERIC, timestamptz, date, boolean, jsonb), so the models read
+them back as usual (tests compare with the SQLAlchemy path value by value).
+
+- SQLite file, normal loads: Python's sqlite3 (SQLAlchemy's own library) ``executemany``.
+- SQLite file, bulk loads: ADBC ``adbc_ingest`` from Arrow in a child process (``sqlite_bulk``:
+  ADBC's second copy of SQLite must never share a process with pysqlite).
+  Both with synchronous=OFF and no per-row foreign-key or CHECK evaluation during the load: the
+  rows are valid by construction, PostgreSQL (which checks everything) gets the same rows, and
+  the tests run ``foreign_key_check``/``integrity_check``.
+- PostgreSQL: ADBC ``adbc_ingest`` (binary COPY) on its own connection.
 - Anything else (another dialect, an in-memory SQLite): SQLAlchemy Core inserts (slow, exact).
 
 In bulk mode (large loads), the booking table's secondary indexes (and on PostgreSQL its primary
 key and every foreign key of the tenant tables) are dropped inside the transaction and rebuilt
 after the load: sorting once is much faster than maintaining B-trees row by row. The definitions
-are read back from the database's catalog, so they come back exactly as they were.
+come from the catalog (PostgreSQL) or the models (SQLite), so they come back as they were.
 """
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -25,6 +32,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.schema import CreateIndex
 
+from auditoryx.errors import AuditoryxError
 from operational.generator import columns as col
 from operational.generator.schema import TABLE_ORDER, column_kinds, sa_table
 from operational.models import AuditLog, Organization
@@ -33,10 +41,18 @@ TENANT_TABLES = tuple(t for t in TABLE_ORDER if t != "organizations") + (AuditLo
 BULK_TABLE = "bookings"
 
 
-def open_writer(engine: Engine, *, bulk: bool) -> "Writer":
+def sqlite_file(engine: Engine) -> Path | None:
+    """The database file of a plain file-backed SQLite engine (else None)."""
     url = engine.url
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:" \
             and not url.database.startswith("file:") and not url.query:
+        return Path(url.database)
+    return None
+
+
+def open_writer(engine: Engine, *, bulk: bool) -> "Writer":
+    url = engine.url
+    if sqlite_file(engine) is not None:
         return SqliteWriter(engine, bulk=bulk)
     if url.get_backend_name() == "postgresql":
         return PostgresWriter(url.set(drivername="postgresql").render_as_string(hide_password=False), bulk=bulk)
@@ -47,6 +63,7 @@ class Writer:
     """Begin → replace_tenants → write … → commit (or rollback); always close."""
 
     bulk: bool
+    timings: dict[str, float] = {}  # seconds spent in the phases of commit(), for progress reports
 
     def replace_tenants(self, slugs: Sequence[str]) -> None:
         raise NotImplementedError
@@ -71,9 +88,32 @@ def _in_list(count: int, placeholder) -> str:
     return ", ".join(placeholder(i) for i in range(count))
 
 
-class _AdbcWriter(Writer):
+class _SqlWriter(Writer):
+    """Deletes and truncation in plain SQL with bound parameters (``placeholder`` per dialect)."""
+
     placeholder = staticmethod(lambda i: "?")
 
+    def _execute(self, sql: str, params: Sequence | None = None) -> list[tuple]:
+        raise NotImplementedError
+
+    def replace_tenants(self, slugs: Sequence[str]) -> None:
+        slugs = list(slugs)
+        marks = _in_list(len(slugs), self.placeholder)
+        (others,) = self._execute(f"SELECT count(*) FROM organizations WHERE slug NOT IN ({marks})", slugs)[0]
+        if others == 0:  # every tenant goes: empty the tables at once
+            self._truncate()
+            return
+        ids = f"SELECT id FROM organizations WHERE slug IN ({marks})"
+        for name in reversed(TENANT_TABLES):
+            self._execute(f"DELETE FROM {name} WHERE org_id IN ({ids})", slugs)
+        self._execute(f"DELETE FROM organizations WHERE slug IN ({marks})", slugs)
+
+    def _truncate(self) -> None:
+        for name in (*reversed(TENANT_TABLES), "organizations"):
+            self._execute(f"DELETE FROM {name}")
+
+
+class _AdbcWriter(_SqlWriter):
     def _execute(self, sql: str, params: Sequence | None = None) -> list[tuple]:
         cursor = self.conn.cursor()
         try:
@@ -92,22 +132,6 @@ class _AdbcWriter(Writer):
         finally:
             cursor.close()
 
-    def replace_tenants(self, slugs: Sequence[str]) -> None:
-        slugs = list(slugs)
-        marks = _in_list(len(slugs), self.placeholder)
-        (others,) = self._execute(f"SELECT count(*) FROM organizations WHERE slug NOT IN ({marks})", slugs)[0]
-        if others == 0:  # every tenant goes: empty the tables at once
-            self._truncate()
-            return
-        ids = f"SELECT id FROM organizations WHERE slug IN ({marks})"
-        for name in reversed(TENANT_TABLES):
-            self._execute(f"DELETE FROM {name} WHERE org_id IN ({ids})", slugs)
-        self._execute(f"DELETE FROM organizations WHERE slug IN ({marks})", slugs)
-
-    def _truncate(self) -> None:
-        for name in (*reversed(TENANT_TABLES), "organizations"):
-            self._execute(f"DELETE FROM {name}")
-
     def _rollback(self) -> None:
         self.conn.rollback()
 
@@ -124,12 +148,10 @@ class _AdbcWriter(Writer):
             self.conn = None
 
 
-class SqliteWriter(Writer):
+class SqliteWriter(_SqlWriter):
     """Python's own sqlite3 (the library SQLAlchemy uses: a second SQLite copy in the same process,
     such as ADBC's, breaks the other's POSIX locks and can corrupt the file), on one of the
     engine's connections, in one explicit transaction."""
-
-    placeholder = staticmethod(lambda i: "?")
 
     def __init__(self, engine: Engine, *, bulk: bool):
         self.bulk = bulk
@@ -144,19 +166,10 @@ class SqliteWriter(Writer):
                        f"cache_size={-1048576 if bulk else -65536}", "threads=2"):
             self.conn.execute(f"PRAGMA {pragma}")
         self.conn.execute("BEGIN IMMEDIATE")
-        self._dropped: list[str] = []
-        if bulk:
-            from sqlalchemy.dialects import sqlite
-
-            for index in sa_table(BULK_TABLE).indexes:
-                self.conn.execute(f'DROP INDEX IF EXISTS "{index.name}"')
-                self._dropped.append(str(CreateIndex(index).compile(dialect=sqlite.dialect())))
+        self._dropped = _drop_sqlite_indexes(self._execute) if bulk else []
 
     def _execute(self, sql: str, params: Sequence | None = None) -> list[tuple]:
         return self.conn.execute(sql, list(params or ())).fetchall()
-
-    replace_tenants = _AdbcWriter.replace_tenants
-    _truncate = _AdbcWriter._truncate
 
     def write(self, name: str, table: pa.Table) -> None:
         table = sqlite_storage(name, table)
@@ -187,6 +200,77 @@ class SqliteWriter(Writer):
             finally:
                 self._raw.close()
                 self.conn = None
+
+
+class SqliteAdbcWriter(_AdbcWriter):
+    """ADBC ingest into a SQLite file: binds straight from Arrow, about twice as fast as sqlite3.
+
+    ADBC links its own copy of SQLite. Two copies in one process break each other's POSIX locks
+    (closing a file in one drops the other's locks) and can corrupt the database, so this writer
+    only ever runs in a separate process (see ``sqlite_bulk``), never next to SQLAlchemy's pysqlite.
+    """
+
+    def __init__(self, path: Path, *, bulk: bool):
+        import adbc_driver_sqlite.dbapi as sqlite_adbc
+
+        self.bulk = bulk
+        self._done = False
+        self.conn = sqlite_adbc.connect(str(path), autocommit=True)  # explicit BEGIN/COMMIT below
+        for pragma in ("busy_timeout=30000", "synchronous=OFF", "foreign_keys=OFF", "ignore_check_constraints=ON",
+                       "cache_size=-1048576", "threads=2"):
+            self._execute(f"PRAGMA {pragma}")
+        # A WAL transaction of gigabytes is written twice (WAL, then the checkpoint into the file);
+        # a rollback journal only keeps the pages that existed before. Switching needs the file to
+        # ourselves: when other connections are open it stays WAL (no harm, just slower).
+        self._journal = self._execute("PRAGMA journal_mode")[0][0]
+        if self._journal == "wal":
+            self._execute("PRAGMA busy_timeout=0")
+            try:
+                self._execute("PRAGMA journal_mode=DELETE")
+            except Exception:  # noqa: BLE001 - "database is locked": someone else has it open
+                pass
+            self._execute("PRAGMA busy_timeout=30000")
+        self.timings: dict[str, float] = {}
+        self._execute("BEGIN IMMEDIATE")
+        self._dropped = _drop_sqlite_indexes(self._execute) if bulk else []
+
+    def write(self, name: str, table: pa.Table) -> None:
+        table = sqlite_storage(name, table)
+        if table.num_rows > 10_000:
+            table = table.sort_by("id")  # the primary-key B-tree then fills in one sweep per chunk
+        self._ingest(name, table)
+
+    def commit(self) -> None:
+        started = time.monotonic()
+        for statement in self._dropped:
+            self._execute(statement)
+        self.timings["indexes"] = time.monotonic() - started
+        started = time.monotonic()
+        self._execute("COMMIT")
+        self._done = True
+        self.timings["commit"] = time.monotonic() - started
+        self._restore_journal()
+
+    def _rollback(self) -> None:
+        try:
+            self._execute("ROLLBACK")
+        finally:
+            self._restore_journal()
+
+    def _restore_journal(self) -> None:
+        if self._journal == "wal" and self._execute("PRAGMA journal_mode")[0][0] != "wal":
+            self._execute("PRAGMA journal_mode=WAL")
+
+
+def _drop_sqlite_indexes(execute) -> list[str]:
+    """Drop the booking table's secondary indexes; return the statements that recreate them."""
+    from sqlalchemy.dialects import sqlite
+
+    statements = []
+    for index in sa_table(BULK_TABLE).indexes:
+        execute(f'DROP INDEX IF EXISTS "{index.name}"')
+        statements.append(str(CreateIndex(index).compile(dialect=sqlite.dialect())))
+    return statements
 
 
 def _python_values(array: pa.Array) -> list:
@@ -229,11 +313,25 @@ class PostgresWriter(_AdbcWriter):
         self.bulk = bulk
         self._done = False
         self.conn = pg_adbc.connect(uri)  # not autocommit: one transaction until commit()
+        self._check_row_security()
         self._restore: list[str] = []
         self._restore_fks: list[str] = []
+        self.timings: dict[str, float] = {}
         if bulk:
             self._execute("SET LOCAL maintenance_work_mem = '512MB'")
             self._drop_for_bulk()
+
+    def _check_row_security(self) -> None:
+        """Row-level security hides other tenants' rows (and TRUNCATE ignores it): generating needs a
+        role that bypasses it, like migrations and extraction. Refuse clearly otherwise."""
+        (bypass,) = self._execute("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")[0]
+        protected = self._execute("SELECT count(*) FROM pg_class WHERE oid = 'organizations'::regclass "
+                                  "AND relrowsecurity")[0][0]
+        if protected and not bypass:
+            self.conn.close()
+            self.conn = None
+            raise AuditoryxError("the generator must connect as a role that bypasses row-level security "
+                                 "(a superuser or BYPASSRLS role, as for migrations and extraction)")
 
     def _truncate(self) -> None:
         self._execute(f"TRUNCATE {', '.join(('organizations', *TENANT_TABLES))}")
@@ -269,10 +367,18 @@ class PostgresWriter(_AdbcWriter):
         self._ingest(name, pa.Table.from_arrays(arrays, names=table.column_names))
 
     def commit(self) -> None:
-        for statement in self._restore + self._restore_fks:
+        started = time.monotonic()
+        for statement in self._restore:
             self._execute(statement)
+        self.timings["indexes"] = time.monotonic() - started
+        started = time.monotonic()
+        for statement in self._restore_fks:
+            self._execute(statement)
+        self.timings["foreign keys"] = time.monotonic() - started
+        started = time.monotonic()
         self.conn.commit()
         self._done = True
+        self.timings["commit"] = time.monotonic() - started
 
 
 def _ident(name: str) -> str:

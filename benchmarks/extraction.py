@@ -1,0 +1,105 @@
+"""Extraction speed: operational DB (SQLite and PostgreSQL) → DuckDB raw tables.
+
+Generates ~N bookings (default 1M) over 100 tenants into a fresh SQLite file and a fresh
+PostgreSQL database, then times a full extraction (`ingestion.extract.extract_operational`,
+ADBC → Arrow → DuckDB) of every tenant, and, in the same run, a baseline: fetching the same
+bookings through SQLAlchemy rows (`session.execute(select(...)).all()`), as a row-by-row ORM-free
+reader would. Prints bookings/s for both and the ratio.
+
+    .venv/bin/python benchmarks/extraction.py [--bookings 1000000] [--pg-url URL] [--skip-pg]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import create_engine, select, text
+
+AS_OF = dt.date(2026, 6, 30)
+
+
+def _generate(url: str, bookings: int) -> None:
+    from operational.db import create_schema, make_engine
+    from operational.generator import generate
+
+    engine = make_engine(url)
+    create_schema(engine)
+    generate(engine, tenants=100, seed=1, as_of=AS_OF, password="x", target_bookings=bookings)
+    engine.dispose()
+
+
+def _extract(url: str, folder: Path) -> tuple[float, int]:
+    from ingestion.extract import extract_operational
+    from ingestion.operational_source import open_operational
+    from warehouse.build_db import connect_build
+
+    conn = connect_build(folder / f"{uuid.uuid4().hex}.duckdb")
+    started = time.perf_counter()
+    with open_operational(url) as reader:
+        result = extract_operational(reader, conn, mode="full")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed, result.rows["bookings"]
+
+
+def _sqlalchemy_baseline(url: str) -> tuple[float, int]:
+    from operational.db import make_engine
+    from operational.models import Booking
+
+    engine = make_engine(url)
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        rows = conn.execute(select(Booking.__table__)).all()
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return elapsed, len(rows)
+
+
+def _measure(name: str, url: str, folder: Path) -> dict:
+    seconds, count = _extract(url, folder)
+    base_seconds, base_count = _sqlalchemy_baseline(url)
+    result = {
+        "backend": name, "bookings": count,
+        "extract_s": round(seconds, 2), "extract_bookings_per_s": round(count / seconds),
+        "sqlalchemy_s": round(base_seconds, 2), "sqlalchemy_bookings_per_s": round(base_count / base_seconds),
+        "ratio": round((count / seconds) / (base_count / base_seconds), 2),
+    }
+    print(json.dumps(result))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bookings", type=int, default=1_000_000)
+    parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--skip-pg", action="store_true")
+    options = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="auditoryx-extract-"))
+
+    sqlite_url = f"sqlite:///{folder / 'operational.sqlite'}"
+    _generate(sqlite_url, options.bookings)
+    _measure("sqlite", sqlite_url, folder)
+
+    if not options.skip_pg:
+        admin = create_engine(options.pg_url, isolation_level="AUTOCOMMIT")
+        name = f"auditoryx_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            pg_url = admin.url.set(database=name).render_as_string(hide_password=False)
+            _generate(pg_url, options.bookings)
+            _measure("postgresql", pg_url, folder)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
