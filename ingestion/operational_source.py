@@ -16,6 +16,7 @@ import pyarrow as pa
 from sqlalchemy.engine import make_url
 
 from ingestion.raw_schema import RAW_TABLES, TENANT_COLUMN, WATERMARK_COLUMN
+from ingestion.sqlite_child import SqliteChildReader
 
 _JSON_OR_TEXT = {"JSON"}
 
@@ -34,11 +35,9 @@ class OperationalReader:
 
     def __enter__(self) -> "OperationalReader":
         if self.backend == "sqlite":
-            import adbc_driver_sqlite.dbapi as sqlite_adbc
-
-            # read-only: a read-write ADBC handle was seen serving stale pages after other writers committed
+            # read-only, in a child process (see ingestion/sqlite_child.py for why)
             uri = f"file:{quote(str(Path(self.url.database).resolve()))}?mode=ro"
-            self._conn = sqlite_adbc.connect(uri)
+            self._conn = SqliteChildReader(uri)
         elif self.backend == "postgresql":
             import adbc_driver_postgresql.dbapi as pg_adbc
 
@@ -100,12 +99,11 @@ class OperationalReader:
         return value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
     def _fetch(self, sql: str, params: list) -> pa.Table:
-        if self.backend in ("sqlite", "postgresql"):
+        if self.backend == "sqlite":
+            return self._conn.fetch(sql, params)
+        if self.backend == "postgresql":
             cursor = self._conn.cursor()
             try:
-                if self.backend == "sqlite":
-                    # infer column types over the whole result, not just the first 1,024 rows
-                    cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(1 << 30)})
                 cursor.execute(sql, params or None)
                 return cursor.fetch_arrow_table()
             finally:
