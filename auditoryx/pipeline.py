@@ -15,7 +15,7 @@ from ingestion.files import FileDropReport, ensure_file_tables, ingest_file_drop
 from ingestion.operational_source import open_operational
 from warehouse.build_db import connect_build
 from warehouse.dbt_runner import build_all
-from warehouse.publish import PublishResult, publish_tenants, retire_tenant
+from warehouse.publish import PublishResult, publish_platform, publish_tenants, retire_tenant
 
 Progress = Callable[[str], None]
 
@@ -76,10 +76,13 @@ def build_models(settings: Settings, as_of: dt.date) -> None:
 
 def publish(settings: Settings, as_of: dt.date, tenant_ids: Sequence[str] | None = None,
             progress: Progress | None = None) -> PublishResult:
+    """Publish the given tenants (default all) and a new operator (platform) version."""
     conn = connect_build(settings.build_database_path)
     try:
-        return publish_tenants(conn, settings.published_dir, as_of=as_of, tenant_ids=tenant_ids,
-                               grace_seconds=settings.publish_grace_seconds, progress=progress)
+        result = publish_tenants(conn, settings.published_dir, as_of=as_of, tenant_ids=tenant_ids,
+                                 grace_seconds=settings.publish_grace_seconds, progress=progress)
+        publish_platform(conn, settings.published_dir, as_of=as_of, grace_seconds=settings.publish_grace_seconds)
+        return result
     finally:
         conn.close()
 

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import duckdb
-from dataclasses import dataclass
 
 from auditoryx.errors import AuditoryxError
 from auditoryx.settings import Settings
 from warehouse.layout import current_version
-from warehouse.publish import RETIRED_DIR, STAGING_DIR
 from warehouse.reader import open_tenant_snapshot
 
 
@@ -24,7 +23,7 @@ def published_tenants(settings: Settings) -> list[str]:
     root = settings.published_dir
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and p.name not in (STAGING_DIR, RETIRED_DIR))
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))  # _staging, _retired, _platform
 
 
 def check_tenant(settings: Settings, tenant_id: str) -> SnapshotHealth:

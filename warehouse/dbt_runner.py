@@ -3,13 +3,24 @@
 dbt writes its artifacts (``target/``) and logs under ``work_dir``, never into the repository.
 The build database is handed to the profile through ``AUDITORYX_BUILD_DB`` for the duration of
 the call only; nothing is read from the environment at import time.
+
+Incremental models (``int_bookings_enriched``) only look at bookings whose source rows changed.
+What they cannot see is a change of the project itself (models, macros, the FX seed) or of the
+engine: ``build_all`` keeps a fingerprint of those in the build database
+(``main.dbt_build_state``) and runs with ``--full-refresh`` whenever it differs from the one of
+the last successful build (or there is none).
+
+    python -m warehouse.dbt_runner docs   # dbt docs for the settings' build database (Makefile `docs`)
 """
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import threading
+from importlib import metadata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,8 +36,13 @@ _MAX_MESSAGE = 160
 _MAX_LISTED = 5
 
 # dbt keeps process-wide state (flags, adapters, invocation context) and the profile reads an
-# environment variable: one invocation at a time per process.
-_LOCK = threading.Lock()
+# environment variable: one invocation at a time per process (re-entrant: build_all holds it
+# around reading the build state, the invocation and recording the new state).
+_LOCK = threading.RLock()
+
+STATE_TABLE = "dbt_build_state"  # in schema main of the build database
+_FINGERPRINT_SUFFIXES = frozenset({".sql", ".yml", ".yaml", ".csv"})
+_FINGERPRINT_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
 
 
 @contextmanager
@@ -142,6 +158,126 @@ def run_dbt(
         raise AuditoryxError(_failure_summary(command, result))
 
 
-def build_all(build_db: Path, work_dir: Path, as_of: dt.date, threads: int = 2) -> None:
-    """``dbt build`` of the whole project (seeds, models, unit and data tests) for all tenants."""
-    run_dbt(["build"], build_db=build_db, work_dir=work_dir, as_of=as_of, threads=threads)
+def project_fingerprint() -> str:
+    """A hash of everything a build's results depend on besides the data: the dbt project's
+    models, macros, tests, seeds (the FX rates) and configuration, and the versions of dbt,
+    dbt-duckdb and DuckDB (hash functions and time-zone data live there)."""
+    digest = hashlib.sha256()
+    for path in sorted(DBT_PROJECT_DIR.rglob("*")):
+        relative = path.relative_to(DBT_PROJECT_DIR)
+        if not path.is_file() or path.suffix not in _FINGERPRINT_SUFFIXES:
+            continue
+        if relative.parts[0] in ("target", "logs", "dbt_packages"):
+            continue
+        digest.update(relative.as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for package in _FINGERPRINT_PACKAGES:
+        digest.update(f"{package}=={metadata.version(package)}\0".encode())
+    return digest.hexdigest()
+
+
+def stored_fingerprint(build_db: Path) -> str | None:
+    """The project fingerprint of the last successful ``build_all`` on ``build_db``, if any."""
+    import duckdb
+
+    build_db = Path(build_db)
+    if not build_db.exists():
+        return None
+    conn = duckdb.connect(str(build_db))
+    try:
+        found = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
+            [STATE_TABLE],
+        ).fetchall()[0][0]
+        if not found:
+            return None
+        rows = conn.execute(f"SELECT fingerprint FROM main.{STATE_TABLE}").fetchall()
+        return rows[0][0] if rows else None
+    finally:
+        conn.close()
+
+
+def _record_build(build_db: Path, fingerprint: str, as_of: dt.date, full_refresh: bool) -> None:
+    import duckdb
+
+    conn = duckdb.connect(str(build_db))
+    try:
+        conn.execute("BEGIN")
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS main.{STATE_TABLE} (fingerprint VARCHAR NOT NULL, as_of DATE NOT NULL, "
+            "full_refresh BOOLEAN NOT NULL, built_at TIMESTAMPTZ NOT NULL)"
+        )
+        conn.execute(f"DELETE FROM main.{STATE_TABLE}")
+        conn.execute(
+            f"INSERT INTO main.{STATE_TABLE} VALUES (?, ?, ?, ?)",
+            [fingerprint, as_of, full_refresh, dt.datetime.now(dt.timezone.utc)],
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def build_all(
+    build_db: Path,
+    work_dir: Path,
+    as_of: dt.date,
+    threads: int = 2,
+    *,
+    full_refresh: bool | None = None,
+    unit_tests: bool = False,
+) -> bool:
+    """``dbt build`` of the whole project (seed, models, data tests) for all tenants.
+
+    ``full_refresh=None`` (default) rebuilds incremental models from scratch only when the
+    project fingerprint differs from the last successful build's; True or False forces it.
+    Unit tests check SQL logic on fixed inputs, not the data: they run in the test suite
+    (``unit_tests=True`` or ``run_dbt(["test", "--select", "test_type:unit"], …)``), not on every
+    refresh. Returns whether the build was a full refresh.
+    """
+    build_db = Path(build_db).resolve()
+    with _LOCK:
+        fingerprint = project_fingerprint()
+        if full_refresh is None:
+            full_refresh = stored_fingerprint(build_db) != fingerprint
+        args = ["build"]
+        if full_refresh:
+            args.append("--full-refresh")
+        if not unit_tests:
+            args += ["--exclude-resource-type", "unit_test"]
+        run_dbt(args, build_db=build_db, work_dir=work_dir, as_of=as_of, threads=threads)
+        _record_build(build_db, fingerprint, as_of, full_refresh)
+    return full_refresh
+
+
+def generate_docs(build_db: Path, work_dir: Path, as_of: dt.date, threads: int = 2) -> Path:
+    """``dbt docs generate`` into ``work_dir/target`` (catalog from ``build_db``, which should
+    have been built for column types to show); returns the self-contained ``static_index.html``
+    (open it in a browser, no server needed). ``index.html``, ``manifest.json`` and
+    ``catalog.json`` sit next to it for ``dbt docs serve``."""
+    build_db = Path(build_db).resolve()
+    build_db.parent.mkdir(parents=True, exist_ok=True)
+    run_dbt(["docs", "generate", "--static"], build_db=build_db, work_dir=work_dir, as_of=as_of, threads=threads)
+    return Path(work_dir).resolve() / "target" / "static_index.html"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m warehouse.dbt_runner docs``: the Makefile's ``docs`` target."""
+    parser = argparse.ArgumentParser(prog="python -m warehouse.dbt_runner", description=main.__doc__)
+    parser.add_argument("command", choices=["docs"])
+    options = parser.parse_args(argv)
+    from auditoryx.settings import get_settings
+
+    settings = get_settings()
+    if options.command == "docs":
+        built = settings.build_database_path.exists()
+        page = generate_docs(settings.build_database_path, settings.dbt_work_dir, settings.effective_as_of(),
+                             threads=settings.dbt_threads)
+        print(f"dbt docs: {page}")
+        print(f"serve:    .venv/bin/dbt docs serve --project-dir dbt_project --profiles-dir dbt_project "
+              f"--target-path {page.parent}")
+        if not built:
+            print("note: no build database yet, so no column types; run `make demo` first")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -14,7 +14,15 @@ PUBLISHED_MARTS: tuple[str, ...] = (
     "top_performers",
     "fct_project_health",
     "kpi_summary",
+    "fct_recent_activity",
+    "fct_booking_status_funnel",
+    "fct_revenue_by_currency",
+    "fct_receivables_aging",
+    "dim_artists",
 )
+# Cross-tenant marts for the platform operator: published to their own folder, never to a tenant.
+PLATFORM_MARTS: tuple[str, ...] = ("platform_tenant_summary", "platform_overview")
+PLATFORM_DIR = "_platform"
 META_TABLE = "meta"
 CURRENT_POINTER = "CURRENT"
 
@@ -44,7 +52,16 @@ def version_dir(published_dir: Path, tenant_id: str, version: str) -> Path:
 
 def current_version(published_dir: Path, tenant_id: str) -> str | None:
     """The version a tenant's CURRENT pointer names, or None when nothing is published."""
-    pointer = tenant_dir(published_dir, tenant_id) / CURRENT_POINTER
+    return read_pointer(tenant_dir(published_dir, tenant_id))
+
+
+def platform_dir(published_dir: Path) -> Path:
+    return published_dir / PLATFORM_DIR
+
+
+def read_pointer(folder: Path) -> str | None:
+    """The version named by ``folder/CURRENT``, or None."""
+    pointer = folder / CURRENT_POINTER
     try:
         text = pointer.read_text(encoding="utf-8").strip()
     except FileNotFoundError:

@@ -24,8 +24,10 @@ from warehouse.build_db import quote_identifier
 from warehouse.layout import (
     CURRENT_POINTER,
     META_TABLE,
+    PLATFORM_MARTS,
     PUBLISHED_MARTS,
-    current_version,
+    platform_dir,
+    read_pointer,
     tenant_dir,
     validate_tenant_id,
     validate_version,
@@ -144,8 +146,12 @@ def _assemble_version(conn, staging: Path, published_dir: Path, tenant_id: str, 
 
 
 def _flip_current(published_dir: Path, tenant_id: str, version: str) -> None:
-    folder = tenant_dir(published_dir, tenant_id)
-    previous = current_version(published_dir, tenant_id)
+    flip_pointer(tenant_dir(published_dir, tenant_id), version)
+
+
+def flip_pointer(folder: Path, version: str) -> None:
+    """Point ``folder/CURRENT`` at ``version`` atomically (write a temporary file, then rename)."""
+    previous = read_pointer(folder)
     temporary = folder / (CURRENT_POINTER + ".tmp")
     with open(temporary, "w", encoding="utf-8") as handle:
         handle.write(version + "\n")
@@ -158,8 +164,11 @@ def _flip_current(published_dir: Path, tenant_id: str, version: str) -> None:
 
 def remove_stale_versions(published_dir: Path, tenant_id: str, grace_seconds: int) -> int:
     """Remove a tenant's non-current versions older than the grace period (open readers finish)."""
-    folder = tenant_dir(published_dir, tenant_id)
-    current = current_version(published_dir, tenant_id)
+    return _remove_stale(tenant_dir(published_dir, tenant_id), grace_seconds)
+
+
+def _remove_stale(folder: Path, grace_seconds: int) -> int:
+    current = read_pointer(folder)
     cutoff = time.time() - grace_seconds
     removed = 0
     for child in folder.iterdir():
@@ -190,3 +199,23 @@ def retire_tenant(published_dir: Path, tenant_id: str) -> bool:
     os.replace(folder, target)
     os.utime(target)
     return True
+
+
+def publish_platform(conn: duckdb.DuckDBPyConnection, published_dir: Path, *, as_of: dt.date,
+                     grace_seconds: int = 300) -> str:
+    """The operator's cross-tenant marts as a new version of ``published/_platform/``."""
+    folder = platform_dir(Path(published_dir).resolve())
+    version = new_version()
+    target = folder / version
+    target.mkdir(parents=True)
+    for mart in PLATFORM_MARTS:
+        conn.execute(f"COPY (SELECT * FROM marts.{quote_identifier(mart)}) TO {_sql_path(target / (mart + '.parquet'))} "
+                     "(FORMAT parquet)")
+    conn.execute("CREATE OR REPLACE TEMP TABLE _platform_meta AS SELECT ?::DATE AS as_of, "
+                 "?::TIMESTAMPTZ AS refreshed_at, ?::VARCHAR AS version, "
+                 "(SELECT count(*) FROM raw_organizations) AS tenants",
+                 [as_of, dt.datetime.now(dt.timezone.utc), version])
+    conn.execute(f"COPY _platform_meta TO {_sql_path(target / (META_TABLE + '.parquet'))} (FORMAT parquet)")
+    flip_pointer(folder, version)
+    _remove_stale(folder, grace_seconds)
+    return version

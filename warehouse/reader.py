@@ -17,7 +17,17 @@ import duckdb
 import polars as pl
 
 from auditoryx.errors import AuditoryxError
-from warehouse.layout import META_TABLE, PUBLISHED_MARTS, current_version, version_dir
+from warehouse.layout import (
+    META_TABLE,
+    PLATFORM_DIR,
+    PLATFORM_MARTS,
+    PUBLISHED_MARTS,
+    current_version,
+    platform_dir,
+    read_pointer,
+    validate_version,
+    version_dir,
+)
 
 _READ_STATEMENTS = {duckdb.StatementType.SELECT}
 
@@ -36,11 +46,8 @@ class TenantSnapshot:
     version: str
     folder: Path
     _conn: duckdb.DuckDBPyConnection = field(repr=False)
+    tables: tuple[str, ...] = (*PUBLISHED_MARTS, META_TABLE)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def tables(self) -> tuple[str, ...]:
-        return (*PUBLISHED_MARTS, META_TABLE)
 
     def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
         """Run one read statement with bound parameters; return a Polars frame."""
@@ -75,13 +82,24 @@ def open_tenant_snapshot(published_dir: Path, tenant_id: str) -> TenantSnapshot:
     return open_version_folder(tenant_id, version, folder)
 
 
-def open_version_folder(tenant_id: str, version: str, folder: Path) -> TenantSnapshot:
+def open_platform_snapshot(published_dir: Path) -> TenantSnapshot:
+    """The operator's cross-tenant snapshot (never opened for a tenant user)."""
+    folder = platform_dir(Path(published_dir).resolve())
+    version = read_pointer(folder)
+    if version is None:
+        raise SnapshotNotFound("no published platform snapshot; run `auditoryx refresh`")
+    return open_version_folder(PLATFORM_DIR, version, folder / validate_version(version),
+                               tables=(*PLATFORM_MARTS, META_TABLE))
+
+
+def open_version_folder(tenant_id: str, version: str, folder: Path,
+                        tables: tuple[str, ...] = (*PUBLISHED_MARTS, META_TABLE)) -> TenantSnapshot:
     folder = folder.resolve()
     conn = duckdb.connect(":memory:")
     try:
         conn.execute("SET allowed_directories = ?", [[str(folder) + "/"]])
         conn.execute("SET enable_external_access = false")
-        for table in (*PUBLISHED_MARTS, META_TABLE):
+        for table in tables:
             path = folder / f"{table}.parquet"
             if not path.is_file():
                 raise SnapshotNotFound(f"snapshot {version} of tenant {tenant_id} lacks {table}")
@@ -90,4 +108,4 @@ def open_version_folder(tenant_id: str, version: str, folder: Path) -> TenantSna
     except BaseException:
         conn.close()
         raise
-    return TenantSnapshot(tenant_id=tenant_id, version=version, folder=folder, _conn=conn)
+    return TenantSnapshot(tenant_id=tenant_id, version=version, folder=folder, _conn=conn, tables=tables)

@@ -10,9 +10,9 @@ import pytest
 
 from auditoryx.errors import AuditoryxError
 from warehouse.build_db import connect_build, ensure_raw_tables
-from warehouse.layout import PUBLISHED_MARTS, current_version
-from warehouse.publish import publish_tenants, remove_stale_versions
-from warehouse.reader import ReadOnlyViolation, SnapshotNotFound, open_tenant_snapshot
+from warehouse.layout import PLATFORM_MARTS, PUBLISHED_MARTS, current_version
+from warehouse.publish import publish_platform, publish_tenants, remove_stale_versions
+from warehouse.reader import ReadOnlyViolation, SnapshotNotFound, open_platform_snapshot, open_tenant_snapshot
 from warehouse.snapshot import write_tenant_snapshot
 
 AS_OF = dt.date(2026, 6, 30)
@@ -109,3 +109,21 @@ def test_analyst_snapshot_file(build, tmp_path):
         assert {("marts", m) for m in PUBLISHED_MARTS} | {("main", "meta")} <= tables
         assert conn.execute("SELECT DISTINCT tenant_id FROM marts.kpi_summary").fetchall() == [("tenant-b",)]
     assert not (tmp_path / "exports" / "b.duckdb.partial").exists()
+
+
+def test_platform_marts_go_to_their_own_folder_only(build, tmp_path):
+    published = tmp_path / "published"
+    for mart in PLATFORM_MARTS:
+        build.execute(f"CREATE TABLE marts.{mart} AS SELECT 'tenant-a' AS tenant_id, 'PLATFORM-ONLY' AS label")
+    publish_tenants(build, published, as_of=AS_OF)
+    first = publish_platform(build, published, as_of=AS_OF)
+    second = publish_platform(build, published, as_of=AS_OF)
+    operator = open_platform_snapshot(published)
+    assert operator.version == second != first
+    assert operator.query("SELECT label FROM platform_overview").rows() == [("PLATFORM-ONLY",)]
+    assert operator.meta()["tenants"] == len(TENANTS)
+    tenant = open_tenant_snapshot(published, "tenant-a")
+    for mart in PLATFORM_MARTS:
+        with pytest.raises(duckdb.Error):
+            tenant.query(f"SELECT * FROM {mart}")
+    assert "_platform" not in [p.name for p in published.iterdir() if not p.name.startswith("_")]
