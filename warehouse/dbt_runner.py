@@ -112,6 +112,9 @@ def dbt_flags(*, work_dir: Path, as_of: dt.date, threads: int) -> list[str]:
         "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(work_dir / "target"),
         "--log-path", str(work_dir / "logs"),
+        # info, not debug: the file log then holds results and errors but not every statement,
+        # ~10 % of a build's time (the statements are in target/run and target/compiled)
+        "--log-level-file", "info",
         "--vars", json.dumps({"as_of": as_of.isoformat()}),
         "--threads", str(threads),
         "--no-send-anonymous-usage-stats",
@@ -196,7 +199,9 @@ def stored_fingerprint(build_db: Path) -> str | None:
         conn.close()
 
 
-def _record_build(build_db: Path, fingerprint: str, as_of: dt.date, full_refresh: bool) -> None:
+def record_build(build_db: Path, fingerprint: str, as_of: dt.date, full_refresh: bool) -> None:
+    """Record a successful build of ``build_db`` with the project ``fingerprint`` (callers that run
+    dbt themselves, e.g. Dagster, use it with project_fingerprint() and stored_fingerprint())."""
     import duckdb
 
     conn = duckdb.connect(str(build_db))
@@ -244,7 +249,7 @@ def build_all(
         if not unit_tests:
             args += ["--exclude-resource-type", "unit_test"]
         run_dbt(args, build_db=build_db, work_dir=work_dir, as_of=as_of, threads=threads)
-        _record_build(build_db, fingerprint, as_of, full_refresh)
+        record_build(build_db, fingerprint, as_of, full_refresh)
     return full_refresh
 
 
@@ -272,8 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         page = generate_docs(settings.build_database_path, settings.dbt_work_dir, settings.effective_as_of(),
                              threads=settings.dbt_threads)
         print(f"dbt docs: {page}")
-        print(f"serve:    .venv/bin/dbt docs serve --project-dir dbt_project --profiles-dir dbt_project "
-              f"--target-path {page.parent}")
+        print(f"serve:    {BUILD_DB_ENV}={settings.build_database_path} .venv/bin/dbt docs serve "
+              f"--project-dir dbt_project --profiles-dir dbt_project --target-path {page.parent} "
+              f"--log-path {page.parent.parent / 'logs'}")
         if not built:
             print("note: no build database yet, so no column types; run `make demo` first")
     return 0

@@ -93,6 +93,13 @@ class FxReference:
         _, _, units_per_usd = self.latest(base, day)
         return (amount * usd_per_unit * units_per_usd).quantize(CENT, rounding=ROUND_HALF_UP)
 
+    def to_usd(self, amount: Decimal, currency: str, day: dt.date) -> Decimal:
+        """round(amount × usd_per_unit(currency, d), 2), half away from zero (operator marts)."""
+        if currency == "USD":
+            return amount
+        _, usd_per_unit, _ = self.latest(currency, day)
+        return (amount * usd_per_unit).quantize(CENT, rounding=ROUND_HALF_UP)
+
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:

@@ -13,6 +13,8 @@ Python's csv and Decimal (`FxReference`), an implementation independent of the S
 from __future__ import annotations
 
 import datetime as dt
+import json
+import shutil
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,13 @@ import duckdb
 import pytest
 
 from tests.dbt.build_data import FxReference, create_build_db, utc
-from warehouse.dbt_runner import BUILD_DB_ENV, DBT_PROJECT_DIR, build_all
+from warehouse.dbt_runner import BUILD_DB_ENV, DBT_PROJECT_DIR, build_all, generate_docs
 
 AS_OF = dt.date(2024, 6, 30)
+TENANT_MARTS = ("fct_revenue_monthly", "fct_bookings_monthly", "fct_artist_performance_monthly", "top_performers",
+                "fct_project_health", "kpi_summary", "fct_recent_activity", "fct_booking_status_funnel",
+                "fct_revenue_by_currency", "fct_receivables_aging", "dim_artists")
+OPERATOR_MARTS = ("platform_tenant_summary", "platform_overview")
 D = Decimal
 ZERO = Decimal("0.00")
 
@@ -184,6 +190,23 @@ def raw_rows() -> dict[str, list[dict[str, Any]]]:
         "audit_log": [
             {"id": "log1", "org_id": usd, "actor_id": "u-usd", "action": "create", "entity": "booking",
              "entity_id": "A1", "before": None, "after": {"status": "DRAFT"}, "at": utc(2024, 1, 1)},
+            {"id": "log0", "org_id": usd, "actor_id": "u-usd", "action": "create", "entity": "bookings",
+             "entity_id": "A8", "before": None, "after": {"title": "Session A8", "status": "DRAFT"},
+             "at": utc(2024, 6, 1, 9)},
+            {"id": "log2", "org_id": usd, "actor_id": "u-usd", "action": "update", "entity": "bookings",
+             "entity_id": "A8", "before": {"status": "DRAFT"}, "after": {"status": "CONFIRMED"},
+             "at": utc(2024, 6, 29, 9)},
+            # last minute of D (UTC), no actor
+            {"id": "log3", "org_id": usd, "actor_id": None, "action": "create", "entity": "artists",
+             "entity_id": "a-eve", "before": None, "after": {"name": "Eve"}, "at": utc(2024, 6, 30, 23, 59)},
+            # after D: not in the as-of-D snapshot
+            {"id": "log4", "org_id": usd, "actor_id": "u-usd", "action": "update", "entity": "bookings",
+             "entity_id": "A9", "before": {"status": "DRAFT"}, "after": {"status": "CANCELLED"},
+             "at": utc(2024, 7, 1)},
+            # the actor is a user of another tenant: not named here
+            {"id": "log5", "org_id": eur, "actor_id": "u-usd", "action": "update", "entity": "projects",
+             "entity_id": "pb1", "before": {"budget": "1000.00"}, "after": {"budget": "1100.00"},
+             "at": utc(2024, 6, 1)},
         ],
     }
 
@@ -193,14 +216,22 @@ def repository_files(folder: Path) -> set[Path]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> duckdb.DuckDBPyConnection:
+def build_dir(tmp_path_factory) -> Path:
+    """One build of the hand-written data with the unit tests, then the docs, in `build_dir/work`."""
     root = tmp_path_factory.mktemp("dbt_build")
     build_db = create_build_db(root / "build.duckdb", raw_rows())
     before = repository_files(DBT_PROJECT_DIR)
-    build_all(build_db, root / "work", AS_OF)
-    assert repository_files(DBT_PROJECT_DIR) == before, "dbt wrote into the repository"
+    build_all(build_db, root / "work", AS_OF, unit_tests=True)
     assert (root / "work" / "target" / "run_results.json").exists()
-    con = duckdb.connect(str(build_db), read_only=True)
+    shutil.copy(root / "work" / "target" / "run_results.json", root / "build_run_results.json")
+    generate_docs(build_db, root / "work", AS_OF)
+    assert repository_files(DBT_PROJECT_DIR) == before, "dbt wrote into the repository"
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(build_dir) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(build_dir / "build.duckdb"), read_only=True)
     yield con
     con.close()
 
@@ -241,8 +272,7 @@ def test_schemas_and_marts_exist(built):
         (row["table_schema"], row["table_name"])
         for row in query(built, "select table_schema, table_name from information_schema.tables")
     }
-    for mart in ("fct_revenue_monthly", "fct_bookings_monthly", "fct_artist_performance_monthly",
-                 "top_performers", "fct_project_health", "kpi_summary"):
+    for mart in (*TENANT_MARTS, *OPERATOR_MARTS):
         assert ("marts", mart) in tables
     assert ("staging", "stg_operational__bookings") in tables
     assert ("intermediate", "int_bookings_enriched") in tables
@@ -493,5 +523,181 @@ def test_mart_column_types(built):
     ]
     for key in money:
         assert types[key] == "DECIMAL(18,2)", key
+    new_money = [
+        ("fct_revenue_by_currency", "recognized_revenue"), ("fct_revenue_by_currency", "recognized_revenue_original"),
+        ("fct_receivables_aging", "outstanding_revenue"), ("dim_artists", "recognized_revenue"),
+        ("platform_tenant_summary", "recognized_revenue"), ("platform_tenant_summary", "recognized_revenue_usd"),
+        ("platform_overview", "recognized_revenue_usd"),
+    ]
+    for key in new_money:
+        assert types[key] == "DECIMAL(18,2)", key
+    # every tenant mart (and the operator's per-tenant summary) is keyed by tenant; only the
+    # operator overview, which describes groups of tenants, is not
     tables_with_tenant = {table for table, column in types if column == "tenant_id"}
-    assert tables_with_tenant == {table for table, _ in types}
+    assert tables_with_tenant == {table for table, _ in types} - {"platform_overview"}
+    assert {table for table, _ in types} == set(TENANT_MARTS) | set(OPERATOR_MARTS)
+
+
+# ---------------------------------------------------------------------------------------------
+# dashboard marts
+
+def test_recent_activity(built):
+    rows = query(
+        built,
+        "select tenant_id, as_of, recency_rank, audit_log_id, actor_user_id, actor_name, action, entity, summary "
+        "from marts.fct_recent_activity order by tenant_id, recency_rank",
+    )
+    assert [(r["tenant_id"], r["recency_rank"], r["audit_log_id"], r["actor_name"], r["summary"]) for r in rows] == [
+        ("t-eur", 1, "log5", "Unknown user", 'Unknown user updated project "Project pb1": budget'),
+        ("t-usd", 1, "log3", "System", 'System created artist "Eve"'),
+        # an update carries the changed fields only: the booking is named by the title logged at creation
+        ("t-usd", 2, "log2", "Boss", 'Boss updated booking "Session A8": status DRAFT → CONFIRMED'),
+        ("t-usd", 3, "log0", "Boss", 'Boss created booking "Session A8"'),
+        ("t-usd", 4, "log1", "Boss", "Boss created booking A1"),   # log4 is after D
+    ]
+    assert {r["as_of"] for r in rows} == {AS_OF}
+
+
+def test_booking_status_funnel(built):
+    rows = query(built, "select * from marts.fct_booking_status_funnel order by tenant_id, stage_order")
+    assert len(rows) == 4 * 8                                      # every tenant, every status
+    usd = [(r["stage_order"], r["status"], r["is_funnel_stage"], r["bookings_90d"], r["bookings_all_time"])
+           for r in rows if r["tenant_id"] == "t-usd"]
+    assert usd == [
+        (1, "DRAFT", True, 1, 1),
+        (2, "PENDING_APPROVAL", True, 0, 0),
+        (3, "APPROVED", True, 0, 0),
+        (4, "CONFIRMED", True, 0, 1),        # A8 starts after D
+        (5, "IN_PROGRESS", True, 0, 0),
+        (6, "COMPLETED", True, 8, 9),        # A7 starts on D-90
+        (7, "CANCELLED", False, 1, 1),
+        (8, "DISPUTE", False, 0, 0),
+    ]
+    empty = [(r["bookings_90d"], r["bookings_all_time"]) for r in rows if r["tenant_id"] == "t-empty"]
+    assert empty == [(0, 0)] * 8
+
+
+def test_revenue_by_currency(built, fx):
+    rows = query(
+        built,
+        """select month, currency, base_currency, recognized_revenue_original, recognized_revenue, completed_bookings
+           from marts.fct_revenue_by_currency where tenant_id = ? order by month, currency""",
+        "t-usd",
+    )
+    m = dt.date
+    assert [tuple(r.values()) for r in rows] == [
+        (m(2024, 4, 1), "USD", "USD", D("5400.00"), D("5400.00"), 2),
+        (m(2024, 5, 1), "USD", "USD", D("850.00"), D("850.00"), 2),
+        (m(2024, 6, 1), "EUR", "USD", D("500.00"), a2(fx), 1),
+        (m(2024, 6, 1), "GBP", "USD", D("200.00"), a3(fx), 1),
+        (m(2024, 6, 1), "USD", "USD", D("2000.00"), D("2000.00"), 3),   # A11 has no value
+    ]
+    eur = query(built, "select currency, recognized_revenue_original, recognized_revenue from marts.fct_revenue_by_currency "
+                       "where tenant_id = ? and month = ? order by currency", "t-eur", dt.date(2024, 6, 1))
+    assert eur == [
+        {"currency": "EUR", "recognized_revenue_original": D("300.00"), "recognized_revenue": D("300.00")},
+        {"currency": "JPY", "recognized_revenue_original": D("100000.00"), "recognized_revenue": b3(fx)},
+        {"currency": "USD", "recognized_revenue_original": D("1234.56"), "recognized_revenue": b1(fx)},
+    ]
+
+
+def test_receivables_aging(built, fx):
+    rows = query(
+        built,
+        """select tenant_id, bucket_order, aging_bucket, min_days, max_days, base_currency, outstanding_bookings,
+                  outstanding_revenue
+           from marts.fct_receivables_aging order by tenant_id, bucket_order""",
+    )
+    assert len(rows) == 4 * 4
+    usd = [(r["aging_bucket"], r["min_days"], r["max_days"], r["outstanding_bookings"], r["outstanding_revenue"])
+           for r in rows if r["tenant_id"] == "t-usd"]
+    assert usd == [
+        ("0-30", None, 30, 3, a2(fx) + a3(fx)),   # A2 (15 days), A3 (20), A11 (25, no value)
+        ("31-60", 31, 60, 0, ZERO),
+        ("61-90", 61, 90, 0, ZERO),
+        ("90+", 91, None, 0, ZERO),
+    ]
+    eur = [(r["outstanding_bookings"], r["outstanding_revenue"], r["base_currency"])
+           for r in rows if r["tenant_id"] == "t-eur"]
+    assert eur == [(1, D("300.00"), "EUR"), (0, ZERO, "EUR"), (0, ZERO, "EUR"), (0, ZERO, "EUR")]
+
+
+def test_dim_artists(built, fx):
+    rows = query(
+        built,
+        """select artist_id, artist_name, genres, verification_status, base_currency, completed_bookings,
+                  recognized_revenue, hours_delivered, first_service_date, last_service_date
+           from marts.dim_artists where tenant_id = ? order by artist_id""",
+        "t-usd",
+    )
+    m = dt.date
+    assert [tuple(r.values()) for r in rows] == [
+        ("a-ann", "Ann", ["pop"], "VERIFIED", "USD", 1, D("1000.00"), 2.0, m(2024, 6, 20), m(2024, 6, 20)),
+        ("a-bob", "Bob", ["pop"], "VERIFIED", "USD", 2, a2(fx) + a3(fx), 2.5, m(2024, 6, 10), m(2024, 6, 15)),
+        ("a-cat", "Cat", ["pop"], "VERIFIED", "USD", 2, D("1000.00"), 3.5, m(2024, 4, 2), m(2024, 5, 1)),
+        ("a-dan", "Dan", ["pop"], "VERIFIED", "USD", 1, D("1000.00"), 2.0, m(2024, 6, 30), m(2024, 6, 30)),
+        ("a-eve", "Eve", ["pop"], "VERIFIED", "USD", 3, D("5250.00"), 2.25, m(2024, 4, 1), m(2024, 6, 5)),
+    ]
+    counts = {r["tenant_id"]: r["n"] for r in query(built, "select tenant_id, count(*) as n from marts.dim_artists "
+                                                            "group by tenant_id")}
+    assert counts == {"t-usd": 5, "t-eur": 2, "t-canary": 12}
+
+
+def test_platform_marts(built, fx):
+    rows = {r["tenant_id"]: r for r in query(built, "select * from marts.platform_tenant_summary")}
+    assert set(rows) == {"t-usd", "t-eur", "t-canary", "t-empty"}
+    usd = rows["t-usd"]
+    usd_revenue = D("8250.00") + a2(fx) + a3(fx)
+    assert (usd["slug"], usd["organization_name"], usd["organization_type"], usd["plan"], usd["is_active"]) == (
+        "t-usd", "T-Usd", "RECORD_LABEL", "STUDIO_PRO", True)
+    assert (usd["total_bookings"], usd["completed_bookings"]) == (11, 9)          # the draft is not counted
+    assert usd["recognized_revenue"] == usd["recognized_revenue_usd"] == usd_revenue
+
+    eur = rows["t-eur"]
+    day = dt.date
+    eur_usd = (D("1234.56") + fx.to_usd(D("300.00"), "EUR", day(2024, 6, 10))
+               + fx.to_usd(D("100000.00"), "JPY", day(2024, 6, 3)) + fx.to_usd(D("80.00"), "GBP", day(2024, 5, 15)))
+    assert eur["base_currency"] == "EUR"
+    assert eur["recognized_revenue_usd"] == eur_usd
+    assert eur["recognized_revenue"] == b1(fx) + D("300.00") + b3(fx) + b4(fx)
+    assert (eur["total_bookings"], eur["completed_bookings"]) == (5, 4)
+    assert rows["t-canary"]["recognized_revenue_usd"] == D("999999.99") + 11 * D("100.00")
+    empty = rows["t-empty"]
+    assert (empty["base_currency"], empty["total_bookings"], empty["recognized_revenue_usd"]) == ("GBP", 0, ZERO)
+
+    overview = query(built, "select * from marts.platform_overview")
+    assert overview == [{
+        "plan": "STUDIO_PRO", "organization_type": "RECORD_LABEL", "tenants": 4, "active_tenants": 4,
+        "total_bookings": 11 + 5 + 12, "completed_bookings": 9 + 4 + 12,
+        "recognized_revenue_usd": usd_revenue + eur_usd + D("999999.99") + 11 * D("100.00"),
+    }]
+
+
+def test_unit_tests_ran_and_passed(build_dir):
+    results = json.loads((build_dir / "build_run_results.json").read_text())["results"]
+    unit = [r for r in results if r["unique_id"].startswith("unit_test.")]
+    assert len(unit) >= 12
+    assert {r["status"] for r in unit} == {"pass"}
+    assert {r["status"] for r in results} <= {"pass", "success"}
+
+
+def test_docs_describe_every_model_and_column(build_dir):
+    target = build_dir / "work" / "target"
+    assert (target / "static_index.html").is_file()
+    manifest = json.loads((target / "manifest.json").read_text())
+    catalog = json.loads((target / "catalog.json").read_text())
+    models = {uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] == "model"}
+    assert len(models) >= 8 + 2 + len(TENANT_MARTS) + len(OPERATOR_MARTS)
+    undocumented = []
+    for uid, node in models.items():
+        if not node["description"].strip():
+            undocumented.append(node["name"])
+        columns = catalog["nodes"][uid]["columns"]                # the columns the table really has
+        described = {name.lower(): col["description"] for name, col in node["columns"].items()}
+        undocumented += [f"{node['name']}.{c}" for c in columns if not described.get(c.lower(), "").strip()]
+    assert undocumented == []
+    audiences = {node["name"]: node["config"]["meta"].get("audience") for node in models.values()
+                 if node["schema"] == "marts"}
+    assert audiences == {**{m: "tenant" for m in TENANT_MARTS}, **{m: "operator" for m in OPERATOR_MARTS}}
+    for name in OPERATOR_MARTS:
+        assert "OPERATOR ONLY" in models[f"model.auditoryx.{name}"]["description"]

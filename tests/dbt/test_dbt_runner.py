@@ -42,7 +42,7 @@ def test_missing_fx_rate_fails_the_build(tmp_path):
     message = str(failure.value)
     assert "\n" not in message
     assert "assert_bookings_have_fx_rates" in message
-    # no mart was built from the unconvertible bookings (the project mart does not read them)
+    # no mart was built from the unconvertible bookings (the project and activity marts do not read them)
     with duckdb.connect(str(build_db), read_only=True) as con:
         marts = {
             row[0]
@@ -50,7 +50,7 @@ def test_missing_fx_rate_fails_the_build(tmp_path):
                 "select table_name from information_schema.tables where table_schema = 'marts'"
             ).fetchall()
         }
-    assert marts <= {"fct_project_health"}
+    assert marts <= {"fct_project_health", "fct_recent_activity"}
 
     assert "Got 2 results" in message  # the two bookings that cannot be converted
 

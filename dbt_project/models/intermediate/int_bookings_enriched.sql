@@ -36,13 +36,31 @@
     )
 }}
 
-with bookings as (
+{#- the staging columns a row is computed from, and its hash (with the tenant's base currency) -#}
+{%- set source_columns -%}
+        bookings.booking_id,
+        bookings.tenant_id,
+        bookings.artist_id,
+        bookings.booking_type,
+        bookings.status,
+        bookings.payment_status,
+        bookings.timezone,
+        bookings.start_at,
+        bookings.end_at,
+        bookings.duration_minutes,
+        bookings.currency,
+        bookings.budget,
+        bookings.final_price,
+        organizations.base_currency,
+        hash(
+            bookings.booking_id, bookings.tenant_id, bookings.artist_id, bookings.booking_type,
+            bookings.status, bookings.payment_status, bookings.timezone,
+            bookings.start_at, bookings.end_at, bookings.duration_minutes, bookings.currency,
+            bookings.budget, bookings.final_price, bookings.updated_at, organizations.base_currency
+        ) as source_row_hash
+{%- endset %}
 
-    select * from {{ ref('stg_operational__bookings') }}
-
-),
-
-organizations as (
+with organizations as (
 
     select tenant_id, base_currency
     from {{ ref('stg_operational__organizations') }}
@@ -56,49 +74,26 @@ fx_rates as (
 
 ),
 
-source_rows as (
-
-    select
-        bookings.booking_id,
-        bookings.tenant_id,
-        bookings.artist_id,
-        bookings.project_id,
-        bookings.booking_type,
-        bookings.status,
-        bookings.payment_status,
-        bookings.timezone,
-        bookings.start_at,
-        bookings.end_at,
-        bookings.duration_minutes,
-        bookings.currency,
-        bookings.budget,
-        bookings.final_price,
-        organizations.base_currency,
-        hash(
-            bookings.booking_id, bookings.tenant_id, bookings.artist_id, bookings.project_id,
-            bookings.booking_type, bookings.status, bookings.payment_status, bookings.timezone,
-            bookings.start_at, bookings.end_at, bookings.duration_minutes, bookings.currency,
-            bookings.budget, bookings.final_price, bookings.updated_at, organizations.base_currency
-        ) as source_row_hash
-    from bookings
-    left join organizations
-        on organizations.tenant_id = bookings.tenant_id
-
-),
-
 {% if is_incremental() %}
 
-loaded as (
+loaded as not materialized (
 
     select tenant_id, booking_id, service_month, source_row_hash
     from {{ this }}
 
 ),
 
+-- per tenant: row count and sum of row hashes, in the source and as loaded
 source_fingerprints as (
 
     select tenant_id, count(*) as row_count, sum(source_row_hash) as hash_sum
-    from source_rows
+    from (
+        select
+            {{ source_columns }}
+        from {{ ref('stg_operational__bookings') }} as bookings
+        left join organizations
+            on organizations.tenant_id = bookings.tenant_id
+    ) as hashed
     group by tenant_id
 
 ),
@@ -122,14 +117,19 @@ changed_tenants as (
 
 ),
 
-source_of_changed as (
+-- the changed tenants only, row by row
+source_of_changed as materialized (
 
-    select * from source_rows
-    where tenant_id in (select tenant_id from changed_tenants)
+    select
+        {{ source_columns }}
+    from {{ ref('stg_operational__bookings') }} as bookings
+    left join organizations
+        on organizations.tenant_id = bookings.tenant_id
+    where bookings.tenant_id in (select tenant_id from changed_tenants)
 
 ),
 
-loaded_of_changed as (
+loaded_of_changed as materialized (
 
     select * from loaded
     where tenant_id in (select tenant_id from changed_tenants)
@@ -160,21 +160,26 @@ stale as (
 
 {% else %}
 
-to_enrich as (
+-- every booking (read by several steps below: not materialized, each takes the columns it needs)
+to_enrich as not materialized (
 
-    select * from source_rows
+    select
+        {{ source_columns }}
+    from {{ ref('stg_operational__bookings') }} as bookings
+    left join organizations
+        on organizations.tenant_id = bookings.tenant_id
 
 ),
 
 {% endif %}
 
--- the UTC offset of each zone over each UTC day the bookings touch; a day whose offset at its
--- end differs from the one at its start holds a transition (DST) and is converted exactly
+-- the UTC offset of each zone over each UTC day the bookings start or end on; a day whose
+-- offset at its end differs from the one at its start holds a transition (DST) and is
+-- converted exactly, instant by instant
 zone_days as (
 
-    select distinct timezone, cast(start_at as date) as utc_day from to_enrich
-    union
-    select distinct timezone, cast(end_at as date) as utc_day from to_enrich
+    select distinct timezone, unnest([cast(start_at as date), cast(end_at as date)]) as utc_day
+    from to_enrich
 
 ),
 
@@ -188,6 +193,40 @@ zone_offsets as (
             <> timezone(timezone, cast(utc_day + 1 as timestamptz)) - cast(utc_day + 1 as timestamp)
             as has_transition
     from zone_days
+
+),
+
+-- the latest rate on or before every (currency, day) a service date can fall on: the booking's
+-- currency and, independently (each currency its own latest date), the base currency, for the
+-- UTC end day and the days around it (a local date is at most one day away)
+rate_days as (
+
+    select distinct unnest([currency, base_currency]) as currency, cast(end_at as date) as utc_day
+    from to_enrich
+
+),
+
+rate_needs as (
+
+    select distinct rate_days.currency, rate_days.utc_day + day_shift.days as service_date
+    from rate_days
+    cross join (values (-1), (0), (1)) as day_shift (days)
+    where rate_days.currency is not null
+
+),
+
+rates as (
+
+    select
+        rate_needs.currency,
+        rate_needs.service_date,
+        fx_rates.rate_date,
+        fx_rates.usd_per_unit,
+        fx_rates.units_per_usd
+    from rate_needs
+    asof left join fx_rates
+        on fx_rates.currency = rate_needs.currency
+        and fx_rates.rate_date <= rate_needs.service_date
 
 ),
 
@@ -211,31 +250,6 @@ localized as (
     left join zone_offsets as end_offsets
         on end_offsets.timezone = to_enrich.timezone
         and end_offsets.utc_day = cast(to_enrich.end_at as date)
-
-),
-
--- the latest rate on or before the service date, for every (currency, day) needed: the
--- booking's currency and, independently (each currency its own latest date), the base currency
-rate_needs as (
-
-    select distinct currency, service_date from localized
-    union
-    select distinct base_currency as currency, service_date from localized
-
-),
-
-rates as (
-
-    select
-        rate_needs.currency,
-        rate_needs.service_date,
-        fx_rates.rate_date,
-        fx_rates.usd_per_unit,
-        fx_rates.units_per_usd
-    from rate_needs
-    asof left join fx_rates
-        on fx_rates.currency = rate_needs.currency
-        and fx_rates.rate_date <= rate_needs.service_date
 
 ),
 
@@ -282,33 +296,25 @@ enriched as (
         booking_id,
         tenant_id,
         artist_id,
-        project_id,
         booking_type,
         status,
         payment_status,
-        timezone,
-        start_at,
-        end_at,
         start_local_date,
         service_date,
         cast(date_trunc('month', start_local_date) as date) as start_month,
         cast(date_trunc('month', service_date) as date) as service_month,
         duration_minutes,
 
-        -- money: original amount, then base-currency amount with the FX used
+        -- money: original amount, then base-currency and USD amounts with the FX used
         currency,
         value,
         base_currency,
         needs_conversion,
-        case when needs_conversion then booking_currency_rate_date end as fx_rate_date,
-        case when needs_conversion then booking_currency_usd_per_unit end as fx_usd_per_unit,
+        case when needs_conversion or currency <> 'USD' then booking_currency_rate_date end as fx_rate_date,
+        case when needs_conversion or currency <> 'USD' then booking_currency_usd_per_unit end as fx_usd_per_unit,
         case when needs_conversion then base_currency_rate_date end as fx_base_rate_date,
         case when needs_conversion then base_currency_units_per_usd end as fx_base_units_per_usd,
         value_base,
-
-        -- the same amount in USD (operator marts), with the rate used
-        case when currency <> 'USD' then booking_currency_rate_date end as usd_rate_date,
-        case when currency <> 'USD' then booking_currency_usd_per_unit end as usd_per_unit,
         value_usd,
 
         -- revenue classes and counting flags
@@ -320,7 +326,9 @@ enriched as (
         coalesce(status = 'COMPLETED' and payment_status in ('PENDING', 'PARTIAL'), false)
             as is_outstanding,
 
-        source_row_hash
+        -- incremental bookkeeping
+        source_row_hash,
+        cast('{{ run_started_at.isoformat() }}' as timestamptz) as loaded_at
     from converted
 
 )
@@ -340,7 +348,7 @@ affected_partitions as (
 -- untouched rows of the partitions being rewritten, copied as they are
 kept as (
 
-    select loaded_rows.*
+    select loaded_rows.* replace (cast('{{ run_started_at.isoformat() }}' as timestamptz) as loaded_at)
     from {{ this }} as loaded_rows
     semi join affected_partitions
         on affected_partitions.tenant_id = loaded_rows.tenant_id

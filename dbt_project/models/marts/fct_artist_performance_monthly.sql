@@ -1,11 +1,27 @@
 {#
   Delivered work by tenant, artist and month of service date: COMPLETED bookings only.
+  Incremental by tenant (macros/tenant_changes.sql): a run recomputes only the tenants whose
+  bookings, artists or organization changed since the last build.
 #}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='tenant_id',
+        on_schema_change='fail',
+        pre_hook=["{{ delete_changed_tenants() }}"],
+    )
+}}
+
+-- depends_on: {{ ref('int_tenant_changes') }}
+-- depends_on: {{ ref('stg_operational__organizations') }}
 
 with completed as (
 
     select * from {{ ref('int_bookings_enriched') }}
     where is_recognized
+      and {{ only_changed_tenants() }}
 
 ),
 

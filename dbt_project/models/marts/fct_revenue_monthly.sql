@@ -2,12 +2,28 @@
   Revenue by tenant, month of service date and booking type, in the tenant's base currency.
   Bookings that are recognized (COMPLETED) or pipeline (APPROVED, CONFIRMED, IN_PROGRESS) make
   the rows; collected and outstanding are subsets of recognized.
+  Incremental by tenant (macros/tenant_changes.sql): a run recomputes only the tenants whose
+  bookings, artists or organization changed since the last build.
 #}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='tenant_id',
+        on_schema_change='fail',
+        pre_hook=["{{ delete_changed_tenants() }}"],
+    )
+}}
+
+-- depends_on: {{ ref('int_tenant_changes') }}
+-- depends_on: {{ ref('stg_operational__organizations') }}
 
 with bookings as (
 
     select * from {{ ref('int_bookings_enriched') }}
-    where is_recognized or is_pipeline
+    where (is_recognized or is_pipeline)
+      and {{ only_changed_tenants() }}
 
 ),
 

@@ -1,0 +1,53 @@
+{#
+  Recognized revenue (COMPLETED bookings) by tenant, month of service date and the bookings'
+  original currency: the sum in that currency and the sum of the per-booking converted amounts
+  in the tenant's base currency (each booking rounded to the cent before summing).
+  Incremental by tenant (macros/tenant_changes.sql): a run recomputes only the tenants whose
+  bookings, artists or organization changed since the last build.
+#}
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='tenant_id',
+        on_schema_change='fail',
+        pre_hook=["{{ delete_changed_tenants() }}"],
+    )
+}}
+
+-- depends_on: {{ ref('int_tenant_changes') }}
+-- depends_on: {{ ref('stg_operational__organizations') }}
+
+with recognized as (
+
+    select * from {{ ref('int_bookings_enriched') }}
+    where is_recognized
+      and {{ only_changed_tenants() }}
+
+),
+
+monthly as (
+
+    select
+        tenant_id,
+        service_month as month,
+        currency,
+        base_currency,
+        coalesce(sum(value), 0) as recognized_revenue_original,
+        coalesce(sum(value_base), 0) as recognized_revenue,
+        count(*) as completed_bookings
+    from recognized
+    group by tenant_id, service_month, currency, base_currency
+
+)
+
+select
+    cast(tenant_id as varchar) as tenant_id,
+    cast(month as date) as month,
+    cast(currency as varchar) as currency,
+    cast(base_currency as varchar) as base_currency,
+    cast(recognized_revenue_original as decimal(18, 2)) as recognized_revenue_original,
+    cast(recognized_revenue as decimal(18, 2)) as recognized_revenue,
+    cast(completed_bookings as bigint) as completed_bookings
+from monthly

@@ -1,0 +1,25 @@
+-- Lifetime metrics of dim_artists equal the sums of fct_artist_performance_monthly per artist.
+with monthly as (
+
+    select
+        tenant_id,
+        artist_id,
+        sum(completed_bookings) as completed,
+        sum(recognized_revenue) as revenue,
+        min(month) as first_month,
+        max(month) as last_month
+    from {{ ref('fct_artist_performance_monthly') }}
+    group by tenant_id, artist_id
+
+)
+
+select dim.tenant_id, dim.artist_id, dim.completed_bookings, monthly.completed
+from {{ ref('dim_artists') }} as dim
+full outer join monthly
+    on monthly.tenant_id = dim.tenant_id
+    and monthly.artist_id = dim.artist_id
+where coalesce(monthly.completed, 0) <> dim.completed_bookings
+   or coalesce(monthly.revenue, 0) <> dim.recognized_revenue
+   or date_trunc('month', dim.first_service_date) is distinct from monthly.first_month
+   or date_trunc('month', dim.last_service_date) is distinct from monthly.last_month
+   or dim.artist_id is null

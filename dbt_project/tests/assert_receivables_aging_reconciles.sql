@@ -1,0 +1,14 @@
+-- The aging buckets of a tenant add up to its all-time outstanding revenue in kpi_summary.
+with aging as (
+
+    select tenant_id, sum(outstanding_revenue) as outstanding_revenue
+    from {{ ref('fct_receivables_aging') }}
+    group by tenant_id
+
+)
+
+select kpi.tenant_id, kpi.outstanding_revenue as kpi_outstanding, aging.outstanding_revenue as aging_outstanding
+from {{ ref('kpi_summary') }} as kpi
+full outer join aging
+    on aging.tenant_id = kpi.tenant_id
+where kpi.outstanding_revenue is distinct from aging.outstanding_revenue
