@@ -40,5 +40,8 @@ postgres:
 test: install chromium postgres
 	$(PY) -m pytest
 
+docs: install
+	$(PY) -m warehouse.dbt_runner docs
+
 clean:
 	rm -rf var

@@ -69,3 +69,14 @@ def raw_table_name(table: str) -> str:
 
 # the column that moves forward whenever a source row changes (incremental extraction)
 WATERMARK_COLUMN: dict[str, str] = {table: ("at" if table == "audit_log" else "updated_at") for table in RAW_TABLES}
+
+# Entities tenants may also deliver as file drops: they land in raw_files_<entity>, with the same
+# columns plus lineage (ingestion/files/); dbt staging unions them with the operational rows.
+FILE_DROP_ENTITIES: tuple[str, ...] = ("artists", "projects", "project_milestones", "bookings")
+FILE_META_COLUMNS: dict[str, str] = {"_source_file": "VARCHAR", "_row_number": "BIGINT", "_loaded_at": "TIMESTAMPTZ"}
+
+
+def file_drop_table_name(entity: str) -> str:
+    if entity not in FILE_DROP_ENTITIES:
+        raise KeyError(f"not a file-drop entity: {entity}")
+    return f"raw_files_{entity}"

@@ -52,8 +52,9 @@ def test_demo_without_server_then_snapshot_and_sql(app_env, tmp_path):
     refused = run("sql", "--tenant", "studio-aurora", "COPY kpi_summary TO 'leak.csv'")
     assert refused.returncode == 1 and "SELECT" in refused.stderr
 
-    pointers = {p.parent.name: p.read_text() for p in app_env.published_dir.glob("*/CURRENT")}
+    pointers = {p.parent.name: p.read_text() for p in app_env.published_dir.glob("[!_]*/CURRENT")}
     assert run("ingest", "--tenant", "studio-aurora", "--full").returncode == 0
     assert run("publish", "--tenant", "studio-aurora").returncode == 0
-    changed = {p.parent.name for p in app_env.published_dir.glob("*/CURRENT") if p.read_text() != pointers[p.parent.name]}
+    changed = {p.parent.name for p in app_env.published_dir.glob("[!_]*/CURRENT")
+               if p.read_text() != pointers[p.parent.name]}
     assert len(changed) == 1  # only studio-aurora got a new version

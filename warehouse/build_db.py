@@ -5,7 +5,13 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion.raw_schema import RAW_TABLES, raw_table_name
+from ingestion.raw_schema import (
+    FILE_DROP_ENTITIES,
+    FILE_META_COLUMNS,
+    RAW_TABLES,
+    file_drop_table_name,
+    raw_table_name,
+)
 
 
 def quote_identifier(name: str) -> str:
@@ -24,6 +30,9 @@ def connect_build(path: Path) -> duckdb.DuckDBPyConnection:
 
 
 def ensure_raw_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    for table, columns in RAW_TABLES.items():
-        column_sql = ", ".join(f"{quote_identifier(name)} {sql_type}" for name, sql_type in columns.items())
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {raw_table_name(table)} ({column_sql})")
+    """The raw tables dbt reads: raw_<table> per operational table, raw_files_<entity> per file-drop entity."""
+    tables = {raw_table_name(table): columns for table, columns in RAW_TABLES.items()}
+    tables |= {file_drop_table_name(entity): {**RAW_TABLES[entity], **FILE_META_COLUMNS} for entity in FILE_DROP_ENTITIES}
+    for name, columns in tables.items():
+        column_sql = ", ".join(f"{quote_identifier(column)} {sql_type}" for column, sql_type in columns.items())
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {name} ({column_sql})")

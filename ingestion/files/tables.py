@@ -4,11 +4,11 @@ from __future__ import annotations
 import duckdb
 
 from ingestion.files.schema import ENTITIES
-from ingestion.raw_schema import RAW_TABLES
+from ingestion.raw_schema import FILE_META_COLUMNS, RAW_TABLES
 from warehouse.build_db import ensure_raw_tables, quote_identifier
 
 FILE_TABLE_PREFIX = "raw_files_"
-META_COLUMNS: dict[str, str] = {"_source_file": "VARCHAR", "_row_number": "BIGINT", "_loaded_at": "TIMESTAMPTZ"}
+META_COLUMNS: dict[str, str] = FILE_META_COLUMNS
 
 FILE_REGISTRY_DDL = """
 CREATE TABLE IF NOT EXISTS file_registry (

@@ -12,6 +12,7 @@ from typing import Any
 import duckdb
 
 from ingestion.raw_schema import RAW_TABLES, raw_table_name
+from warehouse.build_db import ensure_raw_tables
 from warehouse.dbt_runner import DBT_PROJECT_DIR
 
 FX_SEED = DBT_PROJECT_DIR / "seeds" / "fx_rates.csv"
@@ -35,6 +36,7 @@ def create_build_db(path: Path, rows_by_table: dict[str, list[dict[str, Any]]]) 
         for table, columns in RAW_TABLES.items():
             column_sql = ", ".join(f"{_quote(name)} {sql_type}" for name, sql_type in columns.items())
             con.execute(f"CREATE TABLE main.{_quote(raw_table_name(table))} ({column_sql})")
+        ensure_raw_tables(con)  # and the (empty) raw_files_* tables of file drops
         for table, rows in rows_by_table.items():
             columns = RAW_TABLES[table]
             for row in rows:

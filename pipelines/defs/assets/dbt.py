@@ -19,7 +19,7 @@ from pipelines.defs.assets.ingest import raw_asset_key
 from pipelines.defs.partitions import BUILD_DB_TAGS, single_run, tenant_partitions
 from pipelines.defs.resources import AuditoryxSettings
 from pipelines.retries import retry_transient
-from warehouse.dbt_runner import run_dbt
+from warehouse.dbt_runner import project_fingerprint, record_build, run_dbt, stored_fingerprint
 
 KEEP_RUN_TARGETS = 5
 
@@ -91,11 +91,17 @@ def build_dbt_definitions(manifest: Path) -> dg.Definitions:
     def auditoryx_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
                              auditoryx: AuditoryxSettings):
         settings = auditoryx.settings()
+        as_of = settings.effective_as_of()
         # unit tests check the SQL logic, not the data: `make test` runs them, refreshes need not
-        args = ["build", "--vars", json.dumps({"as_of": settings.effective_as_of().isoformat()}),
+        args = ["build", "--vars", json.dumps({"as_of": as_of.isoformat()}),
                 "--threads", str(settings.dbt_threads), "--exclude-resource-type", "unit_test"]
+        fingerprint = project_fingerprint()
+        full_refresh = stored_fingerprint(settings.build_database_path) != fingerprint
+        if full_refresh:  # project or FX rates changed since the last build: rebuild incrementals
+            args.append("--full-refresh")
         with build_db_environment(settings), retry_transient():
             yield from dbt.cli(args, context=context, target_path=_run_target(settings, context.run.run_id)).stream()
+        record_build(settings.build_database_path, fingerprint, as_of, full_refresh)
 
     return dg.Definitions(assets=[auditoryx_dbt_models], resources={"dbt": dbt_cli_resource()})
 
