@@ -1,23 +1,7 @@
-with operational as (
+with source as (
 
-    select * from {{ source('operational', 'artists') }}
-
-),
-
--- rows delivered as file drops; the operational database wins on an id present in both
-file_drops as (
-
-    select * exclude (_source_file, _row_number, _loaded_at)
-    from {{ source('operational', 'files_artists') }}
-    where id not in (select id from operational)
-
-),
-
-source as (
-
-    select * from operational
-    union all by name
-    select * from file_drops
+    -- operational rows plus file-dropped ones (macros/with_file_drops.sql)
+    {{ operational_with_file_drops('artists') }}
 
 ),
 
