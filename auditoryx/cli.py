@@ -147,6 +147,19 @@ def snapshot(
 
 
 @app.command()
+def export(
+    tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
+) -> None:
+    """Export the tenant's current snapshot as CSV files with a manifest (var/exports/<slug>/…)."""
+    from reports.csv_export import export_tenant_csv
+
+    settings = get_settings()
+    (tenant_id,) = _tenant_ids(settings, [tenant])
+    result = export_tenant_csv(settings.published_dir, settings.resolved_exports_dir, tenant_id, tenant)
+    typer.echo(f"wrote {result.folder} ({len(result.manifest['files'])} files)")
+
+
+@app.command()
 def sql(
     query: str = typer.Argument(..., help="One SELECT statement over the tenant's marts and meta."),
     tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),

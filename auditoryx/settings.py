@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     freshness_hours: float = Field(default=26, description="A snapshot older than this fails the freshness check.")
     landing_dir: Path | None = Field(default=None, description="File drops; default var/landing.")
     archive_dir: Path | None = Field(default=None, description="Processed file drops; default var/archive.")
+    exports_dir: Path | None = Field(default=None, description="Report exports; default var/exports.")
 
     @property
     def resolved_var_dir(self) -> Path:
@@ -63,6 +64,10 @@ class Settings(BaseSettings):
     @property
     def resolved_landing_dir(self) -> Path:
         return (self.landing_dir or self.resolved_var_dir / "landing").resolve()
+
+    @property
+    def resolved_exports_dir(self) -> Path:
+        return (self.exports_dir or self.resolved_var_dir / "exports").resolve()
 
     @property
     def resolved_archive_dir(self) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-COMMANDS = ["init", "generate", "ingest", "refresh", "publish", "snapshot", "sql", "serve", "demo", "users"]
+COMMANDS = ["init", "generate", "ingest", "refresh", "publish", "snapshot", "export", "sql", "serve", "demo", "users"]
 AUDITORYX = str(Path(sys.executable).with_name("auditoryx"))
 
 

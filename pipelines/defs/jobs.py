@@ -3,7 +3,8 @@ import dagster as dg
 
 from pipelines.defs.partitions import BUILD_DB_TAGS, tenant_partitions
 
-ALL_ASSETS = dg.AssetSelection.all()
+# the refresh: everything but the report exports (they have their own job and schedule)
+ALL_ASSETS = dg.AssetSelection.all() - dg.AssetSelection.groups("reports")
 
 refresh_tenants = dg.define_asset_job(
     "refresh_tenants", selection=ALL_ASSETS, partitions_def=tenant_partitions, tags=BUILD_DB_TAGS,

@@ -53,8 +53,9 @@ def test_graph_shape(app_env):
     assert {"raw/bookings", "stg_operational__bookings", "fct_revenue_monthly", "top_performers",
             "tenant_snapshots"} <= keys
     names = {s.name for s in defs.schedules} | {s.name for s in defs.sensors}
-    assert {"periodic_refresh", "nightly_reconciliation", "tenant_sync_sensor",
-            "operational_change_sensor"} <= names
+    assert {"periodic_refresh", "nightly_reconciliation", "weekly_report_exports", "tenant_sync_sensor",
+            "operational_change_sensor", "file_drop_sensor"} <= names
+    assert "report_exports" in keys
 
 
 def test_one_tenant_run_publishes_only_that_tenant(app_env, tenants):
@@ -78,6 +79,12 @@ def test_one_tenant_run_publishes_only_that_tenant(app_env, tenants):
     assert current_version(app_env.published_dir, generated[1].id) != versions[generated[1].id]
     for other in (generated[0], generated[2]):
         assert current_version(app_env.published_dir, other.id) == versions[other.id]
+
+    exports = defs.resolve_job_def("export_reports").execute_in_process(instance=instance,
+                                                                        partition_key=generated[0].id)
+    assert exports.success
+    assert [p.parent.parent.parent.name for p in app_env.resolved_exports_dir.glob("*/*/*/manifest.json")] \
+        == [generated[0].slug]
 
 
 def _evaluate(defs, name, instance, cursor=None):

@@ -1,0 +1,41 @@
+"""Report exports: CSV files and a manifest per tenant, from its own snapshot only."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+
+import pytest
+
+from auditoryx.errors import AuditoryxError
+from reports.csv_export import EXPORTED_MARTS, export_tenant_csv, neutralize
+from tests.e2e.conftest import CANARY
+
+
+def test_neutralize_formulas():
+    assert neutralize('=HYPERLINK("http://x","y")') == '\'=HYPERLINK("http://x","y")'
+    assert neutralize("-12") == "'-12" and neutralize("plain") == "plain" and neutralize(3) == 3
+
+
+def test_exports_are_per_tenant_complete_and_idempotent(refreshed):
+    settings, (tenant_a, tenant_b) = refreshed
+    exports = settings.resolved_exports_dir
+    a = export_tenant_csv(settings.published_dir, exports, tenant_a.id, tenant_a.slug)
+    b = export_tenant_csv(settings.published_dir, exports, tenant_b.id, tenant_b.slug)
+    assert a.folder.is_relative_to(exports / tenant_a.slug)
+    manifest = json.loads((a.folder / "manifest.json").read_text(encoding="utf-8"))
+    assert [f["file"] for f in manifest["files"]] == [f"{m}.csv" for m in EXPORTED_MARTS]
+    for entry in manifest["files"]:
+        data = (a.folder / entry["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+        with open(a.folder / entry["file"], newline="", encoding="utf-8") as handle:
+            assert sum(1 for _ in csv.reader(handle)) == entry["rows"] + 1
+    everything_a = "".join((a.folder / f["file"]).read_text(encoding="utf-8") for f in manifest["files"])
+    assert CANARY not in everything_a and tenant_b.id not in everything_a
+    assert CANARY in (b.folder / "top_performers.csv").read_text(encoding="utf-8")
+    again = export_tenant_csv(settings.published_dir, exports, tenant_a.id, tenant_a.slug)
+    assert again.folder == a.folder and again.manifest == a.manifest
+    with pytest.raises(AuditoryxError):
+        export_tenant_csv(settings.published_dir, exports, tenant_a.id, "../" + tenant_b.slug)
+    with pytest.raises(AuditoryxError):  # A's snapshot under B's name
+        export_tenant_csv(settings.published_dir, exports, tenant_a.id, tenant_b.slug)
