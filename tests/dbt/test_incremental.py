@@ -28,6 +28,7 @@ import duckdb
 import pytest
 
 from ingestion.raw_schema import RAW_TABLES, TENANT_COLUMN, raw_table_name
+from warehouse.build_db import ensure_raw_tables
 from tests.dbt.build_data import create_build_db, utc
 from tests.dbt.test_dbt_marts import artist, booking, organization, raw_rows
 from warehouse.dbt_runner import build_all, run_dbt
@@ -63,6 +64,7 @@ def full_refresh_of_copy(source_db: Path, folder: Path, as_of: dt.date) -> dict[
             name = raw_table_name(table)
             con.execute(f"create table main.{name} as select * from source.main.{name}")
         con.execute("detach source")
+        ensure_raw_tables(con)  # the (empty) raw_files_* tables of file drops
     finally:
         con.close()
     # models only: the data tests run in the incremental builds being checked
