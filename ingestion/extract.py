@@ -50,13 +50,11 @@ def _typed_select(table: str) -> str:
     return ", ".join(f"CAST({quote_identifier(c)} AS {t}) AS {quote_identifier(c)}" for c, t in columns.items())
 
 
-def _insert_incoming(conn: duckdb.DuckDBPyConnection, table: str, data: pa.Table, *, upsert: bool) -> None:
-    target = raw_table_name(table)
+def _insert_incoming(conn: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
+    """Insert Arrow rows into a raw table, typed by the contract (DuckDB casts, never Python)."""
     conn.register("_incoming", data)
     try:
-        if upsert:
-            conn.execute(f"DELETE FROM {target} WHERE id IN (SELECT CAST(id AS VARCHAR) FROM _incoming)")
-        conn.execute(f"INSERT INTO {target} SELECT {_typed_select(table)} FROM _incoming")
+        conn.execute(f"INSERT INTO {raw_table_name(table)} SELECT {_typed_select(table)} FROM _incoming")
     finally:
         conn.unregister("_incoming")
 
@@ -95,23 +93,8 @@ class _TableBuffer:
             finally:
                 conn.unregister("_upserted_ids")
         for data, _ in self.chunks:
-            _insert_incoming(conn, self.table, data, upsert=False)
+            _insert_incoming(conn, self.table, data)
         self.replaced_tenants, self.chunks, self.rows = [], [], 0
-
-
-def replace_tenant_rows(conn: duckdb.DuckDBPyConnection, table: str, tenant_id: str, data: pa.Table) -> int:
-    """Replace one tenant's rows of one raw table with ``data`` (call inside a transaction)."""
-    conn.execute(f"DELETE FROM {raw_table_name(table)} WHERE {quote_identifier(TENANT_COLUMN[table])} = ?",
-                 [tenant_id])
-    if data.num_rows:
-        _insert_incoming(conn, table, data, upsert=False)
-    return data.num_rows
-
-
-def upsert_rows(conn: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> int:
-    if data.num_rows:
-        _insert_incoming(conn, table, data, upsert=True)
-    return data.num_rows
 
 
 def remove_tenants(conn: duckdb.DuckDBPyConnection, keep: list[str]) -> list[str]:

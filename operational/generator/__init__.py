@@ -23,11 +23,10 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 import pyarrow as pa
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
 from operational.auth import hash_password
 from operational.generator.bookings import BLOCK, booking_block
@@ -43,10 +42,9 @@ from operational.generator.profiles import (
 )
 from operational.generator.schema import TABLE_ORDER
 from operational.generator.writers import Writer, open_writer, sqlite_file
-from operational.models import Organization
 
 __all__ = ["generate", "GeneratedTenant", "PRESET_TENANTS", "TenantProfile", "tenant_profiles", "HARD_NAMES",
-           "CURRENCIES", "booking_window", "iter_tenant_ids", "CHUNK_BOOKINGS", "BULK_BOOKINGS"]
+           "CURRENCIES", "booking_window", "CHUNK_BOOKINGS", "BULK_BOOKINGS"]
 
 CHUNK_BOOKINGS = 200_000  # bookings generated and written together (bounded memory)
 BULK_BOOKINGS = 250_000  # from this many bookings on, indexes are rebuilt after the load
@@ -257,8 +255,3 @@ class _Producer:
                 finished.append(tenant)
         tables = [(name, pa.concat_tables(parts)) for name, parts in small.items() if parts]
         return [(name, table) for name, table in tables if table.num_rows], finished
-
-
-def iter_tenant_ids(engine: Engine) -> Iterable[tuple[str, str]]:
-    with Session(engine) as session:
-        yield from session.execute(select(Organization.id, Organization.slug).order_by(Organization.slug))

@@ -1,7 +1,6 @@
 """Dagster: definitions load and validate; the graph materializes per tenant; sensors decide right."""
 from __future__ import annotations
 
-import datetime as dt
 import os
 import subprocess
 import sys
@@ -17,7 +16,6 @@ from operational.db import create_schema, make_engine
 from operational.generator import generate
 from operational.models import Booking, Organization
 from warehouse.layout import current_version
-from warehouse.reader import open_tenant_snapshot
 
 
 def _definitions() -> dg.Definitions:
