@@ -2,19 +2,9 @@
   The artist roster of each tenant (every artist, booked or not) with lifetime delivery
   metrics from COMPLETED bookings (all service dates, like the monthly marts): bookings,
   recognized revenue in the tenant's base currency, hours delivered, first and last service date.
-  Incremental by tenant (macros/tenant_changes.sql): a run recomputes only the tenants whose
+  Incremental by tenant (config in dbt_project.yml, macros/tenant_changes.sql): a run recomputes only the tenants whose
   bookings, artists or organization changed since the last build.
 #}
-
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='tenant_id',
-        on_schema_change='fail',
-        pre_hook=["{{ delete_changed_tenants() }}"],
-    )
-}}
 
 -- depends_on: {{ ref('int_tenant_changes') }}
 -- depends_on: {{ ref('stg_operational__organizations') }}

@@ -1,18 +1,8 @@
 {#
   Delivered work by tenant, artist and month of service date: COMPLETED bookings only.
-  Incremental by tenant (macros/tenant_changes.sql): a run recomputes only the tenants whose
+  Incremental by tenant (config in dbt_project.yml, macros/tenant_changes.sql): a run recomputes only the tenants whose
   bookings, artists or organization changed since the last build.
 #}
-
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='tenant_id',
-        on_schema_change='fail',
-        pre_hook=["{{ delete_changed_tenants() }}"],
-    )
-}}
 
 -- depends_on: {{ ref('int_tenant_changes') }}
 -- depends_on: {{ ref('stg_operational__organizations') }}
