@@ -105,12 +105,12 @@ def _failure_summary(command: str, result: object) -> str:
     return f"dbt {command} failed, {len(failures)} failing: {listed}{more}{skipped_text}"
 
 
-def dbt_flags(*, work_dir: Path, as_of: dt.date, threads: int) -> list[str]:
+def dbt_flags(*, work_dir: Path, as_of: dt.date, threads: int, target_dir: Path | None = None) -> list[str]:
     """The flags every invocation gets: project, profile, output folders and the as-of date."""
     return [
         "--project-dir", str(DBT_PROJECT_DIR),
         "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(work_dir / "target"),
+        "--target-path", str(target_dir or work_dir / "target"),
         "--log-path", str(work_dir / "logs"),
         # info, not debug: the file log then holds results and errors but not every statement,
         # ~10 % of a build's time (the statements are in target/run and target/compiled)
@@ -122,20 +122,24 @@ def dbt_flags(*, work_dir: Path, as_of: dt.date, threads: int) -> list[str]:
     ]
 
 
-def run_dbt(
+def invoke_dbt(
     args: Sequence[str],
     *,
     build_db: Path,
     work_dir: Path,
     as_of: dt.date,
     threads: int = 2,
-) -> None:
-    """Run ``dbt <args>`` in-process on ``build_db``; raise AuditoryxError on any failure.
+    target_dir: Path | None = None,
+) -> str | None:
+    """Run ``dbt <args>`` in-process on ``build_db``; return None on success, else a one-line
+    summary of what failed (failing nodes and tests, or the exception).
 
     ``args`` starts with the dbt command (``["build"]``, ``["test", "--select", "marts"]``…).
+    Artifacts (``run_results.json``, ``manifest.json``) go to ``target_dir``, by default
+    ``work_dir/target``; they are written for failed invocations too.
     """
     if not args:
-        raise AuditoryxError("run_dbt needs a dbt command, e.g. ['build']")
+        raise AuditoryxError("dbt needs a command, e.g. ['build']")
     if not isinstance(as_of, dt.date) or isinstance(as_of, dt.datetime):
         raise AuditoryxError(f"as_of must be a date, got {as_of!r}")
     if threads < 1:
@@ -147,18 +151,33 @@ def run_dbt(
     work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     command = args[0]
-    cli_args = [*args, *dbt_flags(work_dir=work_dir, as_of=as_of, threads=threads)]
+    cli_args = [*args, *dbt_flags(work_dir=work_dir, as_of=as_of, threads=threads, target_dir=target_dir)]
 
     with _LOCK, _env(BUILD_DB_ENV, str(build_db)):
         try:
             result = dbtRunner().invoke(cli_args)
         except Exception as exc:  # dbt normally reports through the result; be safe
-            raise AuditoryxError(f"dbt {command} failed: {_one_line(exc, 300)}") from exc
+            return f"dbt {command} failed: {_one_line(exc, 300)}"
         finally:
             _release_build_database()
 
-    if not result.success:
-        raise AuditoryxError(_failure_summary(command, result))
+    return None if result.success else _failure_summary(command, result)
+
+
+def run_dbt(
+    args: Sequence[str],
+    *,
+    build_db: Path,
+    work_dir: Path,
+    as_of: dt.date,
+    threads: int = 2,
+    target_dir: Path | None = None,
+) -> None:
+    """``invoke_dbt`` that raises AuditoryxError (with the one-line summary) on any failure."""
+    failure = invoke_dbt(args, build_db=build_db, work_dir=work_dir, as_of=as_of, threads=threads,
+                         target_dir=target_dir)
+    if failure is not None:
+        raise AuditoryxError(failure)
 
 
 def project_fingerprint() -> str:

@@ -1,3 +1,5 @@
+-- Reported in Dagster as an asset check on fct_booking_status_funnel.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_booking_status_funnel'}}}) }}
 -- All-time funnel counts without DRAFT equal the booking volume of fct_bookings_monthly, and
 -- COMPLETED equals its completed bookings, per tenant.
 with funnel as (

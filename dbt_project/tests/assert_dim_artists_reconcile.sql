@@ -1,3 +1,5 @@
+-- Reported in Dagster as an asset check on dim_artists.
+{{ config(meta={'dagster': {'ref': {'name': 'dim_artists'}}}) }}
 -- Lifetime metrics of dim_artists equal the sums of fct_artist_performance_monthly per artist.
 with monthly as (
 

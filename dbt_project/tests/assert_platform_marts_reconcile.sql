@@ -1,3 +1,5 @@
+-- Reported in Dagster as an asset check on platform_tenant_summary.
+{{ config(meta={'dagster': {'ref': {'name': 'platform_tenant_summary'}}}) }}
 -- Operator marts: each tenant's base-currency revenue equals its fct_revenue_monthly total, and
 -- platform_overview adds up to platform_tenant_summary.
 with by_tenant as (

@@ -1,3 +1,5 @@
+-- Reported in Dagster as an asset check on fct_receivables_aging.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_receivables_aging'}}}) }}
 -- The aging buckets of a tenant add up to its all-time outstanding revenue in kpi_summary.
 with aging as (
 

@@ -1,3 +1,5 @@
+-- Reported in Dagster as an asset check on fct_revenue_by_currency.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_revenue_by_currency'}}}) }}
 -- Per tenant and month, recognized revenue and completed bookings split by currency add up to
 -- fct_revenue_monthly (split by booking type).
 with by_currency as (

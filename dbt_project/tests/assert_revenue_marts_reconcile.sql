@@ -1,3 +1,5 @@
+-- Reported in Dagster as an asset check on fct_artist_performance_monthly.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_artist_performance_monthly'}}}) }}
 -- The revenue marts are different cuts of the same bookings: per tenant, recognized revenue and
 -- completed bookings of fct_revenue_monthly and fct_artist_performance_monthly are equal.
 with by_type as (

@@ -137,3 +137,40 @@ def test_file_drop_sensor_requests_the_dropping_tenant(app_env, tenants):
     (folder / "roster.csv").write_text("id,name\nnew-artist,Nova\n", encoding="utf-8")
     requests = _evaluate(defs, "file_drop_sensor", instance).run_requests
     assert [r.partition_key for r in requests] == [generated[2].id]
+
+
+def test_a_failing_dbt_test_fails_the_run_and_its_check(app_env, tenants):
+    """A booking in a currency without FX rates: the dbt test becomes a failed asset check on
+    int_bookings_enriched, the run fails without retrying, and nothing is published."""
+    import datetime as dt
+    import uuid
+
+    from sqlalchemy import insert, select
+
+    from operational.models import Artist
+
+    engine, generated = tenants
+    tenant = generated[0]
+    with Session(engine) as session, session.begin():
+        artist_id = session.scalar(select(Artist.id).where(Artist.org_id == tenant.id).limit(1))
+        end = dt.datetime(2024, 6, 3, 12, tzinfo=dt.timezone.utc)
+        session.execute(insert(Booking), [{
+            "id": str(uuid.uuid4()), "org_id": tenant.id, "artist_id": artist_id, "title": "No rate",
+            "type": "MIXING", "status": "COMPLETED", "start_date": end - dt.timedelta(hours=1), "end_date": end,
+            "duration_minutes": 60, "timezone": "UTC", "final_price": 10, "currency": "ISK",
+            "payment_status": "PAID"}])
+    defs = _definitions()
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("tenants", [t.id for t in generated])
+    result = defs.resolve_job_def("refresh_tenants").execute_in_process(
+        instance=instance, partition_key=tenant.id, raise_on_error=False)
+
+    assert not result.success
+    checks = {(e.event_specific_data.asset_key.to_user_string(), e.event_specific_data.check_name):
+              e.event_specific_data.passed
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks[("int_bookings_enriched", "assert_bookings_have_fx_rates")] is False
+    assert checks[("stg_operational__bookings", "not_null_stg_operational__bookings_booking_id")] is True
+    dbt_steps = [e for e in result.all_events if e.step_key == "auditoryx_dbt_models"]
+    assert not [e for e in dbt_steps if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert current_version(app_env.published_dir, tenant.id) is None

@@ -1,25 +1,29 @@
 """The dbt models as Dagster assets (dagster-dbt); dbt tests become asset checks.
 
 The manifest is prepared (``dbt parse``) into the var folder when missing or older than the
-project, never fetched; `dbt build` covers all tenants in one invocation.
+project, never fetched; `dbt build` covers all tenants in one invocation. dbt runs in-process
+(as `auditoryx refresh` does): no subprocess to start and no project to re-parse per refresh;
+the models' outputs and the tests' check results are reported from ``run_results.json``.
 """
 import json
 import os
 import shutil
-import sys
-from contextlib import contextmanager
+import time
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, dbt_assets
+from dagster_dbt.asset_utils import get_checks_on_sources_upstream_of_selected_assets, get_subset_selection_for_context
 
+from auditoryx.errors import AuditoryxError
 from auditoryx.settings import DBT_PROJECT_DIR, Settings, get_settings
+from pipelines.dbt_events import dbt_run_events
 from pipelines.defs.assets.ingest import raw_asset_key
 from pipelines.defs.partitions import BUILD_DB_TAGS, single_run, tenant_partitions
 from pipelines.defs.resources import AuditoryxSettings
-from pipelines.retries import retry_transient
-from warehouse.dbt_runner import project_fingerprint, record_build, run_dbt, stored_fingerprint
+from pipelines.retries import is_transient
+from warehouse.dbt_runner import invoke_dbt, project_fingerprint, record_build, run_dbt, stored_fingerprint
 
 KEEP_RUN_TARGETS = 5
 
@@ -50,20 +54,6 @@ def prepare_manifest(settings: Settings) -> Path:
     return manifest
 
 
-@contextmanager
-def build_db_environment(settings: Settings) -> Iterator[None]:
-    """The dbt profile reads AUDITORYX_BUILD_DB; the dbt subprocess inherits it from here."""
-    previous = os.environ.get("AUDITORYX_BUILD_DB")
-    os.environ["AUDITORYX_BUILD_DB"] = str(settings.build_database_path)
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("AUDITORYX_BUILD_DB", None)
-        else:
-            os.environ["AUDITORYX_BUILD_DB"] = previous
-
-
 def _run_target(settings: Settings, run_id: str) -> Path:
     """A target folder per run (dagster-dbt's convention), seeded with the prepared partial-parse
     state so dbt does not re-parse the whole project on every run."""
@@ -79,31 +69,51 @@ def _run_target(settings: Settings, run_id: str) -> Path:
     return target
 
 
-def dbt_cli_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
-                          dbt_executable=str(Path(sys.executable).with_name("dbt")))
+def _selection(context: dg.AssetExecutionContext, manifest: Mapping[str, Any],
+               translator: DagsterDbtTranslator) -> list[str]:
+    """dbt selection flags for the assets and checks this run selected (all of them, usually)."""
+    selection, indirect = get_subset_selection_for_context(
+        context, manifest, select="fqn:*", exclude=None, selector=None, dagster_dbt_translator=translator,
+        current_dbt_indirect_selection_env=None)
+    return [*selection, *(["--indirect-selection", indirect] if indirect else [])]
 
 
-def build_dbt_definitions(manifest: Path) -> dg.Definitions:
-    @dbt_assets(manifest=manifest, dagster_dbt_translator=AuditoryxDbtTranslator(),
+def build_dbt_definitions(manifest_path: Path) -> dg.Definitions:
+    manifest = json.loads(manifest_path.read_text())
+    translator = AuditoryxDbtTranslator()
+
+    @dbt_assets(manifest=manifest, dagster_dbt_translator=translator,
                 partitions_def=tenant_partitions, backfill_policy=single_run, op_tags=BUILD_DB_TAGS,
                 retry_policy=dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL))
-    def auditoryx_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource,
-                             auditoryx: AuditoryxSettings):
+    def auditoryx_dbt_models(context: dg.AssetExecutionContext, auditoryx: AuditoryxSettings):
         settings = auditoryx.settings()
         as_of = settings.effective_as_of()
         # unit tests check the SQL logic, not the data: `make test` runs them, refreshes need not
-        args = ["build", "--vars", json.dumps({"as_of": as_of.isoformat()}),
-                "--threads", str(settings.dbt_threads), "--exclude-resource-type", "unit_test"]
+        args = ["build", *_selection(context, manifest, translator), "--exclude-resource-type", "unit_test"]
         fingerprint = project_fingerprint()
         full_refresh = stored_fingerprint(settings.build_database_path) != fingerprint
         if full_refresh:  # project or FX rates changed since the last build: rebuild incrementals
             args.append("--full-refresh")
-        with build_db_environment(settings), retry_transient():
-            yield from dbt.cli(args, context=context, target_path=_run_target(settings, context.run.run_id)).stream()
+        target = _run_target(settings, context.run.run_id)
+        results = target / "run_results.json"
+        results.unlink(missing_ok=True)  # a retry of this run writes into the same folder
+        started = time.perf_counter()
+        failure = invoke_dbt(args, build_db=settings.build_database_path, work_dir=settings.dbt_work_dir,
+                             as_of=as_of, threads=settings.dbt_threads, target_dir=target)
+        context.log.info(f"dbt build finished in {time.perf_counter() - started:.2f}s"
+                         f"{' (full refresh)' if full_refresh else ''}: {failure or 'success'}")
+        if failure and is_transient(AuditoryxError(failure)):  # a lock held, a database busy: try again
+            raise dg.RetryRequested(max_retries=4, seconds_to_wait=2.0) from AuditoryxError(failure)
+        if results.is_file():
+            selected_checks = {*context.selected_asset_check_keys, *get_checks_on_sources_upstream_of_selected_assets(
+                context.assets_def, context.selected_asset_keys)}
+            yield from dbt_run_events(json.loads(results.read_text()), manifest, translator,
+                                      selected_outputs=context.selected_output_names, selected_checks=selected_checks)
+        if failure:  # failed models or tests: the data is wrong, retrying would not help
+            raise dg.Failure(failure, allow_retries=False)
         record_build(settings.build_database_path, fingerprint, as_of, full_refresh)
 
-    return dg.Definitions(assets=[auditoryx_dbt_models], resources={"dbt": dbt_cli_resource()})
+    return dg.Definitions(assets=[auditoryx_dbt_models])
 
 
 @dg.definitions
