@@ -3,17 +3,20 @@
 Two modes:
 - ``incremental`` (default): per tenant × table, read rows whose watermark column
   (``updated_at``; ``at`` for the audit log) is at or after the stored watermark, and upsert them
-  by primary key. A tenant × table seen for the first time is copied whole.
+  by primary key. A tenant × table seen for the first time is copied whole (its rows are deleted,
+  then appended: no per-row upsert).
 - ``full``: replace each selected tenant's rows whole. This is the key reconciliation: rows
   hard-deleted in the source leave the raw tables. Run it on a schedule (nightly) or with
   ``auditoryx refresh --full``.
 With no tenant list, tenants that are gone or deactivated in the source leave every raw table.
-Re-running with unchanged sources changes nothing.
+Re-running with unchanged sources changes nothing. Each read covers many tenants of one table
+(see ``_ReadPlan``), not one tenant × table.
 """
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Literal
 
@@ -59,42 +62,65 @@ def _insert_incoming(conn: duckdb.DuckDBPyConnection, table: str, data: pa.Table
         conn.unregister("_incoming")
 
 
-FLUSH_ROWS = 250_000
+# Reads cover many tenants at once, sized from the rows per tenant seen so far in the same table:
+# the first read of a table takes a few tenants, later ones aim at about ROWS_PER_READ rows (few
+# large statements on both sides; memory stays bounded; reading overlaps writing).
+FIRST_READ_TENANTS = 4
+ROWS_PER_READ = 250_000
+MAX_TENANTS_PER_READ = 200  # bound parameters (and OR terms) per statement
 
 
-class _TableBuffer:
-    """Rows read for one raw table, written in few statements: one DELETE for all replaced
-    tenants, one for all upserted ids, then the inserts (per-tenant statements each scanned
-    the whole raw table)."""
+@dataclass(frozen=True)
+class _Read:
+    table: str
+    tenant_ids: tuple[str, ...]
+    since: tuple[dt.datetime | None, ...] | None  # None: the tenants' rows whole, replacing theirs
 
-    def __init__(self, table: str):
-        self.table = table
-        self.replaced_tenants: list[str] = []
-        self.chunks: list[tuple[pa.Table, bool]] = []
-        self.rows = 0
 
-    def add(self, tenant_id: str, data: pa.Table, *, replace: bool) -> None:
-        if replace:
-            self.replaced_tenants.append(tenant_id)
-        if data.num_rows:
-            self.chunks.append((data, not replace))
-            self.rows += data.num_rows
+class _ReadPlan:
+    """Per table, the tenants read whole and those read from their watermark, cut into reads."""
 
-    def flush(self, conn: duckdb.DuckDBPyConnection) -> None:
-        target = raw_table_name(self.table)
-        if self.replaced_tenants:
-            column = quote_identifier(TENANT_COLUMN[self.table])
-            conn.execute(f"DELETE FROM {target} WHERE list_contains(?, {column})", [self.replaced_tenants])
-        upserted = [data.column("id").cast(pa.string()) for data, upsert in self.chunks if upsert]
-        if upserted:
-            conn.register("_upserted_ids", pa.table({"id": pa.chunked_array(upserted)}))
-            try:
-                conn.execute(f"DELETE FROM {target} WHERE id IN (SELECT id FROM _upserted_ids)")
-            finally:
-                conn.unregister("_upserted_ids")
-        for data, _ in self.chunks:
-            _insert_incoming(conn, self.table, data)
-        self.replaced_tenants, self.chunks, self.rows = [], [], 0
+    def __init__(self, groups: list[tuple[str, list[str], list[dt.datetime | None] | None]]):
+        self._groups = [(table, tenants, since) for table, tenants, since in groups if tenants]
+        self._seen: dict[tuple[str, bool], tuple[int, int]] = {}  # (table, whole) → (tenants, rows)
+
+    def record(self, read: _Read, rows: int) -> None:
+        key = (read.table, read.since is None)
+        tenants, total = self._seen.get(key, (0, 0))
+        self._seen[key] = (tenants + len(read.tenant_ids), total + rows)
+
+    def next(self) -> _Read | None:
+        if not self._groups:
+            return None
+        table, tenants, since = self._groups[0]
+        seen_tenants, seen_rows = self._seen.get((table, since is None), (0, 0))
+        if not seen_tenants:
+            size = FIRST_READ_TENANTS
+        else:
+            size = int(ROWS_PER_READ * seen_tenants / max(seen_rows, 1))
+        size = max(1, min(size, MAX_TENANTS_PER_READ))
+        read = _Read(table, tuple(tenants[:size]), None if since is None else tuple(since[:size]))
+        if size >= len(tenants):
+            self._groups.pop(0)
+        else:
+            self._groups[0] = (table, tenants[size:], None if since is None else since[size:])
+        return read
+
+
+def _write(conn: duckdb.DuckDBPyConnection, read: _Read, data: pa.Table) -> None:
+    """Whole tenants were deleted up front: append. Changed rows replace their previous version."""
+    if not data.num_rows:
+        return
+    if data.column("id").num_chunks > 1:
+        data = data.combine_chunks()  # DuckDB inserts one large batch in parallel, many serially
+    if read.since is not None:
+        conn.register("_upserted_ids", data.select(["id"]))
+        try:
+            conn.execute(f"DELETE FROM {raw_table_name(read.table)} "
+                         "WHERE id IN (SELECT CAST(id AS VARCHAR) FROM _upserted_ids)")
+        finally:
+            conn.unregister("_upserted_ids")
+    _insert_incoming(conn, read.table, data)
 
 
 def remove_tenants(conn: duckdb.DuckDBPyConnection, keep: list[str]) -> list[str]:
@@ -140,8 +166,8 @@ def extract_operational(
 ) -> ExtractionResult:
     """Bring the raw tables up to date with the source for the given tenants (default: all).
 
-    Reads run one step ahead in a background thread (the source read and the DuckDB insert
-    overlap); everything is written in one DuckDB transaction.
+    Reads run ahead in background threads, one per reader connection (source reads and DuckDB
+    inserts overlap); everything is written in one DuckDB transaction.
     """
     if mode not in ("incremental", "full"):
         raise ValueError(f"unknown extraction mode: {mode}")
@@ -152,15 +178,18 @@ def extract_operational(
     result = ExtractionResult(tenant_ids=selected, mode=mode, rows={table: 0 for table in RAW_TABLES})
     now = dt.datetime.now(dt.timezone.utc)
     watermarks = _stored_watermarks(conn)
-    steps = [(tenant_id, table) for tenant_id in selected for table in RAW_TABLES]
 
     def whole(tenant_id: str, table: str) -> bool:
         return mode == "full" or (tenant_id, table) not in watermarks
 
-    def read(step: tuple[str, str]) -> pa.Table:
-        tenant_id, table = step
-        since = None if whole(tenant_id, table) else watermarks[(tenant_id, table)]
-        return reader.read(table, tenant_id, since) if since is not None else reader.read(table, tenant_id)
+    plan = _ReadPlan([group for table in RAW_TABLES for group in (
+        (table, [t for t in selected if whole(t, table)], None),
+        (table, [t for t in selected if not whole(t, table)],
+         [watermarks[(t, table)] for t in selected if not whole(t, table)]),
+    )])
+
+    def read(step: _Read) -> pa.Table:
+        return reader.read_tenants(step.table, list(step.tenant_ids), None if step.since is None else list(step.since))
 
     conn.execute("BEGIN TRANSACTION")
     try:
@@ -171,21 +200,30 @@ def extract_operational(
             if gone:
                 present = [row[0] for row in conn.execute("SELECT id FROM raw_organizations").fetchall()]
                 result.removed_tenants = remove_tenants(conn, [t for t in present if t not in gone])
-        buffers = {table: _TableBuffer(table) for table in RAW_TABLES}
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract-read") as pool:
-            pending = pool.submit(read, steps[0]) if steps else None
-            for index, (tenant_id, table) in enumerate(steps):
-                data = pending.result()
-                pending = pool.submit(read, steps[index + 1]) if index + 1 < len(steps) else None
-                result.rows[table] += data.num_rows
-                buffers[table].add(tenant_id, data, replace=whole(tenant_id, table))
-                if buffers[table].rows >= FLUSH_ROWS:
-                    buffers[table].flush(conn)
-                done = index + 1
-                if progress and table == steps[-1][1] and (done // len(RAW_TABLES) % 50 == 0 or done == len(steps)):
-                    progress(f"extracted tenant {done // len(RAW_TABLES)}/{len(selected)} ({mode})")
-        for buffer in buffers.values():
-            buffer.flush(conn)
+        for table in RAW_TABLES:  # tenants read whole replace all their rows (key reconciliation)
+            replaced = [t for t in selected if whole(t, table)]
+            if replaced:
+                column = quote_identifier(TENANT_COLUMN[table])
+                conn.execute(f"DELETE FROM {raw_table_name(table)} WHERE list_contains(?, {column})", [replaced])
+        workers = max(1, getattr(reader, "connections", 1))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract-read") as pool:
+            in_flight: deque[tuple[_Read, Future]] = deque()
+
+            def submit() -> None:  # keep every connection busy, reads sized with what came back
+                while len(in_flight) < workers and (step := plan.next()) is not None:
+                    in_flight.append((step, pool.submit(read, step)))
+
+            submit()
+            while in_flight:
+                step, future = in_flight.popleft()
+                data = future.result()
+                plan.record(step, data.num_rows)
+                submit()
+                result.rows[step.table] += data.num_rows
+                _write(conn, step, data)
+                del data
+                if progress and (not in_flight or in_flight[0][0].table != step.table):
+                    progress(f"extracted {step.table} for {len(selected)} tenants ({mode})")
         for table in RAW_TABLES:
             _advance_watermarks(conn, selected, table, now)
         conn.execute("COMMIT")

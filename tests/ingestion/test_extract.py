@@ -83,14 +83,14 @@ def test_failed_extraction_leaves_raw_tables_unchanged(tmp_path):
     _extract(url, conn)
     before = _raw(conn)
     with open_operational(url) as reader:
-        original = reader.read
+        original = reader.read_tenants
 
-        def failing(table, tenant_id, since=None):
+        def failing(table, tenant_ids, since=None):
             if table == "bookings":
                 raise RuntimeError("source went away")
-            return original(table, tenant_id, since)
+            return original(table, tenant_ids, since)
 
-        reader.read = failing
+        reader.read_tenants = failing
         with pytest.raises(RuntimeError):
             extract_operational(reader, conn)
     assert _raw(conn) == before
