@@ -113,10 +113,13 @@ class OperationalReader:
         return self.read_tenants(table, [tenant_id], None if since is None else [since])
 
     def read_tenants(self, table: str, tenant_ids: Sequence[str],
-                     since: Sequence[dt.datetime | None] | None = None) -> pa.Table:
+                     since: Sequence[dt.datetime | None] | None = None,
+                     rows: tuple[int, int] | None = None) -> pa.Table:
         """Rows of one table for several tenants in one query. ``since`` (one watermark per tenant,
         in the same order) restricts each tenant to rows changed at or after its watermark (all
-        its rows for a watermark of None)."""
+        its rows for a watermark of None). ``rows`` (one of ``row_ranges``) reads only that
+        stretch of the table, scanning it in storage order instead of going through the tenant
+        index: cheaper when the tenants hold most of the table."""
         if table not in RAW_TABLES:
             raise KeyError(table)
         if not tenant_ids:
@@ -130,7 +133,13 @@ class OperationalReader:
             params.append(value)
             return self._placeholder(len(params))
 
-        if since is None:
+        if since is None and rows is not None:
+            if self.backend != "sqlite":
+                raise ValueError("row ranges are read from SQLite only")
+            # unary + keeps SQLite off the tenant index: a sequential scan of the rowid range
+            where = (f"+{tenant} IN ({', '.join(bind(t) for t in tenant_ids)}) "
+                     f"AND rowid >= {bind(rows[0])} AND rowid < {bind(rows[1])}")
+        elif since is None:
             where = f"{tenant} IN ({', '.join(bind(t) for t in tenant_ids)})"
         else:
             changed = _quote(WATERMARK_COLUMN[table])
@@ -139,6 +148,22 @@ class OperationalReader:
                 else f"({tenant} = {bind(t)} AND {changed} >= {bind(self._timestamp_param(s))})"
                 for t, s in zip(tenant_ids, since))
         return self._fetch(f"SELECT {self._select_list(table)} FROM {_quote(table)} WHERE {where}", params)
+
+    def row_ranges(self, table: str, rows: int) -> list[tuple[int, int]] | None:
+        """Consecutive ``[start, end)`` rowid ranges of about ``rows`` rows covering the whole
+        table (SQLite), for ``read_tenants(..., rows=...)``; None where reads go by tenant only."""
+        if table not in RAW_TABLES:
+            raise KeyError(table)
+        if self.backend != "sqlite":
+            return None
+        try:
+            bounds = self._fetch(f"SELECT min(rowid) AS low, max(rowid) AS high FROM {_quote(table)}", [])
+        except RuntimeError:  # e.g. a WITHOUT ROWID table
+            return None
+        low, high = bounds.column("low")[0].as_py(), bounds.column("high")[0].as_py()
+        if low is None:
+            return []
+        return [(start, min(start + rows, high + 1)) for start in range(low, high + 1, rows)]
 
     def _placeholder(self, number: int) -> str:
         return {"sqlite": "?", "postgresql": f"${number}"}.get(self.backend, f":p{number}")

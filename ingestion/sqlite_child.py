@@ -3,7 +3,7 @@
 ADBC's SQLite driver bundles its own copy of SQLite. Loaded into a process that already uses
 Python's ``sqlite3`` (SQLAlchemy, the generator), the two copies clash: stale pages, lost POSIX
 locks and segmentation faults were all seen. So the reads run in a child process
-(``python -m ingestion.sqlite_child URI``) that loads only ADBC. JSON requests (SQL, parameters,
+(``python -m ingestion.sqlite_child URI FOLDER``) that loads only ADBC. JSON requests (SQL, parameters,
 result path) go in on its stdin (length-prefixed); the child writes each result as an Arrow IPC
 file at the given path, in a scratch folder on a RAM-backed file system when there is one, and
 replies with a status byte (or an error byte and a length-prefixed message). The parent maps the
@@ -30,6 +30,7 @@ _LENGTH = struct.Struct("!Q")
 # in a first batch would be typed INT64 and fail on the first text value): one batch per query
 _WHOLE_RESULT = {"adbc.sqlite.query.batch_rows": str(1 << 30)}
 _RAM_FOLDER = Path("/dev/shm")
+_MMAP_PRAGMA = f"PRAGMA mmap_size = {1 << 34}"  # SQLite caps it at its compile-time maximum
 
 
 def _write(stream: BinaryIO, payload: bytes) -> None:
@@ -46,21 +47,40 @@ def _read(stream: BinaryIO) -> bytes | None:
     return stream.read(length)
 
 
-def _serve(uri: str, requests: BinaryIO, replies: BinaryIO) -> None:
-    import adbc_driver_sqlite.dbapi as sqlite_adbc
+def _query(connection, sql: str, params: list) -> pa.Table:
+    import adbc_driver_manager
 
-    database = sqlite_adbc.connect(uri)
+    statement = adbc_driver_manager.AdbcStatement(connection)
+    try:
+        statement.set_options(**_WHOLE_RESULT)
+        statement.set_sql_query(sql)
+        if params:
+            statement.bind(pa.record_batch([pa.array([value]) for value in params],
+                                           names=[str(i) for i in range(len(params))]))
+        stream, _ = statement.execute_query()
+        return pa.RecordBatchReader.from_stream(stream).read_all()
+    finally:
+        statement.close()
+
+
+def _serve(uri: str, folder: str, requests: BinaryIO, replies: BinaryIO) -> None:
+    # the low-level ADBC API: its DB-API module imports pandas and polars (~0.4 s per start)
+    import adbc_driver_manager
+    import adbc_driver_sqlite
+
+    database = adbc_driver_sqlite.connect(uri)
+    connection = adbc_driver_manager.AdbcConnection(database)
+    pragma = adbc_driver_manager.AdbcStatement(connection)
+    try:  # memory-mapped pages: index lookups without a read() system call per page
+        pragma.set_sql_query(_MMAP_PRAGMA)
+        pragma.execute_update()
+    finally:
+        pragma.close()
     try:
         while (request := _read(requests)) is not None:
             sql, params, path = json.loads(request)
             try:
-                cursor = database.cursor()
-                try:
-                    cursor.adbc_statement.set_options(**_WHOLE_RESULT)
-                    cursor.execute(sql, params or None)
-                    table = cursor.fetch_arrow_table()
-                finally:
-                    cursor.close()
+                table = _query(connection, sql, params)
                 with pa.OSFile(path, "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
                     writer.write_table(table)
                 del table
@@ -71,7 +91,9 @@ def _serve(uri: str, requests: BinaryIO, replies: BinaryIO) -> None:
             replies.write(_OK)
             replies.flush()
     finally:
+        connection.close()
         database.close()
+        shutil.rmtree(folder, ignore_errors=True)  # also when the parent was killed (stdin closed)
 
 
 def _scratch_folder() -> str:
@@ -85,7 +107,7 @@ class SqliteChildReader:
     def __init__(self, uri: str):
         self._folder = _scratch_folder()
         self._names = itertools.count()
-        self._process = subprocess.Popen([sys.executable, "-m", "ingestion.sqlite_child", uri],
+        self._process = subprocess.Popen([sys.executable, "-m", "ingestion.sqlite_child", uri, self._folder],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def fetch(self, sql: str, params: list) -> pa.Table:
@@ -120,4 +142,4 @@ class SqliteChildReader:
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1], sys.stdin.buffer, sys.stdout.buffer)
+    _serve(sys.argv[1], sys.argv[2], sys.stdin.buffer, sys.stdout.buffer)

@@ -85,10 +85,10 @@ def test_failed_extraction_leaves_raw_tables_unchanged(tmp_path):
     with open_operational(url) as reader:
         original = reader.read_tenants
 
-        def failing(table, tenant_ids, since=None):
+        def failing(table, tenant_ids, since=None, **options):
             if table == "bookings":
                 raise RuntimeError("source went away")
-            return original(table, tenant_ids, since)
+            return original(table, tenant_ids, since, **options)
 
         reader.read_tenants = failing
         with pytest.raises(RuntimeError):
