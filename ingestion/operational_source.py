@@ -36,7 +36,7 @@ class OperationalReader:
     them), reading tables for groups of tenants; ``read_tenants`` may be called from several
     threads at once, each read on a connection of its own."""
 
-    def __init__(self, url: str, connections: int = 1):
+    def __init__(self, url: str, connections: int = 2):
         self.url = make_url(url)
         self.backend = self.url.get_backend_name()
         self.connections = max(1, connections) if self.backend in ("sqlite", "postgresql") else 1
