@@ -2,18 +2,23 @@
 
 Generates ~N bookings (default 1M) over 100 tenants into a fresh SQLite file and a fresh
 PostgreSQL database, then times a full extraction (`ingestion.extract.extract_operational`,
-ADBC → Arrow → DuckDB) of every tenant, and, in the same run, a baseline: fetching the same
-bookings through SQLAlchemy rows (`session.execute(select(...)).all()`), as a row-by-row ORM-free
-reader would. Prints bookings/s for both and the ratio.
+ADBC → Arrow → DuckDB, into a fresh DuckDB file, commit included) of every tenant, and, in the
+same run, a baseline: fetching the same bookings through SQLAlchemy rows
+(`conn.execute(select(...)).all()`), as a row-by-row ORM-free reader would. Extraction and baseline
+alternate `--repeat` times (the machine is shared: the load average is printed); prints the median
+bookings/s of both, all rows/s of the extraction, and the ratio of the medians.
 
-    .venv/bin/python benchmarks/extraction.py [--bookings 1000000] [--pg-url URL] [--skip-pg]
+    .venv/bin/python benchmarks/extraction.py [--bookings 1000000] [--repeat 3] [--pg-url URL] [--skip-pg]
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import json
+import os
 import resource
+import shutil
+import statistics
 import tempfile
 import time
 import uuid
@@ -34,18 +39,20 @@ def _generate(url: str, bookings: int) -> None:
     engine.dispose()
 
 
-def _extract(url: str, folder: Path) -> tuple[float, int]:
+def _extract(url: str, folder: Path) -> tuple[float, int, int]:
     from ingestion.extract import extract_operational
     from ingestion.operational_source import open_operational
     from warehouse.build_db import connect_build
 
-    conn = connect_build(folder / f"{uuid.uuid4().hex}.duckdb")
+    path = folder / f"{uuid.uuid4().hex}.duckdb"
+    conn = connect_build(path)
     started = time.perf_counter()
     with open_operational(url) as reader:
         result = extract_operational(reader, conn, mode="full")
     elapsed = time.perf_counter() - started
     conn.close()
-    return elapsed, result.rows["bookings"]
+    path.unlink()
+    return elapsed, result.rows["bookings"], sum(result.rows.values())
 
 
 def _sqlalchemy_baseline(url: str) -> tuple[float, int]:
@@ -61,14 +68,24 @@ def _sqlalchemy_baseline(url: str) -> tuple[float, int]:
     return elapsed, len(rows)
 
 
-def _measure(name: str, url: str, folder: Path) -> dict:
-    seconds, count = _extract(url, folder)
-    base_seconds, base_count = _sqlalchemy_baseline(url)
+def _measure(name: str, url: str, folder: Path, repeat: int) -> dict:
+    load_before = os.getloadavg()[0]
+    extractions, baselines = [], []
+    for _ in range(repeat):
+        extractions.append(_extract(url, folder))
+        baselines.append(_sqlalchemy_baseline(url))
+    seconds = statistics.median(e[0] for e in extractions)
+    count, all_rows = extractions[0][1], extractions[0][2]
+    base_seconds = statistics.median(b[0] for b in baselines)
+    base_count = baselines[0][1]
     result = {
-        "backend": name, "bookings": count,
-        "extract_s": round(seconds, 2), "extract_bookings_per_s": round(count / seconds),
-        "sqlalchemy_s": round(base_seconds, 2), "sqlalchemy_bookings_per_s": round(base_count / base_seconds),
+        "backend": name, "bookings": count, "all_rows": all_rows, "repeat": repeat,
+        "extract_s": round(seconds, 2), "extract_runs_s": [round(e[0], 2) for e in extractions],
+        "extract_bookings_per_s": round(count / seconds), "extract_rows_per_s": round(all_rows / seconds),
+        "sqlalchemy_s": round(base_seconds, 2), "sqlalchemy_runs_s": [round(b[0], 2) for b in baselines],
+        "sqlalchemy_bookings_per_s": round(base_count / base_seconds),
         "ratio": round((count / seconds) / (base_count / base_seconds), 2),
+        "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     print(json.dumps(result))
     return result
@@ -77,14 +94,23 @@ def _measure(name: str, url: str, folder: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bookings", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3, help="extraction/baseline pairs; medians are reported")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--skip-pg", action="store_true")
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="auditoryx-extract-"))
+    try:
+        _run(options, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB "
+          f"(largest child: {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MB)")
 
+
+def _run(options: argparse.Namespace, folder: Path) -> None:
     sqlite_url = f"sqlite:///{folder / 'operational.sqlite'}"
     _generate(sqlite_url, options.bookings)
-    _measure("sqlite", sqlite_url, folder)
+    _measure("sqlite", sqlite_url, folder, options.repeat)
 
     if not options.skip_pg:
         admin = create_engine(options.pg_url, isolation_level="AUTOCOMMIT")
@@ -94,11 +120,10 @@ def main() -> None:
         try:
             pg_url = admin.url.set(database=name).render_as_string(hide_password=False)
             _generate(pg_url, options.bookings)
-            _measure("postgresql", pg_url, folder)
+            _measure("postgresql", pg_url, folder, options.repeat)
         finally:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":

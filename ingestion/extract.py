@@ -210,13 +210,13 @@ def extract_operational(
     def whole(tenant_id: str, table: str) -> bool:
         return mode == "full" or (tenant_id, table) not in watermarks
 
+    replaced = {table: [t for t in selected if whole(t, table)] for table in RAW_TABLES}
+    scanned = [table for table, tenants in replaced.items()
+               if tenants and SCAN_SHARE * len(active) <= len(tenants) <= MAX_TENANTS_PER_SCAN]
+    ranges = reader.row_ranges(scanned, ROWS_PER_READ)
     groups = []
     for table in RAW_TABLES:
-        replaced = [t for t in selected if whole(t, table)]
-        ranges = None
-        if len(replaced) >= SCAN_SHARE * len(active) and len(replaced) <= MAX_TENANTS_PER_SCAN:
-            ranges = reader.row_ranges(table, ROWS_PER_READ)
-        groups.append(_Group(table, replaced, ranges=ranges))
+        groups.append(_Group(table, replaced[table], ranges=ranges.get(table)))
         changed = [t for t in selected if not whole(t, table)]
         groups.append(_Group(table, changed, since=[watermarks[(t, table)] for t in changed]))
     plan = _ReadPlan(groups)
@@ -234,11 +234,10 @@ def extract_operational(
             if gone:
                 present = [row[0] for row in conn.execute("SELECT id FROM raw_organizations").fetchall()]
                 result.removed_tenants = remove_tenants(conn, [t for t in present if t not in gone])
-        for table in RAW_TABLES:  # tenants read whole replace all their rows (key reconciliation)
-            replaced = [t for t in selected if whole(t, table)]
-            if replaced:
+        for table, tenants in replaced.items():  # tenants read whole replace all their rows (key reconciliation)
+            if tenants:
                 column = quote_identifier(TENANT_COLUMN[table])
-                conn.execute(f"DELETE FROM {raw_table_name(table)} WHERE list_contains(?, {column})", [replaced])
+                conn.execute(f"DELETE FROM {raw_table_name(table)} WHERE list_contains(?, {column})", [tenants])
         workers = max(1, getattr(reader, "connections", 1))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract-read") as pool:
             in_flight: deque[tuple[_Read, Future]] = deque()

@@ -149,21 +149,29 @@ class OperationalReader:
                 for t, s in zip(tenant_ids, since))
         return self._fetch(f"SELECT {self._select_list(table)} FROM {_quote(table)} WHERE {where}", params)
 
-    def row_ranges(self, table: str, rows: int) -> list[tuple[int, int]] | None:
-        """Consecutive ``[start, end)`` rowid ranges of about ``rows`` rows covering the whole
-        table (SQLite), for ``read_tenants(..., rows=...)``; None where reads go by tenant only."""
-        if table not in RAW_TABLES:
-            raise KeyError(table)
-        if self.backend != "sqlite":
-            return None
+    def row_ranges(self, tables: Sequence[str], rows: int) -> dict[str, list[tuple[int, int]]]:
+        """Per table (SQLite; none elsewhere), consecutive ``[start, end)`` rowid ranges of about
+        ``rows`` rows covering the whole table, for ``read_tenants(..., rows=...)``: every
+        table's bounds in one round trip."""
+        tables = list(dict.fromkeys(tables))
+        for table in tables:
+            if table not in RAW_TABLES:
+                raise KeyError(table)
+        if self.backend != "sqlite" or not tables:
+            return {}
+        sql = " UNION ALL ".join(
+            f"SELECT {index} AS number, min(rowid) AS low, max(rowid) AS high FROM {_quote(table)}"
+            for index, table in enumerate(tables))
         try:
-            bounds = self._fetch(f"SELECT min(rowid) AS low, max(rowid) AS high FROM {_quote(table)}", [])
-        except RuntimeError:  # e.g. a WITHOUT ROWID table
-            return None
-        low, high = bounds.column("low")[0].as_py(), bounds.column("high")[0].as_py()
-        if low is None:
-            return []
-        return [(start, min(start + rows, high + 1)) for start in range(low, high + 1, rows)]
+            bounds = self._fetch(sql, []).to_pylist()
+        except RuntimeError:  # e.g. a WITHOUT ROWID table: read by tenant
+            return {}
+        ranges = {}
+        for row in bounds:
+            low, high = row["low"], row["high"]
+            ranges[tables[row["number"]]] = [] if low is None else [
+                (start, min(start + rows, high + 1)) for start in range(low, high + 1, rows)]
+        return ranges
 
     def _placeholder(self, number: int) -> str:
         return {"sqlite": "?", "postgresql": f"${number}"}.get(self.backend, f":p{number}")

@@ -143,3 +143,5 @@ class SqliteChildReader:
 
 if __name__ == "__main__":
     _serve(sys.argv[1], sys.argv[2], sys.stdin.buffer, sys.stdout.buffer)
+    sys.stdout.flush()
+    os._exit(0)  # nothing left to clean up: skip the interpreter's teardown (~0.1 s)

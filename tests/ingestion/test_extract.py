@@ -150,7 +150,7 @@ def test_small_reads_and_row_ranges_give_the_same_tables(tmp_path, pg_url, monke
     monkeypatch.setattr(extract, "ROWS_PER_READ", 40)
     monkeypatch.setattr(extract, "FIRST_READ_TENANTS", 1)
     with open_operational(sqlite_url) as reader:
-        ranges = reader.row_ranges("bookings", 40)
+        ranges = reader.row_ranges(["bookings"], 40)["bookings"]
         assert len(ranges) > 10
         tenants = reader.tenant_ids()
         assert sum(reader.read_tenants("bookings", tenants, rows=r).num_rows for r in ranges) \
