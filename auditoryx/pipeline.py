@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
 
 from auditoryx.locking import exclusive_lock
 from auditoryx.settings import Settings
@@ -15,6 +16,7 @@ from ingestion.files import FileDropReport, ensure_file_tables, ingest_file_drop
 from ingestion.operational_source import open_operational
 from warehouse.build_db import connect_build
 from warehouse.dbt_runner import build_all
+from warehouse.pending import mark_pending
 from warehouse.publish import PublishResult, publish_platform, publish_tenants, retire_tenant
 
 Progress = Callable[[str], None]
@@ -49,12 +51,18 @@ def _say(progress: Progress | None, message: str) -> None:
 
 def ingest(settings: Settings, tenant_ids: Sequence[str] | None = None,
            progress: Progress | None = None, mode: Mode = "incremental") -> IngestResult:
-    """Operational extraction for the given tenants, then every tenant's pending file drops."""
+    """Operational extraction for the given tenants, then every tenant's pending file drops.
+
+    The tenants whose raw rows may change are marked pending first (warehouse/pending.py): the
+    next dbt build then only needs to look at theirs.
+    """
     conn = connect_build(settings.build_database_path)
     try:
+        mark_pending(conn, tenant_ids)  # None: every tenant
         with open_operational(settings.operational_database_url) as reader:
             extraction = extract_operational(reader, conn, tenant_ids, progress, mode)
         ensure_file_tables(conn)
+        mark_pending(conn, tenants_with_landing_files(settings.resolved_landing_dir, known_tenants(conn)))
         drops = ingest_file_drops(conn, settings.resolved_landing_dir, settings.resolved_archive_dir,
                                   known_tenants(conn))
         if drops.files:
@@ -63,6 +71,12 @@ def ingest(settings: Settings, tenant_ids: Sequence[str] | None = None,
         return IngestResult(extraction=extraction, file_drops=drops)
     finally:
         conn.close()
+
+
+def tenants_with_landing_files(landing_dir: Path, slugs: Mapping[str, str]) -> list[str]:
+    """Ids of the tenants with any file under their landing folder (``slugs``: slug → id)."""
+    return sorted(tenant_id for slug, tenant_id in slugs.items()
+                  if (landing_dir / slug).is_dir() and any(p.is_file() for p in (landing_dir / slug).rglob("*")))
 
 
 def known_tenants(conn) -> dict[str, str]:

@@ -23,12 +23,18 @@ import threading
 from importlib import metadata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from auditoryx.errors import AuditoryxError
+from warehouse.pending import build_scope, clear_pending
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 BUILD_DB_ENV = "AUDITORYX_BUILD_DB"
+# The tenants a build is limited to (warehouse/pending.py), comma-separated; read by
+# dbt_project/macros/tenant_scope.sql at execution time only. An environment variable rather
+# than a dbt var: a changed var makes dbt re-parse the whole project (~3 s) on every build.
+TENANT_SCOPE_ENV = "AUDITORYX_TENANT_SCOPE"
 
 # Statuses of dbt node results that make a run fail (see dbt.artifacts.schemas.results).
 _FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
@@ -130,6 +136,7 @@ def invoke_dbt(
     as_of: dt.date,
     threads: int = 2,
     target_dir: Path | None = None,
+    tenant_scope: Sequence[str] | None = None,
 ) -> str | None:
     """Run ``dbt <args>`` in-process on ``build_db``; return None on success, else a one-line
     summary of what failed (failing nodes and tests, or the exception).
@@ -152,8 +159,9 @@ def invoke_dbt(
     work_dir.mkdir(parents=True, exist_ok=True)
     command = args[0]
     cli_args = [*args, *dbt_flags(work_dir=work_dir, as_of=as_of, threads=threads, target_dir=target_dir)]
+    scope = ",".join(tenant_scope or [])
 
-    with _LOCK, _env(BUILD_DB_ENV, str(build_db)):
+    with _LOCK, _env(BUILD_DB_ENV, str(build_db)), _env(TENANT_SCOPE_ENV, scope):
         try:
             result = dbtRunner().invoke(cli_args)
         except Exception as exc:  # dbt normally reports through the result; be safe
@@ -172,10 +180,11 @@ def run_dbt(
     as_of: dt.date,
     threads: int = 2,
     target_dir: Path | None = None,
+    tenant_scope: Sequence[str] | None = None,
 ) -> None:
     """``invoke_dbt`` that raises AuditoryxError (with the one-line summary) on any failure."""
     failure = invoke_dbt(args, build_db=build_db, work_dir=work_dir, as_of=as_of, threads=threads,
-                         target_dir=target_dir)
+                         target_dir=target_dir, tenant_scope=tenant_scope)
     if failure is not None:
         raise AuditoryxError(failure)
 
@@ -240,6 +249,40 @@ def record_build(build_db: Path, fingerprint: str, as_of: dt.date, full_refresh:
         conn.close()
 
 
+@dataclass(frozen=True)
+class BuildPlan:
+    """How the next ``dbt build`` of a build database runs (``plan_build``), and what its success
+    records (``BuildPlan.succeeded``)."""
+    build_db: Path
+    fingerprint: str
+    full_refresh: bool
+    tenant_scope: list[str] | None
+    started_at: dt.datetime
+
+    @property
+    def flags(self) -> list[str]:
+        return ["--full-refresh"] if self.full_refresh else []
+
+    def succeeded(self, as_of: dt.date, *, every_model: bool = True) -> None:
+        """Record the project fingerprint; forget the pending tenants when every model was built."""
+        record_build(self.build_db, self.fingerprint, as_of, self.full_refresh)
+        if every_model:
+            clear_pending(self.build_db, before=self.started_at)
+
+
+def plan_build(build_db: Path, full_refresh: bool | None = None) -> BuildPlan:
+    """A full refresh when forced or when the project fingerprint differs from the last successful
+    build's (``full_refresh=None``); otherwise incremental, limited to the pending tenants when
+    only some tenants' raw rows changed (warehouse/pending.py)."""
+    build_db = Path(build_db).resolve()
+    started_at = dt.datetime.now(dt.timezone.utc)
+    fingerprint = project_fingerprint()
+    if full_refresh is None:
+        full_refresh = stored_fingerprint(build_db) != fingerprint
+    scope = None if full_refresh else build_scope(build_db)
+    return BuildPlan(build_db, fingerprint, full_refresh, scope, started_at)
+
+
 def build_all(
     build_db: Path,
     work_dir: Path,
@@ -253,23 +296,20 @@ def build_all(
 
     ``full_refresh=None`` (default) rebuilds incremental models from scratch only when the
     project fingerprint differs from the last successful build's; True or False forces it.
+    When the raw rows changed only for some tenants since the last successful build (marks of
+    warehouse/pending.py), the build looks only at theirs: the incremental bookings model
+    compares their rows and the data tests check their rows (``TENANT_SCOPE_ENV``).
     Unit tests check SQL logic on fixed inputs, not the data: they run in the test suite
     (``unit_tests=True`` or ``run_dbt(["test", "--select", "test_type:unit"], …)``), not on every
     refresh. Returns whether the build was a full refresh.
     """
-    build_db = Path(build_db).resolve()
     with _LOCK:
-        fingerprint = project_fingerprint()
-        if full_refresh is None:
-            full_refresh = stored_fingerprint(build_db) != fingerprint
-        args = ["build"]
-        if full_refresh:
-            args.append("--full-refresh")
-        if not unit_tests:
-            args += ["--exclude-resource-type", "unit_test"]
-        run_dbt(args, build_db=build_db, work_dir=work_dir, as_of=as_of, threads=threads)
-        record_build(build_db, fingerprint, as_of, full_refresh)
-    return full_refresh
+        plan = plan_build(build_db, full_refresh)
+        args = ["build", *plan.flags, *([] if unit_tests else ["--exclude-resource-type", "unit_test"])]
+        run_dbt(args, build_db=plan.build_db, work_dir=work_dir, as_of=as_of, threads=threads,
+                tenant_scope=plan.tenant_scope)
+        plan.succeeded(as_of)
+    return plan.full_refresh
 
 
 def generate_docs(build_db: Path, work_dir: Path, as_of: dt.date, threads: int = 2) -> Path:

@@ -229,3 +229,52 @@ def test_money_survives_incremental_rewrites(first_build):
     assert types["fx_usd_per_unit"] == "DECIMAL(18,8)" and types["source_row_hash"] == "UBIGINT"
     assert types["loaded_at"] == "TIMESTAMP WITH TIME ZONE"
     assert isinstance(sample, Decimal)
+
+
+def test_a_build_limited_to_the_pending_tenants(tmp_path):
+    """Ingestion marks the tenants it is about to change; the next build compares only their
+    bookings and tests only their rows, gives the marts of a full refresh, and clears the marks
+    only when it succeeds."""
+    from auditoryx.errors import AuditoryxError
+    from warehouse.pending import build_scope, mark_pending
+
+    db, work = create_build_db(tmp_path / "build.duckdb", raw_rows()), tmp_path / "work"
+    build_all(db, work, D1)
+
+    con = duckdb.connect(str(db))
+    try:
+        mark_pending(con, ["t-usd"])
+        con.execute("update main.raw_bookings set status = 'CANCELLED', updated_at = ? where id = 'A2'", [LATER])
+        move(con, "A7", utc(2024, 3, 10, 10), utc(2024, 3, 10, 11))
+    finally:
+        con.close()
+    assert build_scope(db) == ["t-usd"]
+    assert build_all(db, work, D1) is False
+    assert build_scope(db) is None                                      # marks cleared
+    assert tenant_changes(db) == {"t-usd": "changed"}
+    assert_same_tables(build_tables(db), full_refresh_of_copy(db, tmp_path / "ref", D1))
+
+    def bad_priority(tenant_id: str) -> None:
+        con = duckdb.connect(str(db))
+        try:
+            mark_pending(con, ["t-usd"])
+            con.execute("update main.raw_bookings set priority = 'WHENEVER' where id = (select min(id) from "
+                        "main.raw_bookings where org_id = ?)", [tenant_id])
+        finally:
+            con.close()
+
+    bad_priority("t-usd")                                              # in the scope: the test sees it
+    with pytest.raises(AuditoryxError, match="accepted_values_stg_operational__bookings_priority"):
+        build_all(db, work, D1)
+    assert build_scope(db) == ["t-usd"]                                 # kept for the next build
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("update main.raw_bookings set priority = 'MEDIUM' where priority = 'WHENEVER'")
+    finally:
+        con.close()
+    build_all(db, work, D1)
+
+    bad_priority("t-eur")                                              # outside the scope: not tested now…
+    build_all(db, work, D1)
+    with pytest.raises(AuditoryxError, match="accepted_values_stg_operational__bookings_priority"):
+        build_all(db, work, D1)                                         # …but by the next unscoped build

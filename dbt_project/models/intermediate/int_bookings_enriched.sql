@@ -15,6 +15,8 @@
     left with no row at all (its only booking moved to another month or was deleted), one
     tombstone row (booking_id null) so that delete+insert still deletes it; the post-hook then
     removes the tombstones in the same transaction.
+  In a build limited to some tenants (AUDITORYX_TENANT_SCOPE: only their raw rows changed since the
+  last successful build, macros/tenant_scope.sql), only their fingerprints are compared.
   A re-run on unchanged data finds no changed tenant and writes nothing, so a first incremental
   run cannot duplicate rows. The FX seed and the code are not in the hash: when they change,
   warehouse/dbt_runner.py runs with --full-refresh (project fingerprint). The model does not
@@ -93,6 +95,7 @@ source_fingerprints as (
         from {{ ref('stg_operational__bookings') }} as bookings
         left join organizations
             on organizations.tenant_id = bookings.tenant_id
+        where {{ in_tenant_scope('bookings.tenant_id') }}
     ) as hashed
     group by tenant_id
 
@@ -102,6 +105,7 @@ loaded_fingerprints as (
 
     select tenant_id, count(*) as row_count, sum(source_row_hash) as hash_sum
     from loaded
+    where {{ in_tenant_scope('tenant_id') }}
     group by tenant_id
 
 ),

@@ -23,7 +23,7 @@ from pipelines.defs.assets.ingest import raw_asset_key
 from pipelines.defs.partitions import BUILD_DB_TAGS, single_run, tenant_partitions
 from pipelines.defs.resources import AuditoryxSettings
 from pipelines.retries import is_transient
-from warehouse.dbt_runner import invoke_dbt, project_fingerprint, record_build, run_dbt, stored_fingerprint
+from warehouse.dbt_runner import invoke_dbt, plan_build, run_dbt
 
 KEEP_RUN_TARGETS = 5
 
@@ -88,20 +88,21 @@ def build_dbt_definitions(manifest_path: Path) -> dg.Definitions:
     def auditoryx_dbt_models(context: dg.AssetExecutionContext, auditoryx: AuditoryxSettings):
         settings = auditoryx.settings()
         as_of = settings.effective_as_of()
+        selection = _selection(context, manifest, translator)
+        plan = plan_build(settings.build_database_path)  # full refresh when the project changed
         # unit tests check the SQL logic, not the data: `make test` runs them, refreshes need not
-        args = ["build", *_selection(context, manifest, translator), "--exclude-resource-type", "unit_test"]
-        fingerprint = project_fingerprint()
-        full_refresh = stored_fingerprint(settings.build_database_path) != fingerprint
-        if full_refresh:  # project or FX rates changed since the last build: rebuild incrementals
-            args.append("--full-refresh")
+        args = ["build", *selection, "--exclude-resource-type", "unit_test", *plan.flags]
         target = _run_target(settings, context.run.run_id)
         results = target / "run_results.json"
         results.unlink(missing_ok=True)  # a retry of this run writes into the same folder
         started = time.perf_counter()
         failure = invoke_dbt(args, build_db=settings.build_database_path, work_dir=settings.dbt_work_dir,
-                             as_of=as_of, threads=settings.dbt_threads, target_dir=target)
+                             as_of=as_of, threads=settings.dbt_threads, target_dir=target,
+                             tenant_scope=plan.tenant_scope)
         context.log.info(f"dbt build finished in {time.perf_counter() - started:.2f}s"
-                         f"{' (full refresh)' if full_refresh else ''}: {failure or 'success'}")
+                         f"{' (full refresh)' if plan.full_refresh else ''}"
+                         f"{f' (looking at {len(plan.tenant_scope)} changed tenants)' if plan.tenant_scope else ''}"
+                         f": {failure or 'success'}")
         if failure and is_transient(AuditoryxError(failure)):  # a lock held, a database busy: try again
             raise dg.RetryRequested(max_retries=4, seconds_to_wait=2.0) from AuditoryxError(failure)
         if results.is_file():
@@ -111,7 +112,7 @@ def build_dbt_definitions(manifest_path: Path) -> dg.Definitions:
                                       selected_outputs=context.selected_output_names, selected_checks=selected_checks)
         if failure:  # failed models or tests: the data is wrong, retrying would not help
             raise dg.Failure(failure, allow_retries=False)
-        record_build(settings.build_database_path, fingerprint, as_of, full_refresh)
+        plan.succeeded(as_of, every_model=selection == ["--select", "fqn:*"])
 
     return dg.Definitions(assets=[auditoryx_dbt_models])
 

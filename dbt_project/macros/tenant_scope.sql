@@ -1,0 +1,57 @@
+{#
+  A build limited to some tenants: the environment variable AUDITORYX_TENANT_SCOPE lists,
+  comma-separated, the tenants whose raw rows changed since the last successful build
+  (warehouse/pending.py, set by warehouse/dbt_runner.py; empty or unset: every tenant). Only the
+  incremental bookings model and the data tests use it: every table is still built for all
+  tenants, and a build with no scope checks everything.
+
+  It is read at execution time only (`execute`): parsing never sees it, so a new scope does not
+  make dbt re-parse the project, as a changed --vars would.
+
+  tenant_scope(): the ids, each checked against a strict pattern before it can reach SQL.
+  in_tenant_scope(column): a predicate on `column`, `true` when there is no scope.
+#}
+{% macro tenant_scope() %}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set scope = env_var('AUDITORYX_TENANT_SCOPE', '').split(',') | map('trim') | reject('equalto', '') | list -%}
+    {%- for tenant_id in scope -%}
+        {%- if not modules.re.fullmatch('[A-Za-z0-9_-]{1,64}', tenant_id) -%}
+            {{ exceptions.raise_compiler_error("AUDITORYX_TENANT_SCOPE holds an invalid tenant id: " ~ tenant_id) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(scope) }}
+{% endmacro %}
+
+
+{% macro in_tenant_scope(column) -%}
+    {%- set scope = tenant_scope() -%}
+    {%- if scope -%}
+        {{ column }} in ({% for tenant_id in scope %}'{{ tenant_id }}'{{ ", " if not loop.last }}{% endfor %})
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+  Generic data tests read their model through this macro (dbt's own, extended): in a build
+  limited to some tenants, they check those tenants' rows only; the rows of the other tenants did
+  not change and passed the same tests before. Relations without a tenant_id column (the var
+  `tenant_unscoped_relations`) are always checked whole. The subquery has no alias (DuckDB needs
+  none), so that tests can give the model their own (`{{ model }} as child`).
+-#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- set scoped = tenant_scope() and relation.identifier not in var('tenant_unscoped_relations', []) -%}
+    {%- if where or scoped -%}
+        {%- set filtered -%}
+            (select * from {{ relation }}
+             where ({{ where or 'true' }}) and {{ in_tenant_scope('tenant_id') if scoped else 'true' }})
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
