@@ -30,6 +30,7 @@ _LENGTH = struct.Struct("!Q")
 # in a first batch would be typed INT64 and fail on the first text value): one batch per query
 _WHOLE_RESULT = {"adbc.sqlite.query.batch_rows": str(1 << 30)}
 _RAM_FOLDER = Path("/dev/shm")
+_RAM_FOLDER_MIN_FREE = 2 << 30  # a container's /dev/shm is often tiny (64 MB): then the temp folder
 _MMAP_PRAGMA = f"PRAGMA mmap_size = {1 << 34}"  # SQLite caps it at its compile-time maximum
 
 
@@ -97,7 +98,9 @@ def _serve(uri: str, folder: str, requests: BinaryIO, replies: BinaryIO) -> None
 
 
 def _scratch_folder() -> str:
-    ram = _RAM_FOLDER if _RAM_FOLDER.is_dir() and os.access(_RAM_FOLDER, os.W_OK) else None
+    ram = None
+    if _RAM_FOLDER.is_dir() and os.access(_RAM_FOLDER, os.W_OK):
+        ram = _RAM_FOLDER if shutil.disk_usage(_RAM_FOLDER).free >= _RAM_FOLDER_MIN_FREE else None
     return tempfile.mkdtemp(prefix="auditoryx-sqlite-", dir=ram)
 
 
