@@ -206,8 +206,8 @@ def project_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def stored_fingerprint(build_db: Path) -> str | None:
-    """The project fingerprint of the last successful ``build_all`` on ``build_db``, if any."""
+def stored_build(build_db: Path) -> tuple[str, dt.date] | None:
+    """(project fingerprint, as-of date) of the last successful build of ``build_db``, if any."""
     import duckdb
 
     build_db = Path(build_db)
@@ -221,15 +221,21 @@ def stored_fingerprint(build_db: Path) -> str | None:
         ).fetchall()[0][0]
         if not found:
             return None
-        rows = conn.execute(f"SELECT fingerprint FROM main.{STATE_TABLE}").fetchall()
-        return rows[0][0] if rows else None
+        rows = conn.execute(f"SELECT fingerprint, as_of FROM main.{STATE_TABLE}").fetchall()
+        return (rows[0][0], rows[0][1]) if rows else None
     finally:
         conn.close()
 
 
+def stored_fingerprint(build_db: Path) -> str | None:
+    """The project fingerprint of the last successful build on ``build_db``, if any."""
+    state = stored_build(build_db)
+    return state[0] if state else None
+
+
 def record_build(build_db: Path, fingerprint: str, as_of: dt.date, full_refresh: bool) -> None:
     """Record a successful build of ``build_db`` with the project ``fingerprint`` (callers that run
-    dbt themselves, e.g. Dagster, use it with project_fingerprint() and stored_fingerprint())."""
+    dbt themselves go through plan_build() and BuildPlan.succeeded())."""
     import duckdb
 
     conn = duckdb.connect(str(build_db))
@@ -270,16 +276,19 @@ class BuildPlan:
             clear_pending(self.build_db, before=self.started_at)
 
 
-def plan_build(build_db: Path, full_refresh: bool | None = None) -> BuildPlan:
+def plan_build(build_db: Path, as_of: dt.date, full_refresh: bool | None = None) -> BuildPlan:
     """A full refresh when forced or when the project fingerprint differs from the last successful
     build's (``full_refresh=None``); otherwise incremental, limited to the pending tenants when
-    only some tenants' raw rows changed (warehouse/pending.py)."""
+    only some tenants' raw rows changed (warehouse/pending.py) and the as-of date is the last
+    build's (the as-of marts of the other tenants are then still right)."""
     build_db = Path(build_db).resolve()
     started_at = dt.datetime.now(dt.timezone.utc)
     fingerprint = project_fingerprint()
+    last = stored_build(build_db)
     if full_refresh is None:
-        full_refresh = stored_fingerprint(build_db) != fingerprint
-    scope = None if full_refresh else build_scope(build_db)
+        full_refresh = last is None or last[0] != fingerprint
+    same_day = last is not None and last[1] == as_of
+    scope = build_scope(build_db) if same_day and not full_refresh else None
     return BuildPlan(build_db, fingerprint, full_refresh, scope, started_at)
 
 
@@ -297,14 +306,15 @@ def build_all(
     ``full_refresh=None`` (default) rebuilds incremental models from scratch only when the
     project fingerprint differs from the last successful build's; True or False forces it.
     When the raw rows changed only for some tenants since the last successful build (marks of
-    warehouse/pending.py), the build looks only at theirs: the incremental bookings model
-    compares their rows and the data tests check their rows (``TENANT_SCOPE_ENV``).
+    warehouse/pending.py) and the as-of date is the same, the build looks only at theirs: the
+    incremental bookings model compares their rows, the as-of marts recompute only them and the
+    data tests check only their rows (``TENANT_SCOPE_ENV``).
     Unit tests check SQL logic on fixed inputs, not the data: they run in the test suite
     (``unit_tests=True`` or ``run_dbt(["test", "--select", "test_type:unit"], …)``), not on every
     refresh. Returns whether the build was a full refresh.
     """
     with _LOCK:
-        plan = plan_build(build_db, full_refresh)
+        plan = plan_build(build_db, as_of, full_refresh)
         args = ["build", *plan.flags, *([] if unit_tests else ["--exclude-resource-type", "unit_test"])]
         run_dbt(args, build_db=plan.build_db, work_dir=work_dir, as_of=as_of, threads=threads,
                 tenant_scope=plan.tenant_scope)

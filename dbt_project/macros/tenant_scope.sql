@@ -55,3 +55,21 @@
         {%- do return(relation) -%}
     {%- endif -%}
 {%- endmacro %}
+
+
+{#-
+  `ref(name)` limited to the tenants of the build's scope: the source of the as-of marts that are
+  recomputed per tenant (dbt_project.yml, `refreshed_by_tenant`). Without a scope, every row.
+-#}
+{% macro scoped_ref(name) -%}
+    (select * from {{ ref(name) }} where {{ in_tenant_scope('tenant_id') }})
+{%- endmacro %}
+
+
+{#- The pre-hook of those marts: remove the scope's tenants (every row without a scope: the
+    model then recomputes all tenants, and tenants that left are gone). -#}
+{% macro delete_scoped_tenants() %}
+    {% if is_incremental() %}
+        delete from {{ this }} where {{ in_tenant_scope('tenant_id') }}
+    {% endif %}
+{% endmacro %}

@@ -254,6 +254,25 @@ def test_a_build_limited_to_the_pending_tenants(tmp_path):
     assert tenant_changes(db) == {"t-usd": "changed"}
     assert_same_tables(build_tables(db), full_refresh_of_copy(db, tmp_path / "ref", D1))
 
+    con = duckdb.connect(str(db))                                       # a tenant leaves, as ingestion does it
+    try:
+        mark_pending(con, ["t-canary"])
+        for table in RAW_TABLES:
+            con.execute(f'delete from main.{raw_table_name(table)} where "{TENANT_COLUMN[table]}" = ?', ["t-canary"])
+    finally:
+        con.close()
+    build_all(db, work, D1)
+    assert_same_tables(build_tables(db), full_refresh_of_copy(db, tmp_path / "ref-left", D1))
+
+    con = duckdb.connect(str(db))                                       # a new day: everything is looked at
+    try:
+        mark_pending(con, ["t-eur"])
+        move(con, "A1", utc(2024, 6, 28, 10), utc(2024, 6, 28, 11))
+    finally:
+        con.close()
+    build_all(db, work, D2)
+    assert_same_tables(build_tables(db), full_refresh_of_copy(db, tmp_path / "ref-d2", D2))
+
     def bad_priority(tenant_id: str) -> None:
         con = duckdb.connect(str(db))
         try:
@@ -265,16 +284,16 @@ def test_a_build_limited_to_the_pending_tenants(tmp_path):
 
     bad_priority("t-usd")                                              # in the scope: the test sees it
     with pytest.raises(AuditoryxError, match="accepted_values_stg_operational__bookings_priority"):
-        build_all(db, work, D1)
+        build_all(db, work, D2)
     assert build_scope(db) == ["t-usd"]                                 # kept for the next build
     con = duckdb.connect(str(db))
     try:
         con.execute("update main.raw_bookings set priority = 'MEDIUM' where priority = 'WHENEVER'")
     finally:
         con.close()
-    build_all(db, work, D1)
+    build_all(db, work, D2)
 
     bad_priority("t-eur")                                              # outside the scope: not tested now…
-    build_all(db, work, D1)
+    build_all(db, work, D2)
     with pytest.raises(AuditoryxError, match="accepted_values_stg_operational__bookings_priority"):
-        build_all(db, work, D1)                                         # …but by the next unscoped build
+        build_all(db, work, D2)                                         # …but by the next unscoped build

@@ -27,7 +27,7 @@ with stages as (
 organizations as (
 
     select tenant_id
-    from {{ ref('stg_operational__organizations') }}
+    from {{ scoped_ref('stg_operational__organizations') }}
 
 ),
 
@@ -40,7 +40,7 @@ counts as (
             where start_local_date between {{ as_of }} - 89 and {{ as_of }}
         ) as bookings_90d,
         count(*) as bookings_all_time
-    from {{ ref('int_bookings_enriched') }}
+    from {{ scoped_ref('int_bookings_enriched') }}
     group by tenant_id, status
 
 )

@@ -22,7 +22,7 @@ with buckets as (
 organizations as (
 
     select tenant_id, base_currency
-    from {{ ref('stg_operational__organizations') }}
+    from {{ scoped_ref('stg_operational__organizations') }}
 
 ),
 
@@ -37,7 +37,7 @@ outstanding as (
             else 4
         end as bucket_order,
         value_base
-    from {{ ref('int_bookings_enriched') }}
+    from {{ scoped_ref('int_bookings_enriched') }}
     where is_outstanding
 
 ),

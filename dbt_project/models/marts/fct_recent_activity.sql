@@ -14,7 +14,7 @@
 with entries as (
 
     select *
-    from {{ ref('stg_operational__audit_log') }}
+    from {{ scoped_ref('stg_operational__audit_log') }}
     where occurred_at < cast({{ as_of }} + 1 as timestamptz)
 
 ),
@@ -35,7 +35,7 @@ latest as (
 users as (
 
     select tenant_id, user_id, user_name, email
-    from {{ ref('stg_operational__users') }}
+    from {{ scoped_ref('stg_operational__users') }}
 
 ),
 
@@ -45,16 +45,16 @@ users as (
 current_names as (
 
     select 'artists' as entity, tenant_id, artist_id as entity_id, coalesce(stage_name, artist_name) as label
-    from {{ ref('stg_operational__artists') }}
+    from {{ scoped_ref('stg_operational__artists') }}
     union all
     select 'projects', tenant_id, project_id, project_name
-    from {{ ref('stg_operational__projects') }}
+    from {{ scoped_ref('stg_operational__projects') }}
     union all
     select 'project_milestones', tenant_id, milestone_id, title
-    from {{ ref('stg_operational__project_milestones') }}
+    from {{ scoped_ref('stg_operational__project_milestones') }}
     union all
     select 'users', tenant_id, user_id, user_name
-    from {{ ref('stg_operational__users') }}
+    from {{ scoped_ref('stg_operational__users') }}
 
 ),
 

@@ -9,13 +9,13 @@
 with organizations as (
 
     select tenant_id, base_currency
-    from {{ ref('stg_operational__organizations') }}
+    from {{ scoped_ref('stg_operational__organizations') }}
 
 ),
 
 bookings as (
 
-    select * from {{ ref('int_bookings_enriched') }}
+    select * from {{ scoped_ref('int_bookings_enriched') }}
 
 ),
 
@@ -51,7 +51,7 @@ activity as (
 projects as (
 
     select tenant_id, count(*) as active_projects
-    from {{ ref('stg_operational__projects') }}
+    from {{ scoped_ref('stg_operational__projects') }}
     where status = 'IN_PROGRESS'
     group by tenant_id
 
@@ -60,7 +60,7 @@ projects as (
 milestones as (
 
     select tenant_id, count(*) as overdue_milestones
-    from {{ ref('stg_operational__project_milestones') }}
+    from {{ scoped_ref('stg_operational__project_milestones') }}
     where due_date < {{ as_of }}
       and status <> 'COMPLETED'
     group by tenant_id

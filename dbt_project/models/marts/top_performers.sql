@@ -6,7 +6,7 @@
 with window_bookings as (
 
     select *
-    from {{ ref('int_bookings_enriched') }}
+    from {{ scoped_ref('int_bookings_enriched') }}
     where is_recognized
       and service_date between {{ as_of_date() }} - 89 and {{ as_of_date() }}
 
@@ -40,7 +40,7 @@ ranked as (
 artists as (
 
     select tenant_id, artist_id, artist_name, stage_name
-    from {{ ref('stg_operational__artists') }}
+    from {{ scoped_ref('stg_operational__artists') }}
 
 )
 

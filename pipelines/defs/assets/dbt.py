@@ -89,7 +89,7 @@ def build_dbt_definitions(manifest_path: Path) -> dg.Definitions:
         settings = auditoryx.settings()
         as_of = settings.effective_as_of()
         selection = _selection(context, manifest, translator)
-        plan = plan_build(settings.build_database_path)  # full refresh when the project changed
+        plan = plan_build(settings.build_database_path, as_of)  # full refresh when the project changed
         # unit tests check the SQL logic, not the data: `make test` runs them, refreshes need not
         args = ["build", *selection, "--exclude-resource-type", "unit_test", *plan.flags]
         target = _run_target(settings, context.run.run_id)

@@ -7,7 +7,7 @@
 
 with organizations as (
 
-    select * from {{ ref('stg_operational__organizations') }}
+    select * from {{ scoped_ref('stg_operational__organizations') }}
 
 ),
 
@@ -19,7 +19,7 @@ bookings as (
         count(*) filter (where is_recognized) as completed_bookings,
         coalesce(sum(value_usd) filter (where is_recognized), 0) as recognized_revenue_usd,
         coalesce(sum(value_base) filter (where is_recognized), 0) as recognized_revenue
-    from {{ ref('int_bookings_enriched') }}
+    from {{ scoped_ref('int_bookings_enriched') }}
     group by tenant_id
 
 )
