@@ -265,9 +265,12 @@ class BuildPlan:
     tenant_scope: list[str] | None
     started_at: dt.datetime
 
-    @property
-    def flags(self) -> list[str]:
-        return ["--full-refresh"] if self.full_refresh else []
+    def flags(self, *, unit_tests: bool = False) -> list[str]:
+        """``dbt build`` flags: a full refresh, or, incrementally, without reloading the FX seed
+        (unchanged: it is in the fingerprint); unit tests only when asked for."""
+        excluded = ([] if unit_tests else ["unit_test"]) + ([] if self.full_refresh else ["seed"])
+        return [*(["--full-refresh"] if self.full_refresh else []),
+                *(["--exclude-resource-type", *excluded] if excluded else [])]
 
     def succeeded(self, as_of: dt.date, *, every_model: bool = True) -> None:
         """Record the project fingerprint; forget the pending tenants when every model was built."""
@@ -315,7 +318,7 @@ def build_all(
     """
     with _LOCK:
         plan = plan_build(build_db, as_of, full_refresh)
-        args = ["build", *plan.flags, *([] if unit_tests else ["--exclude-resource-type", "unit_test"])]
+        args = ["build", *plan.flags(unit_tests=unit_tests)]
         run_dbt(args, build_db=plan.build_db, work_dir=work_dir, as_of=as_of, threads=threads,
                 tenant_scope=plan.tenant_scope)
         plan.succeeded(as_of)

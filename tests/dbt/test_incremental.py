@@ -252,6 +252,8 @@ def test_a_build_limited_to_the_pending_tenants(tmp_path):
     assert build_all(db, work, D1) is False
     assert build_scope(db) is None                                      # marks cleared
     assert tenant_changes(db) == {"t-usd": "changed"}
+    ran = {r["unique_id"].split(".")[0] for r in json.loads((work / "target" / "run_results.json").read_text())["results"]}
+    assert ran == {"model", "test"}                                     # the unchanged FX seed is not reloaded
     assert_same_tables(build_tables(db), full_refresh_of_copy(db, tmp_path / "ref", D1))
 
     con = duckdb.connect(str(db))                                       # a tenant leaves, as ingestion does it
