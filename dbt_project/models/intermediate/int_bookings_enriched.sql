@@ -22,10 +22,11 @@
   warehouse/dbt_runner.py runs with --full-refresh (project fingerprint). The model does not
   depend on the as-of date D.
 
-  Performance: local dates are derived per (time zone, UTC day) and FX rates per (currency,
-  service date), a few thousand pairs, then joined back by equality; the exact ICU conversion
-  `timezone()` is only called for the rare bookings on a UTC day during which their zone changes
-  offset.
+  Performance: local dates are derived per (time zone, UTC start day) and FX rates per (currency,
+  service date), a few thousand pairs, then joined back by equality (one join gives the offsets
+  of the start day and of the next one, where the end of most bookings falls); the exact ICU
+  conversion `timezone()` is only called for the rare bookings on a UTC day during which their
+  zone changes offset, or ending more than a day after their start day.
 #}
 
 {{
@@ -180,10 +181,24 @@ to_enrich as not materialized (
 -- the UTC offset of each zone over each UTC day the bookings start or end on; a day whose
 -- offset at its end differs from the one at its start holds a transition (DST) and is
 -- converted exactly, instant by instant
+-- (bookings are keyed by their start day; the row also carries the next day, on which most
+-- bookings that cross midnight UTC end; other end days are converted exactly)
 zone_days as (
 
-    select distinct timezone, unnest([cast(start_at as date), cast(end_at as date)]) as utc_day
+    select distinct timezone, cast(start_at as date) as utc_day
     from to_enrich
+
+),
+
+zone_day_offsets as (
+
+    select
+        timezone,
+        utc_day,
+        timezone(timezone, cast(utc_day as timestamptz)) - cast(utc_day as timestamp) as day_offset,
+        timezone(timezone, cast(utc_day + 1 as timestamptz)) - cast(utc_day + 1 as timestamp) as next_day_offset,
+        timezone(timezone, cast(utc_day + 2 as timestamptz)) - cast(utc_day + 2 as timestamp) as day_after_offset
+    from zone_days
 
 ),
 
@@ -192,11 +207,11 @@ zone_offsets as (
     select
         timezone,
         utc_day,
-        timezone(timezone, cast(utc_day as timestamptz)) - cast(utc_day as timestamp) as day_offset,
-        timezone(timezone, cast(utc_day as timestamptz)) - cast(utc_day as timestamp)
-            <> timezone(timezone, cast(utc_day + 1 as timestamptz)) - cast(utc_day + 1 as timestamp)
-            as has_transition
-    from zone_days
+        day_offset,
+        day_offset <> next_day_offset as has_transition,
+        next_day_offset,
+        next_day_offset <> day_after_offset as next_day_has_transition
+    from zone_day_offsets
 
 ),
 
@@ -205,8 +220,9 @@ zone_offsets as (
 -- UTC end day and the days around it (a local date is at most one day away)
 rate_days as (
 
-    select distinct unnest([currency, base_currency]) as currency, cast(end_at as date) as utc_day
-    from to_enrich
+    select currency, cast(end_at as date) as utc_day from to_enrich
+    union
+    select base_currency, cast(end_at as date) from to_enrich
 
 ),
 
@@ -240,20 +256,20 @@ localized as (
         to_enrich.*,
         coalesce(to_enrich.final_price, to_enrich.budget) as value,
         case
-            when start_offsets.has_transition then cast(timezone(to_enrich.timezone, to_enrich.start_at) as date)
-            else cast(cast(to_enrich.start_at as timestamp) + start_offsets.day_offset as date)
+            when offsets.has_transition then cast(timezone(to_enrich.timezone, to_enrich.start_at) as date)
+            else cast(cast(to_enrich.start_at as timestamp) + offsets.day_offset as date)
         end as start_local_date,
         case
-            when end_offsets.has_transition then cast(timezone(to_enrich.timezone, to_enrich.end_at) as date)
-            else cast(cast(to_enrich.end_at as timestamp) + end_offsets.day_offset as date)
+            when cast(to_enrich.end_at as date) = offsets.utc_day and not offsets.has_transition
+                then cast(cast(to_enrich.end_at as timestamp) + offsets.day_offset as date)
+            when cast(to_enrich.end_at as date) = offsets.utc_day + 1 and not offsets.next_day_has_transition
+                then cast(cast(to_enrich.end_at as timestamp) + offsets.next_day_offset as date)
+            else cast(timezone(to_enrich.timezone, to_enrich.end_at) as date)
         end as service_date
     from to_enrich
-    left join zone_offsets as start_offsets
-        on start_offsets.timezone = to_enrich.timezone
-        and start_offsets.utc_day = cast(to_enrich.start_at as date)
-    left join zone_offsets as end_offsets
-        on end_offsets.timezone = to_enrich.timezone
-        and end_offsets.utc_day = cast(to_enrich.end_at as date)
+    left join zone_offsets as offsets
+        on offsets.timezone = to_enrich.timezone
+        and offsets.utc_day = cast(to_enrich.start_at as date)
 
 ),
 
