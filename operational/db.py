@@ -5,12 +5,14 @@ database to the latest revision. Alembic is configured here, in code, so it work
 """
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from auditoryx.errors import AuditoryxError
@@ -21,6 +23,7 @@ INITIAL_TABLES = frozenset({"organizations", "users", "artists", "projects", "pr
                             "project_milestones", "bookings", "audit_log"})
 """The tables of the initial revision: a database holding all of them without Alembic's version
 table was made by ``create_all`` before migrations existed, and is stamped instead of upgraded."""
+_LOCKED_RETRIES = 4
 _PG_MIGRATION_LOCK = 7_406_120_001  # pg_advisory_xact_lock key: one migrator per database
 
 
@@ -95,16 +98,24 @@ def create_schema(engine: Engine) -> None:
     from alembic import command
     from alembic.util import CommandError
 
-    if current_revision(engine) == head_revision():
-        return
-    try:
-        with migration_connection(engine) as conn:
-            config = alembic_config(conn)
-            if _created_without_alembic(conn):
-                command.stamp(config, INITIAL_REVISION)
-            command.upgrade(config, "head")
-    except CommandError as exc:  # e.g. a database migrated by a newer release
-        raise AuditoryxError(f"cannot migrate the operational database: {exc}") from None
+    for attempt in range(_LOCKED_RETRIES + 1):
+        try:
+            if current_revision(engine) == head_revision():
+                return
+            with migration_connection(engine) as conn:
+                config = alembic_config(conn)
+                if _created_without_alembic(conn):
+                    command.stamp(config, INITIAL_REVISION)
+                command.upgrade(config, "head")
+            return
+        except CommandError as exc:  # e.g. a database migrated by a newer release
+            raise AuditoryxError(f"cannot migrate the operational database: {exc}") from None
+        except OperationalError as exc:
+            # SQLite answers "database is locked" at once, without waiting, when migrators race
+            # on a fresh file (its WAL set-up); the next attempt finds the schema up to date
+            if "database is locked" not in str(exc) or attempt == _LOCKED_RETRIES:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def head_revision() -> str:
