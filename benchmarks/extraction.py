@@ -6,7 +6,9 @@ ADBC → Arrow → DuckDB, into a fresh DuckDB file, commit included) of every t
 same run, a baseline: fetching the same bookings through SQLAlchemy rows
 (`conn.execute(select(...)).all()`), as a row-by-row ORM-free reader would. Extraction and baseline
 alternate `--repeat` times (the machine is shared: the load average is printed); prints the median
-bookings/s of both, all rows/s of the extraction, and the ratio of the medians.
+bookings/s of both, all rows/s of the extraction, and the ratio of the medians. A ceiling is
+measured too: writing the same bookings, already in memory as Arrow, into a fresh DuckDB file
+(no reading at all), which no extraction can beat.
 
     .venv/bin/python benchmarks/extraction.py [--bookings 1000000] [--repeat 3] [--pg-url URL] [--skip-pg]
 """
@@ -37,6 +39,37 @@ def _generate(url: str, bookings: int) -> None:
     create_schema(engine)
     generate(engine, tenants=100, seed=1, as_of=AS_OF, password="x", target_bookings=bookings)
     engine.dispose()
+
+
+def _insert_ceiling(url: str, folder: Path, repeat: int) -> float:
+    """Median seconds to write the extracted bookings, already in memory as Arrow, into a fresh
+    DuckDB file (insert and commit; no reading at all): the bound any extraction stays under."""
+    import duckdb
+
+    from ingestion.extract import extract_operational
+    from ingestion.operational_source import open_operational
+    from warehouse.build_db import connect_build
+
+    source = folder / "ceiling-source.duckdb"
+    conn = connect_build(source)
+    with open_operational(url) as reader:
+        extract_operational(reader, conn, mode="full")
+    bookings = conn.sql("SELECT * FROM raw_bookings").to_arrow_table()
+    conn.close()
+    source.unlink()
+    times = []
+    for _ in range(repeat):
+        target = folder / f"{uuid.uuid4().hex}.duckdb"
+        conn = duckdb.connect(str(target))
+        conn.execute("CREATE TABLE raw_bookings AS SELECT * FROM bookings LIMIT 0")
+        started = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO raw_bookings SELECT * FROM bookings")
+        conn.execute("COMMIT")
+        times.append(time.perf_counter() - started)
+        conn.close()
+        target.unlink()
+    return statistics.median(times)
 
 
 def _extract(url: str, folder: Path) -> tuple[float, int, int]:
@@ -78,6 +111,7 @@ def _measure(name: str, url: str, folder: Path, repeat: int) -> dict:
     count, all_rows = extractions[0][1], extractions[0][2]
     base_seconds = statistics.median(b[0] for b in baselines)
     base_count = baselines[0][1]
+    ceiling = _insert_ceiling(url, folder, repeat)
     result = {
         "backend": name, "bookings": count, "all_rows": all_rows, "repeat": repeat,
         "extract_s": round(seconds, 2), "extract_runs_s": [round(e[0], 2) for e in extractions],
@@ -85,6 +119,7 @@ def _measure(name: str, url: str, folder: Path, repeat: int) -> dict:
         "sqlalchemy_s": round(base_seconds, 2), "sqlalchemy_runs_s": [round(b[0], 2) for b in baselines],
         "sqlalchemy_bookings_per_s": round(base_count / base_seconds),
         "ratio": round((count / seconds) / (base_count / base_seconds), 2),
+        "duckdb_insert_only_s": round(ceiling, 2), "duckdb_insert_only_bookings_per_s": round(count / ceiling),
         "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     print(json.dumps(result))
