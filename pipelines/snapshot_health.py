@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Collection
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
 from auditoryx.errors import AuditoryxError
 from auditoryx.settings import Settings
-from warehouse.layout import current_version
+from warehouse.layout import META_TABLE, PUBLISHED_MARTS, current_version, version_dir
 from warehouse.reader import open_tenant_snapshot
 
 
@@ -32,24 +35,90 @@ def check_tenant(settings: Settings, tenant_id: str) -> SnapshotHealth:
         return SnapshotHealth(None, None, "no CURRENT version")
     try:
         snapshot = open_tenant_snapshot(settings.published_dir, tenant_id)
-    except AuditoryxError as error:
+    except (AuditoryxError, duckdb.Error) as error:
         return SnapshotHealth(version, None, str(error))
     try:
         meta = snapshot.meta()
         bookings = int(meta["row_counts"].get("bookings", 0))
         non_draft = snapshot.query("SELECT count(*) AS n FROM fct_bookings_monthly")["n"][0]
-        problem = None
-        if meta["tenant_id"] != tenant_id:
-            problem = "meta names another tenant"
-        elif bookings > 0 and non_draft == 0:
-            problem = f"{bookings} source bookings but fct_bookings_monthly is empty"
-        return SnapshotHealth(version, meta["refreshed_at"], problem)
+    except (AuditoryxError, duckdb.Error) as error:
+        return SnapshotHealth(version, None, str(error))
     finally:
         snapshot.close()
+    problem = None
+    if meta["tenant_id"] != tenant_id:
+        problem = "meta names another tenant"
+    elif bookings > 0 and non_draft == 0:
+        problem = f"{bookings} source bookings but fct_bookings_monthly is empty"
+    return SnapshotHealth(version, meta["refreshed_at"], problem)
 
 
-def snapshot_health(settings: Settings) -> dict[str, SnapshotHealth]:
-    return {tenant_id: check_tenant(settings, tenant_id) for tenant_id in published_tenants(settings)}
+DEEP_CHECK_LIMIT = 50  # tenants opened one by one through the confined reader, per check
+
+
+def snapshot_health(settings: Settings, deep: Collection[str] | None = None) -> dict[str, SnapshotHealth]:
+    """Every published tenant's health, read in bulk: its CURRENT version has every table, the
+    files read (one DuckDB query per table over all tenants' files), its meta names it, and a
+    tenant with bookings has a non-empty fct_bookings_monthly. Tenants in ``deep`` (at most
+    ``DEEP_CHECK_LIMIT`` of them; default: the first ones) are also opened one by one through the
+    confined reader, as the dashboard opens them. If a bulk read fails, every tenant is checked
+    alone so that the failure is pinned on its tenant."""
+    tenants = published_tenants(settings)
+    found: dict[str, SnapshotHealth] = {}
+    folders: dict[str, Path] = {}
+    for tenant_id in tenants:
+        version = current_version(settings.published_dir, tenant_id)
+        if version is None:
+            found[tenant_id] = SnapshotHealth(None, None, "no CURRENT version")
+            continue
+        folder = version_dir(settings.published_dir, tenant_id, version)
+        missing = [t for t in (*PUBLISHED_MARTS, META_TABLE) if not (folder / f"{t}.parquet").is_file()]
+        if missing:
+            found[tenant_id] = SnapshotHealth(version, None, f"snapshot {version} lacks {', '.join(missing)}")
+        else:
+            folders[tenant_id] = folder
+    try:
+        found |= _bulk_health(folders)
+    except duckdb.Error:
+        found |= {tenant_id: check_tenant(settings, tenant_id) for tenant_id in folders}
+    chosen = [t for t in (tenants if deep is None else sorted(deep)) if t in folders][:DEEP_CHECK_LIMIT]
+    for tenant_id in chosen:
+        if found[tenant_id].problem is None:
+            found[tenant_id] = check_tenant(settings, tenant_id)
+    return dict(sorted(found.items()))
+
+
+def _bulk_health(folders: dict[str, Path]) -> dict[str, SnapshotHealth]:
+    if not folders:
+        return {}
+    by_folder = {str(folder): tenant_id for tenant_id, folder in folders.items()}
+    conn = duckdb.connect(":memory:")
+    try:
+        for table in PUBLISHED_MARTS:  # every file's footer reads
+            conn.execute("SELECT count(*) FROM parquet_file_metadata(?)",
+                         [[str(f / f"{table}.parquet") for f in folders.values()]]).fetchall()
+        marts = dict(conn.execute(
+            "SELECT parse_dirpath(filename), count(*) FROM read_parquet(?, filename = true) GROUP BY ALL",
+            [[str(f / "fct_bookings_monthly.parquet") for f in folders.values()]]).fetchall())
+        metas = conn.execute(
+            "SELECT parse_dirpath(filename), tenant_id, refreshed_at, row_counts "
+            "FROM read_parquet(?, filename = true)",
+            [[str(f / f"{META_TABLE}.parquet") for f in folders.values()]]).fetchall()
+    finally:
+        conn.close()
+    health: dict[str, SnapshotHealth] = {}
+    for folder, meta_tenant, refreshed_at, row_counts in metas:
+        tenant_id = by_folder[folder]
+        bookings = int(json.loads(row_counts or "{}").get("bookings", 0))
+        problem = None
+        if meta_tenant != tenant_id:
+            problem = "meta names another tenant"
+        elif bookings > 0 and marts.get(folder, 0) == 0:
+            problem = f"{bookings} source bookings but fct_bookings_monthly is empty"
+        health[tenant_id] = SnapshotHealth(Path(folder).name, refreshed_at, problem)
+    for tenant_id, folder in folders.items():
+        health.setdefault(tenant_id, SnapshotHealth(folder.name, None, "meta has no row"))
+    return health
 
 
 def unreconciled_runs(settings: Settings) -> list[tuple]:

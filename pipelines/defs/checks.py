@@ -6,17 +6,31 @@ import dagster as dg
 from pipelines.defs.assets.ingest import raw_asset_key
 from pipelines.defs.assets.publish import tenant_snapshots
 from pipelines.defs.resources import AuditoryxSettings
-from pipelines.snapshot_health import snapshot_health, unreconciled_runs
+from pipelines.snapshot_health import DEEP_CHECK_LIMIT, snapshot_health, unreconciled_runs
+
+
+def run_tenants(context: dg.AssetCheckExecutionContext) -> list[str] | None:
+    """The tenants this run refreshed (its partitions), or None when the run has no partitions."""
+    op_context = context.op_execution_context
+    try:
+        return list(op_context.partition_keys) if op_context.has_partition_key_range or op_context.has_partition_key else None
+    except dg.DagsterInvariantViolationError:
+        return None
 
 
 @dg.asset_check(asset=tenant_snapshots, blocking=True,
-                description="Every published tenant's CURRENT version opens, and tenants with bookings "
-                            "have non-empty revenue and booking marts.")
-def snapshots_complete(auditoryx: AuditoryxSettings) -> dg.AssetCheckResult:
-    health = snapshot_health(auditoryx.settings())
+                description="Every published tenant's CURRENT version has every table and its files read, "
+                            "its meta names it, and tenants with bookings have a non-empty booking mart; "
+                            "the tenants this run refreshed (up to 50) are also opened as the dashboard "
+                            "opens them.")
+def snapshots_complete(context: dg.AssetCheckExecutionContext, auditoryx: AuditoryxSettings) -> dg.AssetCheckResult:
+    deep = run_tenants(context)
+    health = snapshot_health(auditoryx.settings(), deep=deep)
     problems = {t: h.problem for t, h in health.items() if h.problem}
+    opened = min(DEEP_CHECK_LIMIT, len(health) if deep is None else len(set(deep) & set(health)))
     return dg.AssetCheckResult(passed=bool(health) and not problems,
-                               metadata={"tenants": len(health), "problems": str(problems)[:2000]})
+                               metadata={"tenants": len(health), "opened_one_by_one": opened,
+                                         "problems": str(problems)[:2000]})
 
 
 @dg.asset_check(asset=tenant_snapshots,
@@ -25,7 +39,7 @@ def snapshots_fresh(auditoryx: AuditoryxSettings) -> dg.AssetCheckResult:
     settings = auditoryx.settings()
     limit = dt.timedelta(hours=settings.freshness_hours)
     now = dt.datetime.now(dt.timezone.utc)
-    health = snapshot_health(settings)
+    health = snapshot_health(settings, deep=())  # freshness only needs the metas
     stale = sorted(t for t, h in health.items() if h.refreshed_at is None or now - h.refreshed_at > limit)
     return dg.AssetCheckResult(passed=not stale, severity=dg.AssetCheckSeverity.WARN,
                                metadata={"stale_tenants": len(stale), "limit_hours": settings.freshness_hours})

@@ -74,6 +74,10 @@ def test_one_tenant_run_publishes_only_that_tenant(app_env, tenants):
 
     one = job.execute_in_process(instance=instance, partition_key=generated[1].id)
     assert one.success
+    complete = [e.event_specific_data for e in one.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+                and e.event_specific_data.check_name == "snapshots_complete"]
+    assert complete[0].passed and complete[0].metadata["tenants"].value == 3
+    assert complete[0].metadata["opened_one_by_one"].value == 1  # the run's tenant; the others in bulk
     assert current_version(app_env.published_dir, generated[1].id) != versions[generated[1].id]
     for other in (generated[0], generated[2]):
         assert current_version(app_env.published_dir, other.id) == versions[other.id]
