@@ -185,7 +185,7 @@ to_enrich as not materialized (
 -- bookings that cross midnight UTC end; other end days are converted exactly)
 zone_days as (
 
-    select distinct timezone, cast(start_at as date) as utc_day
+    select distinct timezone, {{ utc_date('start_at') }} as utc_day
     from to_enrich
 
 ),
@@ -220,9 +220,9 @@ zone_offsets as (
 -- UTC end day and the days around it (a local date is at most one day away)
 rate_days as (
 
-    select currency, cast(end_at as date) as utc_day from to_enrich
+    select currency, {{ utc_date('end_at') }} as utc_day from to_enrich
     union
-    select base_currency, cast(end_at as date) from to_enrich
+    select base_currency, {{ utc_date('end_at') }} from to_enrich
 
 ),
 
@@ -257,19 +257,19 @@ localized as (
         coalesce(to_enrich.final_price, to_enrich.budget) as value,
         case
             when offsets.has_transition then cast(timezone(to_enrich.timezone, to_enrich.start_at) as date)
-            else cast(cast(to_enrich.start_at as timestamp) + offsets.day_offset as date)
+            else cast({{ utc_wall_time('to_enrich.start_at') }} + offsets.day_offset as date)
         end as start_local_date,
         case
-            when cast(to_enrich.end_at as date) = offsets.utc_day and not offsets.has_transition
-                then cast(cast(to_enrich.end_at as timestamp) + offsets.day_offset as date)
-            when cast(to_enrich.end_at as date) = offsets.utc_day + 1 and not offsets.next_day_has_transition
-                then cast(cast(to_enrich.end_at as timestamp) + offsets.next_day_offset as date)
+            when {{ utc_date('to_enrich.end_at') }} = offsets.utc_day and not offsets.has_transition
+                then cast({{ utc_wall_time('to_enrich.end_at') }} + offsets.day_offset as date)
+            when {{ utc_date('to_enrich.end_at') }} = offsets.utc_day + 1 and not offsets.next_day_has_transition
+                then cast({{ utc_wall_time('to_enrich.end_at') }} + offsets.next_day_offset as date)
             else cast(timezone(to_enrich.timezone, to_enrich.end_at) as date)
         end as service_date
     from to_enrich
     left join zone_offsets as offsets
         on offsets.timezone = to_enrich.timezone
-        and offsets.utc_day = cast(to_enrich.start_at as date)
+        and offsets.utc_day = {{ utc_date('to_enrich.start_at') }}
 
 ),
 
