@@ -13,6 +13,7 @@
 #}
 
 {% macro tenant_source_fingerprints() %}
+    {#- in a build limited to some tenants (macros/tenant_scope.sql), only theirs -#}
     select
         organizations.tenant_id,
         coalesce(bookings.bookings_count, 0) as bookings_count,
@@ -23,16 +24,19 @@
     from (
         select tenant_id, hash(*columns(*)) as organization_hash
         from {{ ref('stg_operational__organizations') }}
+        where {{ in_tenant_scope('tenant_id') }}
     ) as organizations
     full outer join (
         select tenant_id, count(*) as bookings_count, sum(source_row_hash) as bookings_hash_sum
         from {{ ref('int_bookings_enriched') }}
+        where {{ in_tenant_scope('tenant_id') }}
         group by tenant_id
     ) as bookings
         using (tenant_id)
     full outer join (
         select tenant_id, count(*) as artists_count, sum(hash(*columns(*))) as artists_hash_sum
         from {{ ref('stg_operational__artists') }}
+        where {{ in_tenant_scope('tenant_id') }}
         group by tenant_id
     ) as artists
         using (tenant_id)
@@ -50,10 +54,13 @@
 {% endmacro %}
 
 
-{#- The filter of an incremental mart's input: only the changed tenants. -#}
+{#- The filter of an incremental mart's input: only the changed tenants. In a build limited to
+    some tenants, the changed ones are among them: the literal list lets DuckDB filter while it
+    scans. -#}
 {% macro only_changed_tenants(tenant_column='tenant_id') %}
     {%- if is_incremental() -%}
         {{ tenant_column }} in (select tenant_id from {{ ref('int_tenant_changes') }})
+        {%- if tenant_scope() %} and {{ in_tenant_scope(tenant_column) }}{% endif %}
     {%- else -%}
         true
     {%- endif -%}

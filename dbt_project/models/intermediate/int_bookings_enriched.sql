@@ -16,7 +16,8 @@
     tombstone row (booking_id null) so that delete+insert still deletes it; the post-hook then
     removes the tombstones in the same transaction.
   In a build limited to some tenants (AUDITORYX_TENANT_SCOPE: only their raw rows changed since the
-  last successful build, macros/tenant_scope.sql), only their fingerprints are compared.
+  last successful build, macros/tenant_scope.sql), those tenants are compared row by row directly
+  (no fingerprint pass), every read filtered by the literal list of their ids.
   A re-run on unchanged data finds no changed tenant and writes nothing, so a first incremental
   run cannot duplicate rows. The FX seed and the code are not in the hash: when they change,
   warehouse/dbt_runner.py runs with --full-refresh (project fingerprint). The model does not
@@ -78,6 +79,7 @@ fx_rates as (
 ),
 
 {% if is_incremental() %}
+{%- set scoped = tenant_scope() | length > 0 %}
 
 loaded as not materialized (
 
@@ -85,6 +87,31 @@ loaded as not materialized (
     from {{ this }}
 
 ),
+
+{% if scoped %}
+
+-- a build limited to some tenants: theirs are the rows to compare (their raw rows changed; when
+-- their bookings did not, the comparison below finds nothing to write). A literal list, which
+-- DuckDB applies while scanning, instead of a per-tenant fingerprint pass over the source first.
+source_of_changed as materialized (
+
+    select
+        {{ source_columns }}
+    from {{ ref('stg_operational__bookings') }} as bookings
+    left join organizations
+        on organizations.tenant_id = bookings.tenant_id
+    where {{ in_tenant_scope('bookings.tenant_id') }}
+
+),
+
+loaded_of_changed as materialized (
+
+    select * from loaded
+    where {{ in_tenant_scope('tenant_id') }}
+
+),
+
+{% else %}
 
 -- per tenant: row count and sum of row hashes, in the source and as loaded
 source_fingerprints as (
@@ -96,7 +123,6 @@ source_fingerprints as (
         from {{ ref('stg_operational__bookings') }} as bookings
         left join organizations
             on organizations.tenant_id = bookings.tenant_id
-        where {{ in_tenant_scope('bookings.tenant_id') }}
     ) as hashed
     group by tenant_id
 
@@ -106,7 +132,6 @@ loaded_fingerprints as (
 
     select tenant_id, count(*) as row_count, sum(source_row_hash) as hash_sum
     from loaded
-    where {{ in_tenant_scope('tenant_id') }}
     group by tenant_id
 
 ),
@@ -140,6 +165,8 @@ loaded_of_changed as materialized (
     where tenant_id in (select tenant_id from changed_tenants)
 
 ),
+
+{% endif %}
 
 -- new or changed bookings: their current version is not loaded
 to_enrich as (
@@ -369,7 +396,11 @@ affected_partitions as (
 kept as (
 
     select loaded_rows.* replace (cast('{{ run_started_at.isoformat() }}' as timestamptz) as loaded_at)
+    {%- if scoped %}
+    from (select * from {{ this }} where {{ in_tenant_scope('tenant_id') }}) as loaded_rows  -- every affected partition is in the scope
+    {%- else %}
     from {{ this }} as loaded_rows
+    {%- endif %}
     semi join affected_partitions
         on affected_partitions.tenant_id = loaded_rows.tenant_id
         and affected_partitions.service_month = loaded_rows.service_month

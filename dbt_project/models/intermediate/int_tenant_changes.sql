@@ -4,6 +4,8 @@
   int_tenant_fingerprints, or one side has none (new or removed tenant). With no record yet,
   every tenant.
 
+  In a build limited to some tenants (macros/tenant_scope.sql), only theirs are compared: the
+  sources of the others did not change since the last successful build.
   int_tenant_fingerprints is read by name, not with ref(): it is built after the marts (which
   depend on this model) so that it records what they were built from.
 #}
@@ -31,7 +33,7 @@ select
         else 'changed'
     end as reason
 from current_fingerprints
-full outer join {{ recorded }} as recorded
+full outer join (select * from {{ recorded }} where {{ in_tenant_scope('tenant_id') }}) as recorded
     on recorded.tenant_id = current_fingerprints.tenant_id
 where current_fingerprints.tenant_id is null
    or recorded.tenant_id is null
