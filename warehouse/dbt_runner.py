@@ -46,6 +46,7 @@ _MAX_LISTED = 5
 # around reading the build state, the invocation and recording the new state).
 _LOCK = threading.RLock()
 
+INCREMENTAL_SELECTOR = "incremental_build"  # dbt_project/selectors.yml
 STATE_TABLE = "dbt_build_state"  # in schema main of the build database
 _FINGERPRINT_SUFFIXES = frozenset({".sql", ".yml", ".yaml", ".csv"})
 _FINGERPRINT_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
@@ -273,11 +274,16 @@ class BuildPlan:
     tenant_scope: list[str] | None
     started_at: dt.datetime
 
-    def flags(self, *, unit_tests: bool = False) -> list[str]:
+    def flags(self, *, unit_tests: bool = False, whole_project: bool = True) -> list[str]:
         """``dbt build`` flags: a full refresh, or, incrementally, without reloading the FX seed
-        (unchanged: it is in the fingerprint); unit tests only when asked for."""
+        (unchanged: it is in the fingerprint); unit tests only when asked for.
+
+        ``whole_project``: the caller selects nothing itself. An incremental build then also
+        leaves out what the unchanged project already has: the staging views and the FX seed's
+        own tests (selector ``incremental_build`` in dbt_project/selectors.yml)."""
         excluded = ([] if unit_tests else ["unit_test"]) + ([] if self.full_refresh else ["seed"])
-        return [*(["--full-refresh"] if self.full_refresh else []),
+        selector = ["--selector", INCREMENTAL_SELECTOR] if whole_project and not self.full_refresh else []
+        return [*(["--full-refresh"] if self.full_refresh else []), *selector,
                 *(["--exclude-resource-type", *excluded] if excluded else [])]
 
     def succeeded(self, as_of: dt.date, *, every_model: bool = True) -> None:

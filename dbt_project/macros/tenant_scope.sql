@@ -1,9 +1,10 @@
 {#
   A build limited to some tenants: the environment variable AUDITORYX_TENANT_SCOPE lists,
   comma-separated, the tenants whose raw rows changed since the last successful build
-  (warehouse/pending.py, set by warehouse/dbt_runner.py; empty or unset: every tenant). Only the
-  incremental bookings model and the data tests use it: every table is still built for all
-  tenants, and a build with no scope checks everything.
+  (warehouse/pending.py, set by warehouse/dbt_runner.py; empty or unset: every tenant). The
+  incremental models compare, and the models rewritten per tenant (the as-of marts,
+  int_projects_enriched, int_tenant_fingerprints) recompute, only those tenants; the data tests
+  check only their rows. A build with no scope looks at every tenant.
 
   It is read at execution time only (`execute`): parsing never sees it, so a new scope does not
   make dbt re-parse the project, as a changed --vars would.
@@ -59,7 +60,8 @@
 
 {#-
   `ref(name)` limited to the tenants of the build's scope: the source of the as-of marts that are
-  recomputed per tenant (dbt_project.yml, `refreshed_by_tenant`). Without a scope, every row.
+  recomputed per tenant (dbt_project.yml, `refreshed_by_tenant`), and of the singular tests that
+  check each tenant on its own (tests/). Without a scope, every row.
 -#}
 {% macro scoped_ref(name) -%}
     (select * from {{ ref(name) }} where {{ in_tenant_scope('tenant_id') }})

@@ -8,7 +8,7 @@ with funnel as (
         tenant_id,
         sum(bookings_all_time) filter (where status <> 'DRAFT') as counted,
         sum(bookings_all_time) filter (where status = 'COMPLETED') as completed
-    from {{ ref('fct_booking_status_funnel') }}
+    from {{ scoped_ref('fct_booking_status_funnel') }}
     group by tenant_id
 
 ),
@@ -16,7 +16,7 @@ with funnel as (
 monthly as (
 
     select tenant_id, sum(total_bookings) as counted, sum(completed_bookings) as completed
-    from {{ ref('fct_bookings_monthly') }}
+    from {{ scoped_ref('fct_bookings_monthly') }}
     group by tenant_id
 
 )

@@ -9,7 +9,7 @@ select
     service_date,
     fx_usd_per_unit,
     fx_base_units_per_usd
-from {{ ref('int_bookings_enriched') }}
+from {{ scoped_ref('int_bookings_enriched') }}
 where value is not null
   and needs_conversion
   and (fx_usd_per_unit is null or fx_base_units_per_usd is null or value_base is null)

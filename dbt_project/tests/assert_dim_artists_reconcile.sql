@@ -10,13 +10,13 @@ with monthly as (
         sum(recognized_revenue) as revenue,
         min(month) as first_month,
         max(month) as last_month
-    from {{ ref('fct_artist_performance_monthly') }}
+    from {{ scoped_ref('fct_artist_performance_monthly') }}
     group by tenant_id, artist_id
 
 )
 
 select dim.tenant_id, dim.artist_id, dim.completed_bookings, monthly.completed
-from {{ ref('dim_artists') }} as dim
+from {{ scoped_ref('dim_artists') }} as dim
 full outer join monthly
     on monthly.tenant_id = dim.tenant_id
     and monthly.artist_id = dim.artist_id

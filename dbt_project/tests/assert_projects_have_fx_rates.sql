@@ -7,7 +7,7 @@ select
     currency,
     base_currency,
     as_of
-from {{ ref('int_projects_enriched') }}
+from {{ scoped_ref('int_projects_enriched') }}
 where needs_conversion
   and (budget is not null or spent is not null)
   and (fx_usd_per_unit is null or fx_base_units_per_usd is null)

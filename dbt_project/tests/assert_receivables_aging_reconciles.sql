@@ -4,13 +4,13 @@
 with aging as (
 
     select tenant_id, sum(outstanding_revenue) as outstanding_revenue
-    from {{ ref('fct_receivables_aging') }}
+    from {{ scoped_ref('fct_receivables_aging') }}
     group by tenant_id
 
 )
 
 select kpi.tenant_id, kpi.outstanding_revenue as kpi_outstanding, aging.outstanding_revenue as aging_outstanding
-from {{ ref('kpi_summary') }} as kpi
+from {{ scoped_ref('kpi_summary') }} as kpi
 full outer join aging
     on aging.tenant_id = kpi.tenant_id
 where kpi.outstanding_revenue is distinct from aging.outstanding_revenue

@@ -5,7 +5,7 @@
 with by_currency as (
 
     select tenant_id, month, sum(recognized_revenue) as revenue, sum(completed_bookings) as completed
-    from {{ ref('fct_revenue_by_currency') }}
+    from {{ scoped_ref('fct_revenue_by_currency') }}
     group by tenant_id, month
 
 ),
@@ -13,7 +13,7 @@ with by_currency as (
 by_type as (
 
     select tenant_id, month, sum(recognized_revenue) as revenue, sum(completed_bookings) as completed
-    from {{ ref('fct_revenue_monthly') }}
+    from {{ scoped_ref('fct_revenue_monthly') }}
     group by tenant_id, month
     having sum(completed_bookings) > 0
 

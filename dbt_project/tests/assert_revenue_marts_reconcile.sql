@@ -5,7 +5,7 @@
 with by_type as (
 
     select tenant_id, sum(recognized_revenue) as revenue, sum(completed_bookings) as completed
-    from {{ ref('fct_revenue_monthly') }}
+    from {{ scoped_ref('fct_revenue_monthly') }}
     group by tenant_id
 
 ),
@@ -13,7 +13,7 @@ with by_type as (
 by_artist as (
 
     select tenant_id, sum(recognized_revenue) as revenue, sum(completed_bookings) as completed
-    from {{ ref('fct_artist_performance_monthly') }}
+    from {{ scoped_ref('fct_artist_performance_monthly') }}
     group by tenant_id
 
 )

@@ -246,14 +246,22 @@ def test_a_build_limited_to_the_pending_tenants(tmp_path):
         mark_pending(con, ["t-usd"])
         con.execute("update main.raw_bookings set status = 'CANCELLED', updated_at = ? where id = 'A2'", [LATER])
         move(con, "A7", utc(2024, 3, 10, 10), utc(2024, 3, 10, 11))
+        con.execute("update main.raw_projects set spent = 6000.00, updated_at = ? where id = 'pa1'", [LATER])
+        con.execute("update main.raw_project_milestones set status = 'COMPLETED', updated_at = ? where id = 'ma3'",
+                    [LATER])
     finally:
         con.close()
     assert build_scope(db) == ["t-usd"]
     assert build_all(db, work, D1) is False
     assert build_scope(db) is None                                      # marks cleared
     assert tenant_changes(db) == {"t-usd": "changed"}
-    ran = {r["unique_id"].split(".")[0] for r in json.loads((work / "target" / "run_results.json").read_text())["results"]}
-    assert ran == {"model", "test"}                                     # the unchanged FX seed is not reloaded
+    results = json.loads((work / "target" / "run_results.json").read_text())["results"]
+    assert {r["unique_id"].split(".")[0] for r in results} == {"model", "test"}  # the unchanged FX seed is not reloaded
+    ran = {r["unique_id"].split(".")[2] for r in results}
+    assert "stg_operational__bookings" not in ran                       # unchanged views are not re-created…
+    assert "not_null_stg_operational__bookings_booking_id" in ran       # …but their tests run
+    assert "not_null_fx_rates_rate_date" not in ran                     # the seed's own tests ran with it
+    assert "assert_bookings_have_fx_rates" in ran                       # bookings against the seed still run
     assert_same_tables(build_tables(db), full_refresh_of_copy(db, tmp_path / "ref", D1))
 
     con = duckdb.connect(str(db))                                       # a tenant leaves, as ingestion does it

@@ -9,13 +9,13 @@
 
 with projects as (
 
-    select * from {{ ref('int_projects_enriched') }}
+    select * from {{ scoped_ref('int_projects_enriched') }}
 
 ),
 
 milestones as (
 
-    select * from {{ ref('stg_operational__project_milestones') }}
+    select * from {{ scoped_ref('stg_operational__project_milestones') }}
 
 ),
 

@@ -91,7 +91,7 @@ def build_dbt_definitions(manifest_path: Path) -> dg.Definitions:
         selection = _selection(context, manifest, translator)
         plan = plan_build(settings.build_database_path, as_of)  # full refresh when the project changed
         # unit tests check the SQL logic, not the data: `make test` runs them, refreshes need not
-        args = ["build", *selection, *plan.flags()]
+        args = ["build", *selection, *plan.flags(whole_project=False)]
         target = _run_target(settings, context.run.run_id)
         results = target / "run_results.json"
         results.unlink(missing_ok=True)  # a retry of this run writes into the same folder
