@@ -11,7 +11,7 @@ from pipelines.dbt_events import dbt_run_events
 from pipelines.defs.assets.dbt import AuditoryxDbtTranslator
 from tests.dbt.build_data import create_build_db, utc
 from tests.dbt.test_dbt_runner import _booking
-from warehouse.dbt_runner import invoke_dbt
+from warehouse.dbt_runner import invoke_dbt, run_dbt
 
 
 def test_a_failing_build_reports_built_models_and_failed_checks(tmp_path):
@@ -28,8 +28,10 @@ def test_a_failing_build_reports_built_models_and_failed_checks(tmp_path):
                          work_dir=tmp_path / "work", as_of=dt.date(2024, 6, 30), target_dir=target)
     assert failure is not None and "assert_bookings_have_fx_rates" in failure
 
-    manifest = json.loads((target / "manifest.json").read_text())
     run_results = json.loads((target / "run_results.json").read_text())
+    assert not (target / "manifest.json").exists()  # builds write results only; the manifest comes from parse
+    run_dbt(["parse"], build_db=build_db, work_dir=tmp_path / "work", as_of=dt.date(2024, 6, 30), target_dir=target)
+    manifest = json.loads((target / "manifest.json").read_text())
     translator = AuditoryxDbtTranslator()
     everything = [uid for uid, node in manifest["nodes"].items() if node["resource_type"] in ("model", "seed")]
     outputs = {translator.get_asset_spec(manifest, uid, None).key.to_python_identifier() for uid in everything}
