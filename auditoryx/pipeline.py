@@ -16,7 +16,7 @@ from ingestion.files import FileDropReport, ensure_file_tables, ingest_file_drop
 from ingestion.operational_source import open_operational
 from warehouse.build_db import connect_build
 from warehouse.dbt_runner import build_all
-from warehouse.pending import mark_pending
+from warehouse.pending import mark_pending, narrow_marks
 from warehouse.publish import PublishResult, publish_platform, publish_tenants, retire_tenant
 
 Progress = Callable[[str], None]
@@ -54,13 +54,16 @@ def ingest(settings: Settings, tenant_ids: Sequence[str] | None = None,
     """Operational extraction for the given tenants, then every tenant's pending file drops.
 
     The tenants whose raw rows may change are marked pending first (warehouse/pending.py): the
-    next dbt build then only needs to look at theirs.
+    next dbt build then only needs to look at theirs, and, once extraction has committed, only at
+    what depends on the tables it actually wrote for them.
     """
     conn = connect_build(settings.build_database_path)
     try:
-        mark_pending(conn, tenant_ids)  # None: every tenant
+        marked_at = mark_pending(conn, tenant_ids)  # None: every tenant
         with open_operational(settings.operational_database_url) as reader:
             extraction = extract_operational(reader, conn, tenant_ids, progress, mode)
+        if tenant_ids is not None and marked_at is not None:  # the rows are committed: say which tables changed
+            narrow_marks(conn, marked_at, extraction.changed_tables())
         ensure_file_tables(conn)
         mark_pending(conn, tenants_with_landing_files(settings.resolved_landing_dir, known_tenants(conn)))
         drops = ingest_file_drops(conn, settings.resolved_landing_dir, settings.resolved_archive_dir,

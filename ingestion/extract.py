@@ -46,6 +46,15 @@ class ExtractionResult:
     mode: str = "incremental"
     rows: dict[str, int] = field(default_factory=dict)  # table → rows read and upserted
     removed_tenants: list[str] = field(default_factory=list)
+    whole_tenants: set[str] = field(default_factory=set)  # read whole in some table: any row may have changed
+    tables_written: dict[str, set[str]] = field(default_factory=dict)  # tenant → tables with new or changed rows
+
+    def changed_tables(self) -> dict[str, set[str]]:
+        """Tenant → the raw tables whose rows changed for it (possibly none), for the tenants
+        read from their watermarks only; tenants read whole or removed are left out (any table)."""
+        removed = set(self.removed_tenants)
+        return {tenant: set(self.tables_written.get(tenant, ())) for tenant in self.tenant_ids
+                if tenant not in self.whole_tenants and tenant not in removed}
 
 
 def _typed_column(name: str, sql_type: str, arrow_type: pa.DataType) -> str:
@@ -135,13 +144,33 @@ class _ReadPlan:
         return read
 
 
-def _write(conn: duckdb.DuckDBPyConnection, read: _Read, data: pa.Table) -> None:
-    """Whole tenants were deleted up front: append. Changed rows replace their previous version."""
+def _tenants_with_changes(conn: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> set[str]:
+    """Tenants with an incoming row that is new or differs from the raw row it replaces. (Reads
+    from a watermark also return the rows stamped exactly at it, which are usually unchanged.)"""
+    tenant_column = quote_identifier(TENANT_COLUMN[table])
+    conn.register("_compared", data)
+    try:
+        rows = conn.execute(f"""
+            SELECT DISTINCT {tenant_column} FROM (
+                SELECT {_typed_select(table, data.schema)} FROM _compared
+                EXCEPT
+                SELECT * FROM {raw_table_name(table)} WHERE id IN (SELECT CAST(id AS VARCHAR) FROM _compared)
+            )""").fetchall()
+    finally:
+        conn.unregister("_compared")
+    return {row[0] for row in rows}
+
+
+def _write(conn: duckdb.DuckDBPyConnection, read: _Read, data: pa.Table) -> set[str]:
+    """Whole tenants were deleted up front: append. Changed rows replace their previous version;
+    returns the tenants whose rows changed (for reads from a watermark; empty otherwise)."""
     if not data.num_rows:
-        return
+        return set()
     if data.column("id").num_chunks > 1:
         data = data.combine_chunks()  # DuckDB inserts one large batch in parallel, many serially
+    changed: set[str] = set()
     if read.since is not None:
+        changed = _tenants_with_changes(conn, read.table, data)
         conn.register("_upserted_ids", data.select(["id"]))
         try:
             conn.execute(f"DELETE FROM {raw_table_name(read.table)} "
@@ -149,6 +178,7 @@ def _write(conn: duckdb.DuckDBPyConnection, read: _Read, data: pa.Table) -> None
         finally:
             conn.unregister("_upserted_ids")
     _insert_incoming(conn, read.table, data)
+    return changed
 
 
 def remove_tenants(conn: duckdb.DuckDBPyConnection, keep: list[str]) -> list[str]:
@@ -211,6 +241,7 @@ def extract_operational(
         return mode == "full" or (tenant_id, table) not in watermarks
 
     replaced = {table: [t for t in selected if whole(t, table)] for table in RAW_TABLES}
+    result.whole_tenants = {t for tenants in replaced.values() for t in tenants}
     scanned = [table for table, tenants in replaced.items()
                if tenants and SCAN_SHARE * len(active) <= len(tenants) <= MAX_TENANTS_PER_SCAN]
     ranges = reader.row_ranges(scanned, ROWS_PER_READ)
@@ -253,7 +284,8 @@ def extract_operational(
                 plan.record(step, data.num_rows)
                 submit()
                 result.rows[step.table] += data.num_rows
-                _write(conn, step, data)
+                for tenant_id in _write(conn, step, data):
+                    result.tables_written.setdefault(tenant_id, set()).add(step.table)
                 del data
                 if progress and (not in_flight or in_flight[0][0].table != step.table):
                     progress(f"extracted {step.table} for {len(selected)} tenants ({mode})")

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from auditoryx.errors import AuditoryxError
-from warehouse.pending import build_scope, clear_pending
+from ingestion.raw_schema import RAW_TABLES
+from warehouse.pending import build_scope, clear_pending, scope_tables
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 BUILD_DB_ENV = "AUDITORYX_BUILD_DB"
@@ -290,6 +291,12 @@ class BuildPlan:
     full_refresh: bool
     tenant_scope: list[str] | None
     started_at: dt.datetime
+    scope_tables: list[str] | None = None  # with a scope: the raw tables that changed (None: any)
+
+    @property
+    def nothing_to_build(self) -> bool:
+        """A build limited to tenants whose raw rows, as extraction found, did not change."""
+        return bool(self.tenant_scope) and self.scope_tables == [] and not self.full_refresh
 
     def flags(self, *, unit_tests: bool = False, whole_project: bool = True) -> list[str]:
         """``dbt build`` flags: a full refresh, or, incrementally, without reloading the FX seed
@@ -299,8 +306,17 @@ class BuildPlan:
         leaves out what the unchanged project already has: the staging views and the FX seed's
         own tests (selector ``incremental_build`` in dbt_project/selectors.yml)."""
         excluded = ([] if unit_tests else ["unit_test"]) + ([] if self.full_refresh else ["seed"])
-        selector = ["--selector", INCREMENTAL_SELECTOR] if whole_project and not self.full_refresh else []
-        return [*(["--full-refresh"] if self.full_refresh else []), *selector,
+        if not whole_project or self.full_refresh:
+            selection = []
+        elif self.tenant_scope and self.scope_tables:
+            # only what depends on the raw tables that changed for the scope's tenants, and, as in
+            # the selector, without the unchanged views and FX seed; every test of a selected
+            # model depends on it, so it is selected with it (no indirect selection needed)
+            selection = ["--select", *(f"source:operational.{table}+" for table in self.scope_tables),
+                         "--exclude", "config.materialized:view", "fx_rates", "--indirect-selection", "empty"]
+        else:
+            selection = ["--selector", INCREMENTAL_SELECTOR]
+        return [*(["--full-refresh"] if self.full_refresh else []), *selection,
                 *(["--exclude-resource-type", *excluded] if excluded else [])]
 
     def succeeded(self, as_of: dt.date, *, every_model: bool = True) -> None:
@@ -323,7 +339,10 @@ def plan_build(build_db: Path, as_of: dt.date, full_refresh: bool | None = None)
         full_refresh = last is None or last[0] != fingerprint
     same_day = last is not None and last[1] == as_of
     scope = build_scope(build_db) if same_day and not full_refresh else None
-    return BuildPlan(build_db, fingerprint, full_refresh, scope, started_at)
+    tables = scope_tables(build_db, scope) if scope else None
+    if tables is not None and not set(tables) <= set(RAW_TABLES):
+        tables = None  # a name dbt does not know as a source: rebuild from every table
+    return BuildPlan(build_db, fingerprint, full_refresh, scope, started_at, tables)
 
 
 def build_all(
@@ -342,13 +361,17 @@ def build_all(
     When the raw rows changed only for some tenants since the last successful build (marks of
     warehouse/pending.py) and the as-of date is the same, the build looks only at theirs: the
     incremental bookings model compares their rows, the as-of marts recompute only them and the
-    data tests check only their rows (``TENANT_SCOPE_ENV``).
+    data tests check only their rows (``TENANT_SCOPE_ENV``); when the marks name the raw tables
+    that changed, only what depends on those tables is built, and nothing when none did.
     Unit tests check SQL logic on fixed inputs, not the data: they run in the test suite
     (``unit_tests=True`` or ``run_dbt(["test", "--select", "test_type:unit"], …)``), not on every
     refresh. Returns whether the build was a full refresh.
     """
     with _LOCK:
         plan = plan_build(build_db, as_of, full_refresh)
+        if plan.nothing_to_build and not unit_tests:
+            plan.succeeded(as_of)
+            return False
         args = ["build", *plan.flags(unit_tests=unit_tests)]
         run_dbt(args, build_db=plan.build_db, work_dir=work_dir, as_of=as_of, threads=threads,
                 tenant_scope=plan.tenant_scope)

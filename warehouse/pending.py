@@ -8,33 +8,81 @@ data tests check only their rows. No mark at all, an "every tenant" mark, or mor
 
 Marks are written before the raw rows (a crash in between leaves a harmless extra mark), in the
 build database itself (``main.dbt_pending_tenants``).
+
+A mark may also name the raw table that changed (``EVERY_TABLE``: any of them). Extraction first
+marks its tenants for every table, then, once its rows are committed, replaces those marks with
+the tables it actually wrote for each tenant (``narrow_marks``; ``NO_TABLE`` for a tenant whose
+rows did not change). A build limited to some tenants then builds only what depends on those
+tables (``scope_tables``).
 """
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import duckdb
 
 PENDING_TABLE = "dbt_pending_tenants"  # in schema main of the build database
 EVERY_TENANT = "*"
+EVERY_TABLE = "*"
+NO_TABLE = ""  # the tenant was looked at and none of its raw rows changed
 MAX_SCOPED_TENANTS = 200  # beyond this, scoping saves little and the literal lists grow long
 TENANT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what dbt's tenant_scope() accepts too
 
 _DDL = (f"CREATE TABLE IF NOT EXISTS main.{PENDING_TABLE} "
-        "(tenant_id VARCHAR NOT NULL, marked_at TIMESTAMPTZ NOT NULL)")
+        "(tenant_id VARCHAR NOT NULL, marked_at TIMESTAMPTZ NOT NULL, table_name VARCHAR NOT NULL DEFAULT '*')")
 
 
-def mark_pending(conn: duckdb.DuckDBPyConnection, tenant_ids: Iterable[str] | None) -> None:
-    """Record that the raw rows of ``tenant_ids`` (``None``: of every tenant) are about to change."""
+def _ensure_table(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(_DDL)
+    # marks written before table names existed mean every table
+    conn.execute(f"ALTER TABLE main.{PENDING_TABLE} ADD COLUMN IF NOT EXISTS table_name VARCHAR DEFAULT '*'")
+
+
+def mark_pending(conn: duckdb.DuckDBPyConnection, tenant_ids: Iterable[str] | None) -> dt.datetime | None:
+    """Record that the raw rows of ``tenant_ids`` (``None``: of every tenant) are about to change,
+    in any table; return the marks' time (None when there was nothing to mark)."""
     ids = [EVERY_TENANT] if tenant_ids is None else sorted(set(tenant_ids))
     if not ids:
-        return
-    conn.execute(_DDL)
+        return None
+    _ensure_table(conn)
     now = dt.datetime.now(dt.timezone.utc)
-    conn.executemany(f"INSERT INTO main.{PENDING_TABLE} VALUES (?, ?)", [[tenant_id, now] for tenant_id in ids])
+    conn.executemany(f"INSERT INTO main.{PENDING_TABLE} (tenant_id, marked_at, table_name) VALUES (?, ?, ?)",
+                     [[tenant_id, now, EVERY_TABLE] for tenant_id in ids])
+    return now
+
+
+def narrow_marks(conn: duckdb.DuckDBPyConnection, marked_at: dt.datetime,
+                 changed: Mapping[str, Iterable[str]]) -> None:
+    """Replace the every-table marks made at ``marked_at`` for the tenants in ``changed`` (tenant →
+    the raw tables whose rows were written for it, possibly none) with one mark per table, in one
+    transaction. Call it only once those rows are committed: until then the broad marks stand."""
+    if not changed:
+        return
+    _ensure_table(conn)
+    rows = [[tenant_id, marked_at, table] for tenant_id, tables in sorted(changed.items())
+            for table in (sorted(set(tables)) or [NO_TABLE])]
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(f"DELETE FROM main.{PENDING_TABLE} WHERE marked_at = ? AND table_name = ? "
+                     "AND list_contains(?, tenant_id)", [marked_at, EVERY_TABLE, sorted(changed)])
+        conn.executemany(f"INSERT INTO main.{PENDING_TABLE} (tenant_id, marked_at, table_name) VALUES (?, ?, ?)",
+                         rows)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def tables_of(tables: Iterable[str]) -> list[str] | None:
+    """The raw tables a build limited to some tenants must rebuild from, from their marks' table
+    names: None for every table (any every-table mark), else the sorted names (possibly none)."""
+    names = set(tables)
+    if EVERY_TABLE in names:
+        return None
+    return sorted(names - {NO_TABLE})
 
 
 def scope_of(pending: Iterable[str]) -> list[str] | None:
@@ -47,13 +95,26 @@ def scope_of(pending: Iterable[str]) -> list[str] | None:
     return ids
 
 
-def _pending(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    found = conn.execute(
+def _has_marks_table(conn: duckdb.DuckDBPyConnection) -> bool:
+    return bool(conn.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
-        [PENDING_TABLE]).fetchall()[0][0]
-    if not found:
+        [PENDING_TABLE]).fetchall()[0][0])
+
+
+def _marks(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(tenant, table) of every mark; a mark from before table names is one for every table."""
+    if not _has_marks_table(conn):
         return []
-    return [row[0] for row in conn.execute(f"SELECT DISTINCT tenant_id FROM main.{PENDING_TABLE}").fetchall()]
+    has_tables = conn.execute(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ? "
+        "AND column_name = 'table_name'", [PENDING_TABLE]).fetchall()[0][0]
+    column = "table_name" if has_tables else f"'{EVERY_TABLE}'"
+    return [(tenant, table) for tenant, table in conn.execute(
+        f"SELECT DISTINCT tenant_id, {column} FROM main.{PENDING_TABLE}").fetchall()]
+
+
+def _pending(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    return sorted({tenant for tenant, _ in _marks(conn)})
 
 
 def build_scope(build_db: Path) -> list[str] | None:
@@ -67,11 +128,22 @@ def build_scope(build_db: Path) -> list[str] | None:
         conn.close()
 
 
+def scope_tables(build_db: Path, tenant_ids: Iterable[str]) -> list[str] | None:
+    """``tables_of`` the marks of ``tenant_ids`` in ``build_db``: the raw tables that changed for
+    them (None: any)."""
+    wanted = set(tenant_ids)
+    conn = duckdb.connect(str(build_db))
+    try:
+        return tables_of(table for tenant, table in _marks(conn) if tenant in wanted)
+    finally:
+        conn.close()
+
+
 def clear_pending(build_db: Path, before: dt.datetime) -> None:
     """Forget the marks made before ``before`` (the start of a build that has just succeeded)."""
     conn = duckdb.connect(str(build_db))
     try:
-        if _pending(conn):
+        if _has_marks_table(conn):
             conn.execute(f"DELETE FROM main.{PENDING_TABLE} WHERE marked_at < ?", [before])
     finally:
         conn.close()

@@ -307,3 +307,40 @@ def test_a_build_limited_to_the_pending_tenants(tmp_path):
     build_all(db, work, D2)
     with pytest.raises(AuditoryxError, match="accepted_values_stg_operational__bookings_priority"):
         build_all(db, work, D2)                                         # …but by the next unscoped build
+
+
+def test_a_build_limited_to_the_tables_that_changed(tmp_path):
+    """Marks narrowed by extraction to the raw tables it wrote: the build runs what depends on
+    them only, with the marts of a full refresh; when no table changed, dbt does not run at all."""
+    from warehouse.pending import build_scope, mark_pending, narrow_marks
+
+    db, work = create_build_db(tmp_path / "build.duckdb", raw_rows()), tmp_path / "work"
+    build_all(db, work, D1)
+
+    con = duckdb.connect(str(db))
+    try:
+        marked_at = mark_pending(con, ["t-usd"])
+        con.execute("update main.raw_bookings set status = 'CANCELLED', updated_at = ? where id = 'A2'", [LATER])
+        narrow_marks(con, marked_at, {"t-usd": {"bookings"}})
+    finally:
+        con.close()
+    assert build_all(db, work, D1) is False
+    results_file = work / "target" / "run_results.json"
+    ran = {r["unique_id"].split(".")[2] for r in json.loads(results_file.read_text())["results"]}
+    assert {"int_bookings_enriched", "kpi_summary", "fct_revenue_monthly", "int_tenant_fingerprints"} <= ran
+    assert "not_null_stg_operational__bookings_booking_id" in ran
+    assert "fct_project_health" not in ran and "int_projects_enriched" not in ran   # projects did not change
+    assert not any(name.startswith("not_null_stg_operational__projects") for name in ran)
+    assert build_scope(db) is None
+    assert_same_tables(build_tables(db), full_refresh_of_copy(db, tmp_path / "ref", D1))
+
+    con = duckdb.connect(str(db))
+    try:
+        marked_at = mark_pending(con, ["t-eur"])
+        narrow_marks(con, marked_at, {"t-eur": set()})                    # looked at: nothing changed
+    finally:
+        con.close()
+    before = results_file.stat().st_mtime_ns
+    assert build_all(db, work, D1) is False
+    assert results_file.stat().st_mtime_ns == before                      # no dbt invocation
+    assert build_scope(db) is None                                        # and the marks are cleared

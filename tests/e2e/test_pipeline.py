@@ -1,12 +1,20 @@
 """The walking skeleton end to end: operational DB → DuckDB → dbt → tenant snapshots."""
 from __future__ import annotations
 
+import datetime as dt
 import decimal
+import json
 
-from auditoryx.pipeline import refresh
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from auditoryx.pipeline import build_models, ingest, refresh
 from auditoryx.settings import get_settings
+from operational.db import make_engine
+from operational.models import Booking
 from tests.e2e.conftest import CANARY, populate
 from warehouse.layout import PUBLISHED_MARTS, current_version
+from warehouse.pending import build_scope, scope_tables
 from warehouse.reader import open_tenant_snapshot
 
 
@@ -50,3 +58,27 @@ def test_postgres_source_gives_the_same_marts_as_sqlite(refreshed, pg_url, monke
     refresh(pg_settings)
     for tenant in tenants:
         assert _published(pg_settings, tenant.id) == _published(settings, tenant.id)
+
+
+def test_a_tenant_refresh_builds_from_the_tables_extraction_wrote(refreshed):
+    """Extraction narrows each requested tenant's pending mark to the raw tables it wrote for it;
+    the next build then runs only what depends on them."""
+    settings, (tenant_a, tenant_b) = refreshed
+    engine = make_engine(settings.operational_database_url)
+    with Session(engine) as session, session.begin():
+        session.execute(update(Booking).where(Booking.org_id == tenant_a.id, Booking.status == "COMPLETED")
+                        .values(payment_status="PAID", updated_at=dt.datetime.now(dt.timezone.utc)))
+    engine.dispose()
+
+    ingest(settings, [tenant_a.id, tenant_b.id])
+    db = settings.build_database_path
+    assert build_scope(db) == sorted([tenant_a.id, tenant_b.id])
+    assert scope_tables(db, [tenant_a.id]) == ["bookings"]
+    assert scope_tables(db, [tenant_b.id]) == []                       # read, nothing changed
+
+    build_models(settings, settings.effective_as_of())
+    results = json.loads((settings.dbt_work_dir / "target" / "run_results.json").read_text())["results"]
+    ran = {r["unique_id"].split(".")[2] for r in results}
+    assert {"int_bookings_enriched", "fct_receivables_aging", "kpi_summary"} <= ran
+    assert "fct_project_health" not in ran and "int_projects_enriched" not in ran
+    assert build_scope(db) is None

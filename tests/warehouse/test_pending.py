@@ -5,7 +5,10 @@ import datetime as dt
 
 import duckdb
 
-from warehouse.pending import EVERY_TENANT, MAX_SCOPED_TENANTS, build_scope, clear_pending, mark_pending, scope_of
+from warehouse.pending import (
+    EVERY_TABLE, EVERY_TENANT, MAX_SCOPED_TENANTS, NO_TABLE, build_scope, clear_pending, mark_pending, narrow_marks,
+    scope_of, scope_tables, tables_of,
+)
 
 
 def test_scope_of_marks():
@@ -38,3 +41,39 @@ def test_marks_round_trip(tmp_path):
     mark_pending(conn, None)
     conn.close()
     assert build_scope(db) is None                                # every tenant
+
+
+def test_tables_of_marks():
+    assert tables_of([]) == []                                    # no mark names a table: nothing changed
+    assert tables_of(["bookings", "audit_log", "bookings"]) == ["audit_log", "bookings"]
+    assert tables_of(["bookings", NO_TABLE]) == ["bookings"]
+    assert tables_of(["bookings", EVERY_TABLE]) is None            # any table
+
+
+def test_marks_narrowed_to_the_tables_written(tmp_path):
+    db = tmp_path / "build.duckdb"
+    conn = duckdb.connect(str(db))
+    marked_at = mark_pending(conn, ["t1", "t2", "t3"])
+    other = mark_pending(conn, ["t3"])                            # someone else's mark: left alone
+    narrow_marks(conn, marked_at, {"t1": {"bookings"}, "t2": set()})
+    conn.close()
+    assert build_scope(db) == ["t1", "t2", "t3"]
+    assert scope_tables(db, ["t1"]) == ["bookings"]
+    assert scope_tables(db, ["t2"]) == []                         # looked at, nothing changed
+    assert scope_tables(db, ["t1", "t2"]) == ["bookings"]
+    assert scope_tables(db, ["t1", "t3"]) is None                 # t3 may have changed anywhere
+    assert other is not None and other >= marked_at
+
+
+def test_marks_from_before_table_names_mean_every_table(tmp_path):
+    db = tmp_path / "build.duckdb"
+    conn = duckdb.connect(str(db))
+    conn.execute("CREATE TABLE main.dbt_pending_tenants (tenant_id VARCHAR NOT NULL, marked_at TIMESTAMPTZ NOT NULL)")
+    conn.execute("INSERT INTO main.dbt_pending_tenants VALUES ('t1', now())")
+    conn.close()
+    assert build_scope(db) == ["t1"] and scope_tables(db, ["t1"]) is None
+    conn = duckdb.connect(str(db))
+    marked_at = mark_pending(conn, ["t2"])                        # adds the column; old marks stay every-table
+    narrow_marks(conn, marked_at, {"t2": {"artists"}})
+    conn.close()
+    assert scope_tables(db, ["t1"]) is None and scope_tables(db, ["t2"]) == ["artists"]
