@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from warehouse.build_db import ensure_raw_tables  # noqa: E402
-from warehouse.pending import mark_pending  # noqa: E402
+from warehouse.pending import mark_pending, narrow_marks  # noqa: E402
 
 AS_OF = dt.date(2025, 6, 30)
 TARGET_FULL_S, TARGET_INCREMENTAL_S, TARGET_RSS_GB = 25.0, 5.0, 3.0
@@ -229,11 +229,11 @@ def generate_raw(conn: duckdb.DuckDBPyConnection, *, tenants: int, bookings: int
 def change_one_tenant(conn: duckdb.DuckDBPyConnection, *, as_of: dt.date, mark: bool = True) -> dict[str, int]:
     """What a one-tenant refresh does to the raw tables: update some bookings (status, price,
     a move to another month), delete some, insert some, all in the first tenant. With ``mark``,
-    the tenant is first marked pending, as `auditoryx refresh --tenant` and Dagster runs do."""
+    the tenant is first marked pending and, once the changes are committed, its mark narrowed to
+    the bookings table, as `auditoryx refresh --tenant` does (extraction names the tables it wrote)."""
     now = f"TIMESTAMPTZ '{as_of.isoformat()} 12:00:00+00'"
     tenant = conn.execute("SELECT min(org_id) FROM raw_bookings").fetchall()[0][0]
-    if mark:
-        mark_pending(conn, [tenant])
+    marked_at = mark_pending(conn, [tenant]) if mark else None
     conn.execute("BEGIN")
     updated = conn.execute(f"""
         UPDATE raw_bookings
@@ -254,6 +254,8 @@ def change_one_tenant(conn: duckdb.DuckDBPyConnection, *, as_of: dt.date, mark: 
           AND NOT EXISTS (SELECT 1 FROM raw_bookings AS copy WHERE copy.id = 'new-' || source.id)
     """, [tenant]).fetchall()[0][0]
     conn.execute("COMMIT")
+    if marked_at is not None:
+        narrow_marks(conn, marked_at, {tenant: {"bookings"}})
     conn.execute("CHECKPOINT")
     return {"updated": updated, "deleted": deleted, "inserted": inserted}
 
