@@ -93,23 +93,6 @@ loaded as not materialized (
 -- a build limited to some tenants: theirs are the rows to compare (their raw rows changed; when
 -- their bookings did not, the comparison below finds nothing to write). A literal list, which
 -- DuckDB applies while scanning, instead of a per-tenant fingerprint pass over the source first.
-source_of_changed as materialized (
-
-    select
-        {{ source_columns }}
-    from {{ ref('stg_operational__bookings') }} as bookings
-    left join organizations
-        on organizations.tenant_id = bookings.tenant_id
-    where {{ in_tenant_scope('bookings.tenant_id') }}
-
-),
-
-loaded_of_changed as materialized (
-
-    select * from loaded
-    where {{ in_tenant_scope('tenant_id') }}
-
-),
 
 {% else %}
 
@@ -147,6 +130,8 @@ changed_tenants as (
 
 ),
 
+{% endif %}
+
 -- the changed tenants only, row by row
 source_of_changed as materialized (
 
@@ -155,18 +140,19 @@ source_of_changed as materialized (
     from {{ ref('stg_operational__bookings') }} as bookings
     left join organizations
         on organizations.tenant_id = bookings.tenant_id
-    where bookings.tenant_id in (select tenant_id from changed_tenants)
+    where {% if scoped %}{{ in_tenant_scope('bookings.tenant_id') }}
+          {%- else %}bookings.tenant_id in (select tenant_id from changed_tenants){% endif %}
 
 ),
 
 loaded_of_changed as materialized (
 
     select * from loaded
-    where tenant_id in (select tenant_id from changed_tenants)
+    where {% if scoped %}{{ in_tenant_scope('tenant_id') }}
+          {%- else %}tenant_id in (select tenant_id from changed_tenants){% endif %}
 
 ),
 
-{% endif %}
 
 -- new or changed bookings: their current version is not loaded
 to_enrich as (

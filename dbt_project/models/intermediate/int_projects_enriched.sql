@@ -2,19 +2,9 @@
   One row per project with budget and spend converted to the tenant's base currency at the
   as-of date D (each currency's latest rate on or before D), next to the original amounts and
   the FX used. Same exact-decimal conversion as bookings (macros/convert_to_base.sql).
-  Rewritten per tenant like the as-of marts: in a build limited to some tenants
+  Rewritten per tenant like the as-of marts (dbt_project.yml): in a build limited to some tenants
   (macros/tenant_scope.sql) only their projects, otherwise all of them.
 #}
-
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='tenant_id',
-        on_schema_change='fail',
-        pre_hook=["{{ delete_scoped_tenants() }}"],
-    )
-}}
 
 with projects as (
 

@@ -3,19 +3,10 @@
   artists and organization (macros/tenant_changes.sql). Built after those marts (the depends_on
   lines below), so it advances only when they all succeeded; int_tenant_changes compares the
   next run's sources with it.
-  Rewritten per tenant like the as-of marts: in a build limited to some tenants
+  Rewritten per tenant like the as-of marts (dbt_project.yml): in a build limited to some tenants
   (macros/tenant_scope.sql) only their rows, otherwise every row.
 #}
 
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='tenant_id',
-        on_schema_change='fail',
-        pre_hook=["{{ delete_scoped_tenants() }}"],
-    )
-}}
 
 
 -- depends_on: {{ ref('fct_revenue_monthly') }}
