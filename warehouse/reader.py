@@ -4,6 +4,11 @@ A reader is an in-memory DuckDB connection that may only touch the tenant's curr
 folder (`allowed_directories`, external access off, configuration locked), with one view per
 published table. Isolation is enforced by DuckDB itself, not by a WHERE clause; on top of that,
 only read statements are accepted.
+
+DuckDB also allows, implicitly, its temp (spill) directory — by default `<cwd>/.tmp/` — even with
+external access off, so a reader with the default would read any file planted there. Readers
+therefore run with spilling disabled (`temp_directory = ''`), which leaves the tenant's folder as
+the only readable place; a query too large for memory fails instead of spilling to disk.
 """
 from __future__ import annotations
 
@@ -95,7 +100,8 @@ def open_platform_snapshot(published_dir: Path) -> TenantSnapshot:
 def open_version_folder(tenant_id: str, version: str, folder: Path,
                         tables: tuple[str, ...] = (*PUBLISHED_MARTS, META_TABLE)) -> TenantSnapshot:
     folder = folder.resolve()
-    conn = duckdb.connect(":memory:")
+    # No spill directory: DuckDB adds its temp directory to the allow-list on its own (see above).
+    conn = duckdb.connect(":memory:", config={"temp_directory": ""})
     try:
         conn.execute("SET allowed_directories = ?", [[str(folder) + "/"]])
         conn.execute("SET enable_external_access = false")

@@ -127,3 +127,30 @@ def test_platform_marts_go_to_their_own_folder_only(build, tmp_path):
         with pytest.raises(duckdb.Error):
             tenant.query(f"SELECT * FROM {mart}")
     assert "_platform" not in [p.name for p in published.iterdir() if not p.name.startswith("_")]
+
+
+def test_reader_cannot_read_duckdb_temp_directory(build, tmp_path, monkeypatch):
+    """DuckDB allows its temp (spill) directory even with external access off; readers have none."""
+    published = tmp_path / "published"
+    publish_tenants(build, published, as_of=AS_OF)
+    cwd = tmp_path / "cwd"
+    (cwd / ".tmp").mkdir(parents=True)
+    monkeypatch.chdir(cwd)
+    planted = cwd / ".tmp" / "f.csv"            # DuckDB's default temp directory is <cwd>/.tmp
+    planted.write_text("secret\nCANARY-TMP\n")
+    beside = tmp_path / "f.csv"                 # tmp_path lies in the system temp directory
+    beside.write_text("secret\nCANARY-SYSTMP\n")
+    snap = open_tenant_snapshot(published, "tenant-a")
+    assert snap.query("SELECT current_setting('temp_directory') AS t")["t"][0] == ""
+    for path in (".tmp/f.csv", "./.tmp/f.csv", str(planted), f"{snap.folder}/../../../cwd/.tmp/f.csv",
+                 str(beside)):
+        with pytest.raises(duckdb.PermissionException):
+            snap.query(f"SELECT * FROM read_csv('{path}')")
+        with pytest.raises(duckdb.PermissionException):
+            snap.query("SELECT * FROM read_csv($p)", {"p": path})
+    with pytest.raises((ReadOnlyViolation, duckdb.Error)):
+        snap.query("SET temp_directory = '.tmp'")
+    # normal reads still work, and nothing was spilled into the working directory
+    assert snap.query("SELECT label FROM top_performers").rows() == [("alpha row",)]
+    assert snap.query("SELECT count(*) AS n FROM kpi_summary WHERE amount > ?", [1])["n"][0] == 1
+    assert sorted(p.name for p in (cwd / ".tmp").iterdir()) == ["f.csv"]
