@@ -18,6 +18,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     Numeric,
@@ -95,6 +96,11 @@ def validate_email(value: str) -> str:
     return value
 
 
+def normalize_email(value: str) -> str:
+    """Emails are stored lower-case (ASCII only, see EMAIL_PATTERN): unique case-insensitively."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 def new_id() -> str:
     return str(uuid.uuid4())
 
@@ -105,6 +111,22 @@ def utcnow() -> dt.datetime:
 
 class Base(DeclarativeBase):
     pass
+
+
+def tenant_fk(table: str, column: str, target: str) -> ForeignKeyConstraint:
+    """``(org_id, column)`` → ``target(org_id, id)``: a reference can only point inside its tenant.
+
+    The single-column foreign key beside it keeps the ON DELETE action (SET NULL cannot be
+    expressed on a composite key whose ``org_id`` is NOT NULL); this one only refuses rows that
+    point at another tenant's row, whatever the role or row-level security setting.
+    """
+    return ForeignKeyConstraint(["org_id", column], [f"{target}.org_id", f"{target}.id"],
+                                name=f"fk_{table}_{column}_tenant")
+
+
+def tenant_key(table: str) -> UniqueConstraint:
+    """``UNIQUE (org_id, id)``: what :func:`tenant_fk` references."""
+    return UniqueConstraint("org_id", "id", name=f"uq_{table}_org_id")
 
 
 class Timestamped:
@@ -140,7 +162,11 @@ class Organization(Timestamped, Base):
 
 class User(Timestamped, Base):
     __tablename__ = "users"
-    __table_args__ = (Index("ix_users_org", "org_id"),)
+    __table_args__ = (
+        Index("ix_users_org", "org_id"),
+        tenant_key("users"),
+        CheckConstraint("email = lower(email)", name="ck_users_email_lower"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -154,13 +180,15 @@ class User(Timestamped, Base):
 
     @validates("email")
     def _valid_email(self, _key, value):
-        return validate_email(value)
+        return validate_email(normalize_email(value))
 
 
 class Artist(Timestamped, Base):
     __tablename__ = "artists"
     __table_args__ = (
         Index("ix_artists_org", "org_id"),
+        tenant_key("artists"),
+        tenant_fk("artists", "user_id", "users"),
         CheckConstraint("rating IS NULL OR (rating >= 0 AND rating <= 5)", name="ck_artist_rating"),
         CheckConstraint("total_bookings >= 0", name="ck_artist_total_bookings"),
     )
@@ -194,6 +222,8 @@ class Project(Timestamped, Base):
     __tablename__ = "projects"
     __table_args__ = (
         Index("ix_projects_org", "org_id"),
+        tenant_key("projects"),
+        tenant_fk("projects", "created_by_id", "users"),
         CheckConstraint("budget IS NULL OR budget >= 0", name="ck_project_budget"),
         CheckConstraint("spent >= 0", name="ck_project_spent"),
         CheckConstraint("end_date IS NULL OR start_date IS NULL OR end_date >= start_date", name="ck_project_dates"),
@@ -231,6 +261,8 @@ class ProjectUser(Timestamped, Base):
     __table_args__ = (
         UniqueConstraint("project_id", "user_id", name="uq_project_user"),
         Index("ix_project_users_org", "org_id"),
+        tenant_fk("project_users", "project_id", "projects"),
+        tenant_fk("project_users", "user_id", "users"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -242,7 +274,10 @@ class ProjectUser(Timestamped, Base):
 
 class ProjectMilestone(Timestamped, Base):
     __tablename__ = "project_milestones"
-    __table_args__ = (Index("ix_milestones_org_project", "org_id", "project_id"),)
+    __table_args__ = (
+        Index("ix_milestones_org_project", "org_id", "project_id"),
+        tenant_fk("project_milestones", "project_id", "projects"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -266,6 +301,11 @@ class Booking(Timestamped, Base):
         Index("ix_bookings_org_start", "org_id", "start_date"),
         Index("ix_bookings_org_updated", "org_id", "updated_at"),
         Index("ix_bookings_artist_start", "artist_id", "start_date", "end_date"),
+        tenant_fk("bookings", "project_id", "projects"),
+        tenant_fk("bookings", "artist_id", "artists"),
+        tenant_fk("bookings", "client_id", "users"),
+        tenant_fk("bookings", "created_by_id", "users"),
+        tenant_fk("bookings", "assigned_to_id", "users"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -305,7 +345,11 @@ class Booking(Timestamped, Base):
 
 
 class AuditLog(Base):
-    """Append-only record of every change made through the product."""
+    """Append-only record of every change made through the product.
+
+    ``actor_id`` has no tenant-scoped key on purpose: a platform operator (SUPER_ADMIN of the
+    platform's own organization) who opens a tenant read-only is recorded in that tenant's log.
+    """
 
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_org_at", "org_id", "at"),)
@@ -325,6 +369,46 @@ class AuditLog(Base):
 @event.listens_for(AuditLog, "before_delete")
 def _audit_log_is_append_only(_mapper, _connection, target: AuditLog) -> None:
     raise ValueError(f"audit_log is append-only: entry {target.id} cannot be changed or deleted")
+
+
+class LoginThrottle(Base):
+    """Failed logins per account and per client address (keys are hashes, never the raw email):
+    growing delays and a temporary lockout that hold across processes. Not tenant data."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class UserSession(Base):
+    """A server-side login session: the browser holds only a random token (its SHA-256 is here).
+
+    Ends at ``expires_at`` (absolute), after an idle period without ``last_seen_at`` moving, when
+    revoked (logout, password reset), or when the user's role or active flag changes.
+    ``viewing_org_id``: a SUPER_ADMIN's read-only view of another tenant, chosen in the session.
+    """
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (
+        Index("ix_user_sessions_user", "user_id"),
+        Index("ix_user_sessions_org", "org_id"),
+        tenant_fk("user_sessions", "user_id", "users"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    viewing_org_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"))
+    client_address: Mapped[str | None] = mapped_column(String(64))
 
 
 TENANT_TABLES = ("users", "artists", "projects", "project_users", "project_milestones", "bookings", "audit_log")

@@ -19,7 +19,7 @@ from operational.models import TENANT_TABLES
 APP_ROLE = "auditoryx_app"
 TENANT_SETTING = "app.tenant_id"
 POLICY_NAME = "tenant_isolation"
-RLS_TABLES = ("organizations", *TENANT_TABLES)
+RLS_TABLES = ("organizations", *TENANT_TABLES, "user_sessions")
 
 
 def is_postgresql(connection: Connection) -> bool:

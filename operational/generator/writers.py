@@ -35,9 +35,11 @@ from sqlalchemy.schema import CreateIndex
 from auditoryx.errors import AuditoryxError
 from operational.generator import columns as col
 from operational.generator.schema import TABLE_ORDER, column_kinds, sa_table
-from operational.models import AuditLog, Organization
+from operational.models import AuditLog, Base, Organization, UserSession
 
-TENANT_TABLES = tuple(t for t in TABLE_ORDER if t != "organizations") + (AuditLog.__tablename__,)
+TENANT_TABLES = tuple(t for t in TABLE_ORDER if t != "organizations") + (AuditLog.__tablename__,
+                                                                         UserSession.__tablename__)
+"""Every table holding tenant rows, parents first (deleted in reverse: login sessions first)."""
 BULK_TABLE = "bookings"
 
 
@@ -400,7 +402,7 @@ class SqlAlchemyWriter(Writer):
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]
             for name in reversed(TENANT_TABLES):
-                table = sa_table(name) if name != AuditLog.__tablename__ else AuditLog.__table__
+                table = sa_table(name) if name in TABLE_ORDER else Base.metadata.tables[name]
                 self.connection.execute(delete(table).where(table.c.org_id.in_(part)))
             self.connection.execute(delete(Organization).where(Organization.id.in_(part)))
 

@@ -12,10 +12,10 @@ from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
 from auditoryx.errors import AuditoryxError
-from operational.db import alembic_config, create_schema, current_revision, make_engine, migration_connection
+from operational.db import INITIAL_REVISION, alembic_config, create_schema, current_revision, make_engine, migration_connection
 from operational.models import Base, Organization
 
-HEAD = "0002"
+HEAD = "0003"
 
 
 def _diffs(engine) -> list:
@@ -80,9 +80,12 @@ def test_create_schema_is_idempotent_and_downgrade_round_trips(migrated):
 
 def test_database_made_by_create_all_is_stamped_then_upgraded(db_url):
     engine = make_engine(db_url)
-    Base.metadata.create_all(engine)
+    with migration_connection(engine) as conn:  # the initial tables, as create_all made them then
+        command.upgrade(alembic_config(conn), INITIAL_REVISION)
+        conn.execute(text("DROP TABLE alembic_version"))
     with Session(engine) as session, session.begin():
-        session.add(Organization(id="org-1", name="Old", slug="old-org", type="INDIVIDUAL", plan="FREE"))
+        session.add(Organization(id="org-1", name="Old", slug="old-org", type="INDIVIDUAL", plan="FREE",
+                                 branding={}, settings={}, is_active=True))
     create_schema(engine)
     assert current_revision(engine) == HEAD
     with Session(engine) as session:
