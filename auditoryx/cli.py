@@ -148,15 +148,28 @@ def snapshot(
 
 @app.command()
 def export(
-    tenant: str = typer.Option(..., "--tenant", help="Tenant slug."),
+    tenant: str = typer.Option(..., "--tenant", help="Tenant slug (looked up; the folder is named by tenant id)."),
 ) -> None:
-    """Export the tenant's current snapshot as CSV files with a manifest (var/exports/<slug>/…)."""
+    """Export the tenant's current snapshot as CSV files with a manifest (var/exports/<tenant id>/…)."""
     from reports.csv_export import export_tenant_csv
 
     settings = get_settings()
     (tenant_id,) = _tenant_ids(settings, [tenant])
     result = export_tenant_csv(settings.published_dir, settings.resolved_exports_dir, tenant_id, tenant)
     typer.echo(f"wrote {result.folder} ({len(result.manifest['files'])} files)")
+
+
+@app.command()
+def landing(
+    tenant: str = typer.Option(..., "--tenant", help="Tenant slug (looked up; the folder is named by tenant id)."),
+) -> None:
+    """Print the tenant's file-drop folder (var/landing/<tenant id>/); drop files in its <entity>/ folders."""
+    from ingestion.files import ENTITIES, landing_folder
+
+    settings = get_settings()
+    (tenant_id,) = _tenant_ids(settings, [tenant])
+    typer.echo(str(landing_folder(settings.resolved_landing_dir, tenant_id)))
+    typer.echo(f"entity folders: {', '.join(ENTITIES)}", err=True)
 
 
 @app.command()

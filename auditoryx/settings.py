@@ -22,6 +22,18 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the operational database; default a SQLite file under var/.",
     )
+    app_database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL the web tier (dashboards, later the API) uses for the operational "
+        "database; on PostgreSQL a login role that is a member of auditoryx_app (row-level security "
+        "applies). Default: the operational URL.",
+    )
+    session_idle_minutes: float = Field(default=30, gt=0, description="A login session ends after this long idle.")
+    session_max_hours: float = Field(default=12, gt=0, description="A login session ends this long after sign-in.")
+    base_domain: str | None = Field(
+        default=None,
+        description="Tenants are also reached at <slug>.<base domain> (login page branding).",
+    )
     warehouse_dir: Path | None = Field(default=None, description="Default var/warehouse.")
     as_of: dt.date | None = Field(default=None, description="As-of date D; default today (UTC).")
     publish_grace_seconds: int = Field(
@@ -43,6 +55,11 @@ class Settings(BaseSettings):
         if self.operational_url:
             return self.operational_url
         return f"sqlite:///{self.resolved_var_dir / 'operational.sqlite'}"
+
+    @property
+    def web_database_url(self) -> str:
+        """The web tier's operational database URL (a row-level-security role on PostgreSQL)."""
+        return self.app_database_url or self.operational_database_url
 
     @property
     def resolved_warehouse_dir(self) -> Path:

@@ -159,9 +159,9 @@ def _postgresql_upgrade() -> None:
         $$""")
     op.execute(f"""
         CREATE FUNCTION auditoryx_branding_for_host(p_domain text, p_slug text)
-        RETURNS TABLE (org_name varchar, branding jsonb)
+        RETURNS TABLE (org_id varchar, org_name varchar, branding jsonb)
         {definer} AS $$
-            SELECT o.name, o.branding FROM organizations o
+            SELECT o.id, o.name, o.branding FROM organizations o
             WHERE o.is_active AND (o.custom_domain = lower(p_domain) OR o.slug = lower(p_slug))
             ORDER BY (o.custom_domain = lower(p_domain)) DESC NULLS LAST
             LIMIT 1
