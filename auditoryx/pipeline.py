@@ -7,12 +7,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterable, Sequence
 
 from auditoryx.locking import exclusive_lock
 from auditoryx.settings import Settings
 from ingestion.extract import ExtractionResult, Mode, extract_operational
-from ingestion.files import FileDropReport, ensure_file_tables, ingest_file_drops
+from ingestion.files import FileDropReport, ensure_file_tables, ingest_file_drops, landing_folder
 from ingestion.operational_source import open_operational
 from warehouse.build_db import connect_build
 from warehouse.dbt_runner import build_all
@@ -76,15 +76,17 @@ def ingest(settings: Settings, tenant_ids: Sequence[str] | None = None,
         conn.close()
 
 
-def tenants_with_landing_files(landing_dir: Path, slugs: Mapping[str, str]) -> list[str]:
-    """Ids of the tenants with any file under their landing folder (``slugs``: slug → id)."""
-    return sorted(tenant_id for slug, tenant_id in slugs.items()
-                  if (landing_dir / slug).is_dir() and any(p.is_file() for p in (landing_dir / slug).rglob("*")))
+def tenants_with_landing_files(landing_dir: Path, tenant_ids: Iterable[str]) -> list[str]:
+    """Ids of the tenants with any file under their landing folder ``<landing>/<tenant_id>/``."""
+    folders = {tenant_id: landing_folder(landing_dir, tenant_id) for tenant_id in tenant_ids}
+    return sorted(tenant_id for tenant_id, folder in folders.items()
+                  if folder.is_dir() and any(p.is_file() for p in folder.rglob("*")))
 
 
 def known_tenants(conn) -> dict[str, str]:
-    """slug → tenant id of the tenants in the raw tables (file drop folders are named by slug)."""
-    return {slug: tenant_id for tenant_id, slug in conn.execute("SELECT id, slug FROM raw_organizations").fetchall()}
+    """tenant id → slug of the tenants in the raw tables (file drop folders are named by id; the
+    slug is only a display name: it may have belonged to a deleted tenant before)."""
+    return {tenant_id: slug for tenant_id, slug in conn.execute("SELECT id, slug FROM raw_organizations").fetchall()}
 
 
 def build_models(settings: Settings, as_of: dt.date) -> None:

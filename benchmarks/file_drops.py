@@ -33,9 +33,9 @@ ARTISTS = 1000
 def generate(folder: Path, rows: int) -> Path:
     import duckdb
 
-    target = folder / "landing" / "bench" / "bookings" / "bookings.csv"
+    target = folder / "landing" / TENANT_ID / "bookings" / "bookings.csv"  # folders are named by tenant id
     target.parent.mkdir(parents=True)
-    artists = folder / "landing" / "bench" / "artists" / "artists.csv"
+    artists = folder / "landing" / TENANT_ID / "artists" / "artists.csv"
     artists.parent.mkdir(parents=True)
     conn = duckdb.connect()
     conn.execute(f"COPY (SELECT 'art-' || i AS id, 'Artist ' || i AS name FROM range({ARTISTS}) t(i)) "
@@ -101,7 +101,7 @@ def _phase_ingest(folder: Path, csv: Path, memory_limit: str | None, out) -> Non
 
     conn = _connect(folder / "build.duckdb", memory_limit)
     started = time.perf_counter()
-    report = ingest_file_drops(conn, folder / "landing", folder / "archive", {"bench": TENANT_ID},
+    report = ingest_file_drops(conn, folder / "landing", folder / "archive", {TENANT_ID: "bench"},
                                now=dt.datetime.now(dt.timezone.utc))
     elapsed = time.perf_counter() - started
     bookings = next(f for f in report.files if f.entity == "bookings")

@@ -5,6 +5,8 @@ import hashlib
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from ingestion.files import landing_folder
+
 IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")
 
 
@@ -26,14 +28,15 @@ def changed_tenants(previous: Mapping[str, str] | None, marks: Mapping[str, str]
     return sorted(t for t, mark in marks.items() if t in partitions and mark != previous.get(t))
 
 
-def pending_file_drops(landing_dir: Path, slugs: Mapping[str, str]) -> dict[str, str]:
-    """tenant id → fingerprint of the files waiting in its landing folder (uploads in progress
-    and hidden files excluded). A new or changed file changes the fingerprint."""
+def pending_file_drops(landing_dir: Path, tenant_ids: Iterable[str]) -> dict[str, str]:
+    """tenant id → fingerprint of the files waiting in its landing folder ``<landing>/<tenant_id>/``
+    (uploads in progress and hidden files excluded). A new or changed file changes the fingerprint.
+    Folders are named by tenant id, never by slug (a slug can pass to a new tenant)."""
     pending: dict[str, str] = {}
     if not landing_dir.is_dir():
         return pending
-    for slug, tenant_id in slugs.items():
-        folder = landing_dir / slug
+    for tenant_id in tenant_ids:
+        folder = landing_folder(landing_dir, tenant_id)
         if not folder.is_dir():
             continue
         entries = sorted(

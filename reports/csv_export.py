@@ -1,7 +1,9 @@
 """CSV exports of a tenant's current snapshot, with a manifest (files, rows, SHA-256).
 
-Layout: ``<exports>/<tenant slug>/<as_of>/<version>/{<mart>.csv, manifest.json}``, built from the
-validated slug, written to a temporary folder and renamed into place (never half an export).
+Layout: ``<exports>/<tenant_id>/<as_of>/<version>/{<mart>.csv, manifest.json}``, built from the
+validated tenant id (never the slug: a deleted tenant's slug can be taken by a new tenant, its id
+cannot), written to a temporary folder and renamed into place (never half an export). The slug
+is only a display name, recorded in the manifest.
 Text that a spreadsheet would run as a formula (``= + - @`` first) is prefixed with ``'``.
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from operational.models import SLUG_PATTERN
 from auditoryx.errors import AuditoryxError
+from warehouse.layout import validate_tenant_id
 from warehouse.reader import open_tenant_snapshot
 
 EXPORTED_MARTS: tuple[str, ...] = ("kpi_summary", "fct_revenue_monthly", "top_performers",
@@ -36,7 +39,15 @@ class ExportResult:
     manifest: dict
 
 
+def exports_folder(exports_dir: Path, tenant_id: str) -> Path:
+    """``<exports>/<tenant_id>``: the tenant's exports (one ``<as_of>/<version>/`` folder each)."""
+    return Path(exports_dir) / validate_tenant_id(tenant_id)
+
+
 def export_tenant_csv(published_dir: Path, exports_dir: Path, tenant_id: str, tenant_slug: str) -> ExportResult:
+    """Export the tenant's current snapshot under ``<exports>/<tenant_id>/``; ``tenant_slug`` (display
+    name, checked against the snapshot) goes into the manifest."""
+    tenant_folder = exports_folder(exports_dir, tenant_id)
     if not SLUG_PATTERN.match(tenant_slug or ""):
         raise AuditoryxError(f"invalid tenant slug: {tenant_slug!r}")
     snapshot = open_tenant_snapshot(published_dir, tenant_id)
@@ -44,7 +55,7 @@ def export_tenant_csv(published_dir: Path, exports_dir: Path, tenant_id: str, te
         meta = snapshot.meta()
         if meta["tenant_id"] != tenant_id or meta["tenant_slug"] != tenant_slug:
             raise AuditoryxError(f"snapshot of {tenant_id} does not belong to {tenant_slug}")
-        target = Path(exports_dir) / tenant_slug / meta["as_of"].isoformat() / snapshot.version
+        target = tenant_folder / meta["as_of"].isoformat() / snapshot.version
         if (target / "manifest.json").is_file():  # this version was exported already
             return ExportResult(target, json.loads((target / "manifest.json").read_text(encoding="utf-8")))
         partial = target.with_name(target.name + ".partial")

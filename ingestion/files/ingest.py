@@ -1,15 +1,20 @@
-"""File drops: ``<landing>/<tenant_slug>/<entity>/*.{csv,parquet,json}`` → ``raw_files_<entity>``.
+"""File drops: ``<landing>/<tenant_id>/<entity>/*.{csv,parquet,json}`` → ``raw_files_<entity>``.
+
+Tenant folders are named by the tenant's id, never its slug: a slug can be freed (tenant deleted)
+and taken by another tenant, an id cannot, so files left behind by a deleted tenant are reported
+as an unknown tenant instead of reaching whoever holds its old slug. The slug is only a display
+name (results, messages). :func:`landing_folder` gives a tenant's folder.
 
 One call processes every file waiting in the landing folder, each in its own transaction:
 
-1. discover files (tenant folders sorted by slug; per tenant artists → projects →
+1. discover files (tenant folders sorted by id; per tenant artists → projects →
    project_milestones → bookings, so rows can reference rows dropped in the same batch);
 2. hash the file (SHA-256, streaming; text formats are checked for UTF-8 in the same pass); a
    checksum already in ``file_registry`` for that tenant and entity is a ``skipped_duplicate``;
 3. stream it into a staging table (:mod:`ingestion.files.readers`), validate and split it
    (:mod:`ingestion.files.validate`): good rows upserted by ``id``, bad rows quarantined;
 4. record the file (``file_registry``) and the run (``ingestion_runs``) in the same transaction;
-5. move the file to ``<archive>/<tenant_slug>/<entity>/<UTC timestamp>__<checksum8>__<name>``.
+5. move the file to ``<archive>/<tenant_id>/<entity>/<UTC timestamp>__<checksum8>__<name>``.
 
 Outcomes: ``ok`` (possibly with quarantined rows), ``rejected`` (nothing of the file is loaded:
 unreadable, wrong encoding, over the size limit, missing required columns, unknown tenant or
@@ -47,7 +52,8 @@ from ingestion.files.validate import (
     stage_typed,
     validate_and_load,
 )
-from operational.models import SLUG_PATTERN
+from auditoryx.errors import AuditoryxError
+from warehouse.layout import validate_tenant_id
 
 Status = Literal["ok", "rejected", "skipped_duplicate", "error"]
 IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".filepart")
@@ -68,10 +74,10 @@ class FileDropLimits:
 
 @dataclass(frozen=True)
 class FileDropResult:
-    source: str                      # 'file:<slug>/<entity>/<name>' (relative to the landing folder)
+    source: str                      # 'file:<tenant_id>/<entity>/<name>' (relative to the landing folder)
     status: Status
     run_id: str
-    tenant_slug: str | None = None
+    tenant_slug: str | None = None   # display name of a known tenant
     tenant_id: str | None = None
     entity: str | None = None
     checksum: str | None = None
@@ -121,7 +127,8 @@ class FileDropReport:
 class _Candidate:
     path: Path
     rel: PurePosixPath
-    slug: str | None = None
+    folder: str | None = None      # first path part: the tenant id folder (not yet checked)
+    slug: str | None = None        # display name of the known tenant
     tenant_id: str | None = None
     entity: str | None = None
     fmt: str | None = None
@@ -133,7 +140,7 @@ class _Candidate:
 
     def order(self) -> tuple:
         known = self.problem is None
-        return (not known, self.slug or "", ENTITIES.index(self.entity) if known else 0, self.rel.as_posix())
+        return (not known, self.folder or "", ENTITIES.index(self.entity) if known else 0, self.rel.as_posix())
 
 
 def _utc(now: dt.datetime | None) -> dt.datetime:
@@ -152,9 +159,22 @@ def _in_progress(name: str) -> bool:
     return name.startswith((".", "~")) or name.lower().endswith(IN_PROGRESS_SUFFIXES)
 
 
+def landing_folder(landing_dir: Path, tenant_id: str) -> Path:
+    """``<landing>/<tenant_id>``: where the tenant drops its files (one sub-folder per entity).
+
+    The id is validated before it becomes a path; the slug never names a folder.
+    """
+    return Path(landing_dir) / validate_tenant_id(tenant_id)
+
+
+def _known_tenant_ids(tenants: Mapping[str, str]) -> dict[str, str]:
+    """``tenants`` (tenant id → slug) with every id checked: a bad id is a caller error."""
+    return {validate_tenant_id(tenant_id): slug for tenant_id, slug in tenants.items()}
+
+
 def discover(landing_dir: Path, tenants: Mapping[str, str], limits: FileDropLimits,
              report: FileDropReport) -> list[_Candidate]:
-    """Every file under the landing folder, classified; in processing order."""
+    """Every file under the landing folder, classified; in processing order (``tenants``: id → slug)."""
     candidates: list[_Candidate] = []
     if not landing_dir.is_dir():
         return candidates
@@ -182,22 +202,31 @@ def discover(landing_dir: Path, tenants: Mapping[str, str], limits: FileDropLimi
     return sorted(candidates, key=_Candidate.order)
 
 
+def _is_tenant_id(name: str) -> bool:
+    try:
+        validate_tenant_id(name)
+    except AuditoryxError:
+        return False
+    return True
+
+
 def _classify(path: Path, rel: PurePosixPath, tenants: Mapping[str, str]) -> _Candidate:
     candidate = _Candidate(path=path, rel=rel)
     parts = rel.parts
     if len(parts) >= 2:
-        candidate.slug = parts[0]
+        candidate.folder = parts[0]
     if len(parts) != 3:
-        candidate.problem = (f"files must be placed in <tenant>/<entity>/ "
+        candidate.problem = (f"files must be placed in <tenant id>/<entity>/ "
                              f"(entities: {', '.join(ENTITIES)}); found {rel.as_posix()!r}")
         return candidate
-    slug, entity, name = parts
-    if not SLUG_PATTERN.match(slug):
-        candidate.problem = f"folder {slug!r} is not a valid tenant slug"
-    elif slug not in tenants:
-        candidate.problem = f"unknown tenant {slug!r}"
+    folder, entity, name = parts
+    if not _is_tenant_id(folder):
+        candidate.problem = f"folder {folder!r} is not a valid tenant id"
+    elif folder not in tenants:
+        candidate.problem = (f"unknown tenant {folder!r} "
+                             "(landing folders are named by tenant id: see `auditoryx landing`)")
     else:
-        candidate.tenant_id = tenants[slug]
+        candidate.tenant_id, candidate.slug = folder, tenants[folder]
     if candidate.problem is None and entity not in ENTITIES:
         candidate.problem = f"unknown entity folder {entity!r} (expected one of {', '.join(ENTITIES)})"
     if candidate.problem is None:
@@ -437,13 +466,15 @@ def ingest_file_drops(
 ) -> FileDropReport:
     """Ingest every file waiting under ``landing_dir`` (see the module docstring).
 
-    ``tenants`` maps tenant slug → tenant id; ``now`` (timezone-aware; default: the current time)
-    is the load time of the batch: ``_loaded_at``, default ``created_at``/``updated_at``, the
-    archive timestamp. Call outside a transaction, as the build database's single writer.
+    ``tenants`` maps tenant id → tenant slug: the ids name the tenants' landing folders
+    (``<landing>/<tenant_id>/<entity>/``), the slugs are only shown in results and messages.
+    ``now`` (timezone-aware; default: the current time) is the load time of the batch:
+    ``_loaded_at``, default ``created_at``/``updated_at``, the archive timestamp. Call outside a transaction, as the build database's single writer.
     """
     batch_time = _utc(now)
     limits = limits or FileDropLimits()
     landing_dir, archive_dir = Path(landing_dir).resolve(), Path(archive_dir).resolve()
+    tenants = _known_tenant_ids(tenants)
     report = FileDropReport(started_at=_clock())
     ensure_file_tables(conn)
     candidates = discover(landing_dir, tenants, limits, report)

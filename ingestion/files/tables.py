@@ -15,7 +15,7 @@ CREATE TABLE IF NOT EXISTS file_registry (
     tenant_id        VARCHAR     NOT NULL,
     entity           VARCHAR     NOT NULL,
     checksum         VARCHAR     NOT NULL,  -- SHA-256 of the file's bytes, hex
-    file             VARCHAR     NOT NULL,  -- '<slug>/<entity>/<name>' when first seen
+    file             VARCHAR     NOT NULL,  -- '<tenant id>/<entity>/<name>' when first seen
     file_name        VARCHAR     NOT NULL,
     size_bytes       BIGINT      NOT NULL,
     status           VARCHAR     NOT NULL,  -- 'ok' | 'rejected'
@@ -34,7 +34,7 @@ QUARANTINE_DDL = """
 CREATE TABLE IF NOT EXISTS quarantine (
     tenant_id      VARCHAR     NOT NULL,
     entity         VARCHAR     NOT NULL,
-    file           VARCHAR     NOT NULL,  -- '<slug>/<entity>/<name>'
+    file           VARCHAR     NOT NULL,  -- '<tenant id>/<entity>/<name>'
     checksum       VARCHAR     NOT NULL,
     row_number     BIGINT      NOT NULL,  -- 1-based data row (CSV: header excluded; JSON: record)
     "column"       VARCHAR,

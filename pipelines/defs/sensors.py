@@ -63,11 +63,11 @@ def file_drop_sensor(context: dg.SensorEvaluationContext):
     settings = get_settings()
     engine = _engine()
     try:
-        slugs = {slug: tenant_id for tenant_id, slug in active_tenants(engine).items()}
+        tenant_ids = sorted(active_tenants(engine))  # landing folders are named by tenant id
     finally:
         engine.dispose()
     known = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
-    pending = pending_file_drops(settings.resolved_landing_dir, slugs)
+    pending = pending_file_drops(settings.resolved_landing_dir, tenant_ids)
     return dg.SensorResult(run_requests=[
         dg.RunRequest(partition_key=tenant_id, run_key=f"files-{tenant_id}-{fingerprint}")
         for tenant_id, fingerprint in sorted(pending.items()) if tenant_id in known

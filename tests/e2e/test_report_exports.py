@@ -22,8 +22,10 @@ def test_exports_are_per_tenant_complete_and_idempotent(refreshed):
     exports = settings.resolved_exports_dir
     a = export_tenant_csv(settings.published_dir, exports, tenant_a.id, tenant_a.slug)
     b = export_tenant_csv(settings.published_dir, exports, tenant_b.id, tenant_b.slug)
-    assert a.folder.is_relative_to(exports / tenant_a.slug)
+    assert a.folder.is_relative_to(exports / tenant_a.id) and b.folder.is_relative_to(exports / tenant_b.id)
+    assert sorted(p.name for p in exports.iterdir()) == sorted([tenant_a.id, tenant_b.id])  # by id, not slug
     manifest = json.loads((a.folder / "manifest.json").read_text(encoding="utf-8"))
+    assert (manifest["tenant_id"], manifest["tenant_slug"]) == (tenant_a.id, tenant_a.slug)  # slug: display only
     assert [f["file"] for f in manifest["files"]] == [f"{m}.csv" for m in EXPORTED_MARTS]
     for entry in manifest["files"]:
         data = (a.folder / entry["file"]).read_bytes()
@@ -39,3 +41,7 @@ def test_exports_are_per_tenant_complete_and_idempotent(refreshed):
         export_tenant_csv(settings.published_dir, exports, tenant_a.id, "../" + tenant_b.slug)
     with pytest.raises(AuditoryxError):  # A's snapshot under B's name
         export_tenant_csv(settings.published_dir, exports, tenant_a.id, tenant_b.slug)
+    for bad_id in ("../" + tenant_b.id, "", tenant_a.id + "/.."):
+        with pytest.raises(AuditoryxError):  # the id is validated before it becomes a folder
+            export_tenant_csv(settings.published_dir, exports, bad_id, tenant_a.slug)
+    assert sorted(p.name for p in exports.iterdir()) == sorted([tenant_a.id, tenant_b.id])

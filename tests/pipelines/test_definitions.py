@@ -86,7 +86,7 @@ def test_one_tenant_run_publishes_only_that_tenant(app_env, tenants):
                                                                         partition_key=generated[0].id)
     assert exports.success
     assert [p.parent.parent.parent.name for p in app_env.resolved_exports_dir.glob("*/*/*/manifest.json")] \
-        == [generated[0].slug]
+        == [generated[0].id]  # folders are named by tenant id, never by slug
 
 
 def _evaluate(defs, name, instance, cursor=None):
@@ -136,7 +136,9 @@ def test_file_drop_sensor_requests_the_dropping_tenant(app_env, tenants):
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("tenants", [t.id for t in generated])
     assert not _evaluate(defs, "file_drop_sensor", instance).run_requests
-    folder = app_env.resolved_landing_dir / generated[2].slug / "artists"
+    (app_env.resolved_landing_dir / generated[1].slug / "artists").mkdir(parents=True)  # a slug is no tenant folder
+    (app_env.resolved_landing_dir / generated[1].slug / "artists" / "x.csv").write_text("id,name\n", encoding="utf-8")
+    folder = app_env.resolved_landing_dir / generated[2].id / "artists"
     folder.mkdir(parents=True)
     (folder / "roster.csv").write_text("id,name\nnew-artist,Nova\n", encoding="utf-8")
     requests = _evaluate(defs, "file_drop_sensor", instance).run_requests

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
+from auditoryx.errors import AuditoryxError
 from pipelines.retries import is_transient
 from pipelines.sensor_logic import changed_tenants, partition_changes, pending_file_drops
 
@@ -22,21 +25,28 @@ def test_changed_tenants_first_tick_and_moves():
 
 
 def test_pending_file_drops_fingerprints(tmp_path):
-    slugs = {"acme": "tenant-a", "beta": "tenant-b"}
-    assert pending_file_drops(tmp_path / "missing", slugs) == {}
-    (tmp_path / "acme" / "bookings").mkdir(parents=True)
-    (tmp_path / "acme" / "bookings" / "upload.csv.part").write_text("id\n")   # still uploading
-    (tmp_path / "acme" / "bookings" / ".hidden.csv").write_text("id\n")
+    tenant_ids = ["tenant-a", "tenant-b"]  # landing folders are named by tenant id, never by slug
+    assert pending_file_drops(tmp_path / "missing", tenant_ids) == {}
+    (tmp_path / "tenant-a" / "bookings").mkdir(parents=True)
+    (tmp_path / "tenant-a" / "bookings" / "upload.csv.part").write_text("id\n")   # still uploading
+    (tmp_path / "tenant-a" / "bookings" / ".hidden.csv").write_text("id\n")
     (tmp_path / "stranger" / "bookings").mkdir(parents=True)
     (tmp_path / "stranger" / "bookings" / "x.csv").write_text("id\n")        # unknown tenant
-    assert pending_file_drops(tmp_path, slugs) == {}
-    drop = tmp_path / "acme" / "bookings" / "june.csv"
+    (tmp_path / "acme" / "bookings").mkdir(parents=True)
+    (tmp_path / "acme" / "bookings" / "x.csv").write_text("id\n")            # a slug is not a tenant folder
+    assert pending_file_drops(tmp_path, tenant_ids) == {}
+    drop = tmp_path / "tenant-a" / "bookings" / "june.csv"
     drop.write_text("id\n1\n")
-    first = pending_file_drops(tmp_path, slugs)
+    first = pending_file_drops(tmp_path, tenant_ids)
     assert list(first) == ["tenant-a"]
     drop.write_text("id\n1\n2\n")
     os.utime(drop, ns=(1, 2))
-    assert pending_file_drops(tmp_path, slugs)["tenant-a"] != first["tenant-a"]
+    assert pending_file_drops(tmp_path, tenant_ids)["tenant-a"] != first["tenant-a"]
+
+
+def test_pending_file_drops_refuses_bad_tenant_ids(tmp_path):
+    with pytest.raises(AuditoryxError):
+        pending_file_drops(tmp_path, ["../tenant-a"])
 
 
 def test_transient_errors():

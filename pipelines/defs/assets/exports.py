@@ -11,7 +11,7 @@ from reports.csv_export import export_tenant_csv
 
 @dg.asset(partitions_def=tenant_partitions, backfill_policy=single_run, group_name="reports",
           deps=[tenant_snapshots],
-          description="exports/<tenant slug>/<as_of>/<version>/*.csv + manifest.json, per tenant.")
+          description="exports/<tenant id>/<as_of>/<version>/*.csv + manifest.json, per tenant.")
 def report_exports(context: dg.AssetExecutionContext, auditoryx: AuditoryxSettings) -> dg.MaterializeResult:
     settings = auditoryx.settings()
     engine = make_engine(settings.operational_database_url)

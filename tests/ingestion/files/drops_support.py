@@ -9,8 +9,8 @@ from pathlib import Path
 from ingestion.files import FileDropReport, ingest_file_drops
 from warehouse.build_db import connect_build
 
-TENANT_A, TENANT_B = "tenant-a-0000", "tenant-b-0000"
-TENANTS = {"acme": TENANT_A, "beta": TENANT_B}
+TENANT_A, TENANT_B = "5f0c8a2e-1b6d-4c3e-9a47-0d2e6b8f1a01", "9b3e7d14-62a8-4f0b-8c5d-7e1f2a3b4c02"
+TENANTS = {TENANT_A: "acme", TENANT_B: "beta"}  # tenant id (names the landing folder) → slug (display)
 NOW = dt.datetime(2026, 6, 30, 12, 0, tzinfo=dt.timezone.utc)
 
 BOOKING_HEADER = ["id", "artist_id", "title", "type", "status", "start_date", "end_date", "duration_minutes",
@@ -42,16 +42,17 @@ class Drops:
         self.landing.mkdir()
         self.conn = connect_build(root / "build.duckdb")
 
-    def write(self, slug: str, entity: str, name: str, content: str | bytes) -> Path:
-        path = self.landing / slug / entity / name
+    def write(self, folder: str, entity: str, name: str, content: str | bytes) -> Path:
+        """``<landing>/<folder>/<entity>/<name>``: ``folder`` is a tenant id (or a bad name on purpose)."""
+        path = self.landing / folder / entity / name
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(content, str):
             content = content.encode("utf-8")
         path.write_bytes(content)
         return path
 
-    def artists(self, slug: str = "acme", ids=("art-1", "art-2"), name: str = "artists.csv") -> Path:
-        return self.write(slug, "artists", name, csv_text([{"id": i, "name": f"Artist {i}"} for i in ids]))
+    def artists(self, tenant: str = TENANT_A, ids=("art-1", "art-2"), name: str = "artists.csv") -> Path:
+        return self.write(tenant, "artists", name, csv_text([{"id": i, "name": f"Artist {i}"} for i in ids]))
 
     def run(self, now: dt.datetime = NOW, **kwargs) -> FileDropReport:
         return ingest_file_drops(self.conn, self.landing, self.archive, TENANTS, now=now, **kwargs)

@@ -11,9 +11,9 @@ from drops_support import BOOKING_HEADER, TENANT_A, TENANT_B, booking, csv_text
 from ingestion.files import FileDropLimits
 
 
-def _bookings(drops, rows, header=None, name="bookings.csv", newline="\n", slug="acme"):
-    drops.artists(slug)
-    return drops.write(slug, "bookings", name, csv_text(rows, header or BOOKING_HEADER, newline))
+def _bookings(drops, rows, header=None, name="bookings.csv", newline="\n", tenant=TENANT_A):
+    drops.artists(tenant)
+    return drops.write(tenant, "bookings", name, csv_text(rows, header or BOOKING_HEADER, newline))
 
 
 def _booking_result(drops, report):
@@ -22,7 +22,7 @@ def _booking_result(drops, report):
 
 def test_utf8_bom_is_skipped_and_the_first_column_still_matches(drops):
     drops.artists()
-    drops.write("acme", "bookings", "bom.csv", b"\xef\xbb\xbf" + csv_text([booking("b1")], BOOKING_HEADER).encode())
+    drops.write(TENANT_A, "bookings", "bom.csv", b"\xef\xbb\xbf" + csv_text([booking("b1")], BOOKING_HEADER).encode())
     result = _booking_result(drops, drops.run())
     assert (result.status, result.rows_loaded) == ("ok", 1)
     assert drops.rows("SELECT id FROM raw_files_bookings") == [("b1",)]
@@ -40,7 +40,7 @@ def test_crlf_line_endings_and_quoted_newlines(drops):
 def test_non_utf8_bytes_reject_the_whole_file(drops):
     drops.artists()
     content = csv_text([booking("b1"), booking("b2", title="Café")], BOOKING_HEADER).encode("latin-1")
-    drops.write("acme", "bookings", "latin1.csv", content)
+    drops.write(TENANT_A, "bookings", "latin1.csv", content)
     result = _booking_result(drops, drops.run())
     assert result.status == "rejected"
     assert "not valid UTF-8" in result.error and "0xe9" in result.error
@@ -49,13 +49,13 @@ def test_non_utf8_bytes_reject_the_whole_file(drops):
 
 
 def test_utf16_file_is_rejected_with_a_hint(drops):
-    drops.write("acme", "artists", "excel.csv", "id,name\r\na1,Alice\r\n".encode("utf-16"))
+    drops.write(TENANT_A, "artists", "excel.csv", "id,name\r\na1,Alice\r\n".encode("utf-16"))
     result = drops.one(drops.run())
     assert result.status == "rejected" and "UTF-16" in result.error
 
 
 def test_empty_file_is_rejected(drops):
-    drops.write("acme", "bookings", "empty.csv", b"")
+    drops.write(TENANT_A, "bookings", "empty.csv", b"")
     result = drops.one(drops.run())
     assert (result.status, result.error) == ("rejected", "file is empty (0 bytes)")
     assert drops.rows("SELECT rows_read, rows_loaded, rows_quarantined, status FROM ingestion_runs") == [
@@ -63,7 +63,7 @@ def test_empty_file_is_rejected(drops):
 
 
 def test_header_only_file_is_ok_with_zero_rows(drops):
-    drops.write("acme", "bookings", "header.csv", ",".join(BOOKING_HEADER) + "\n")
+    drops.write(TENANT_A, "bookings", "header.csv", ",".join(BOOKING_HEADER) + "\n")
     result = drops.one(drops.run())
     assert (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined) == ("ok", 0, 0, 0)
 
@@ -103,7 +103,7 @@ def test_columns_match_by_header_name_reordered_and_case_insensitive(drops):
     header = list(reversed(BOOKING_HEADER))
     drops.artists()
     text = csv_text([booking("b1")], header).replace("artist_id", " Artist_ID ", 1)
-    drops.write("acme", "bookings", "reordered.csv", text)
+    drops.write(TENANT_A, "bookings", "reordered.csv", text)
     result = _booking_result(drops, drops.run())
     assert (result.status, result.rows_loaded) == ("ok", 1)
     assert drops.rows("SELECT id, artist_id, title FROM raw_files_bookings") == [("b1", "art-1", "Session b1")]
@@ -206,7 +206,7 @@ def test_malformed_csv_row_rejects_the_file_without_partial_load(drops):
     text = csv_text([booking(f"b{i}") for i in range(20)], BOOKING_HEADER)
     text += "b99,art-1,too,many,fields" + ",x" * 20 + "\n"
     drops.artists()
-    drops.write("acme", "bookings", "ragged.csv", text)
+    drops.write(TENANT_A, "bookings", "ragged.csv", text)
     result = _booking_result(drops, drops.run())
     assert result.status == "rejected"
     assert result.error.startswith("not a readable CSV file: CSV Error on Line: 22")
@@ -219,7 +219,7 @@ def test_semicolon_delimited_csv_is_read(drops):
     drops.artists()
     text = csv_text([booking("b1", title="A, with comma")], BOOKING_HEADER).replace(",", ";")
     text = text.replace("A; with comma", "A, with comma")
-    drops.write("acme", "bookings", "semi.csv", text)
+    drops.write(TENANT_A, "bookings", "semi.csv", text)
     result = _booking_result(drops, drops.run())
     assert (result.status, result.rows_loaded) == ("ok", 1)
     assert drops.rows("SELECT title FROM raw_files_bookings") == [("A, with comma",)]
@@ -230,22 +230,22 @@ def test_json_array_and_newline_delimited_json(drops):
     records = [booking("b1") | {"duration_minutes": 120, "budget": 100.5, "is_remote": True,
                                 "requirements": {"mics": 2}, "deliverables": ["stems"]},
                booking("b2") | {"duration_minutes": "x"}]
-    drops.write("acme", "bookings", "array.json", json.dumps(records))
-    drops.write("acme", "bookings", "lines.jsonl", "\n".join(json.dumps(booking(f"n{i}")) for i in range(3)) + "\n")
+    drops.write(TENANT_A, "bookings", "array.json", json.dumps(records))
+    drops.write(TENANT_A, "bookings", "lines.jsonl", "\n".join(json.dumps(booking(f"n{i}")) for i in range(3)) + "\n")
     report = drops.run()
     results = {f.source: f for f in report.files}
-    array = results["file:acme/bookings/array.json"]
+    array = results[f"file:{TENANT_A}/bookings/array.json"]
     assert (array.status, array.rows_loaded, array.rows_quarantined) == ("ok", 1, 1)
-    assert results["file:acme/bookings/lines.jsonl"].rows_loaded == 3
+    assert results[f"file:{TENANT_A}/bookings/lines.jsonl"].rows_loaded == 3
     assert drops.rows("SELECT budget, is_remote, requirements, deliverables FROM raw_files_bookings "
                       "WHERE id = 'b1'") == [
         (Decimal("100.50"), True, '{"mics":2}', '["stems"]')]
 
 
 def test_json_with_bom_and_non_record_json(drops):
-    drops.write("acme", "artists", "bom.json", b"\xef\xbb\xbf" + json.dumps([{"id": "a1", "name": "A"}]).encode())
-    drops.write("acme", "artists", "scalars.json", b"[1, 2, 3]")
-    drops.write("acme", "artists", "empty.json", b"[]")
+    drops.write(TENANT_A, "artists", "bom.json", b"\xef\xbb\xbf" + json.dumps([{"id": "a1", "name": "A"}]).encode())
+    drops.write(TENANT_A, "artists", "scalars.json", b"[1, 2, 3]")
+    drops.write(TENANT_A, "artists", "empty.json", b"[]")
     results = {f.source.rsplit("/", 1)[1]: f for f in drops.run().files}
     assert (results["bom.json"].status, results["bom.json"].rows_loaded) == ("ok", 1)
     assert results["scalars.json"].status == "rejected" and "array of objects" in results["scalars.json"].error
@@ -263,8 +263,8 @@ def test_parquet_typed_columns_and_broken_parquet(drops):
         "budget": pa.array([12.5, 3.0]),
         "deliverables": [["mix.wav"], []],
     })
-    drops.write("acme", "bookings", "broken.parquet", b"PAR1 not really parquet")
-    pq.write_table(table, drops.landing / "acme" / "bookings" / "typed.parquet")
+    drops.write(TENANT_A, "bookings", "broken.parquet", b"PAR1 not really parquet")
+    pq.write_table(table, drops.landing / TENANT_A / "bookings" / "typed.parquet")
     results = {f.source.rsplit("/", 1)[1]: f for f in drops.run().files}
     typed = results["typed.parquet"]
     assert (typed.status, typed.rows_loaded, typed.rows_quarantined) == ("ok", 1, 1)  # p2 ends before it starts
@@ -275,37 +275,45 @@ def test_parquet_typed_columns_and_broken_parquet(drops):
 
 
 def test_unknown_tenant_entity_and_file_type_are_rejected_not_crashing(drops):
+    unknown = "(landing folders are named by tenant id: see `auditoryx landing`)"
     drops.write("nobody", "bookings", "x.csv", "id\n1\n")
-    drops.write("Bad_Slug", "bookings", "x.csv", "id\n1\n")
-    drops.write("acme", "invoices", "x.csv", "id\n1\n")
-    drops.write("acme", "bookings", "x.xlsx", b"PK\x03\x04")
+    drops.write("acme", "bookings", "x.csv", "id\n1\n")  # tenant A's slug: folders are named by id
+    drops.write("-bad id", "bookings", "x.csv", "id\n1\n")
+    drops.write(TENANT_A, "invoices", "x.csv", "id\n1\n")
+    drops.write(TENANT_A, "bookings", "x.xlsx", b"PK\x03\x04")
     (drops.landing / "loose.csv").write_text("id\n1\n")
-    errors = {f.source: (f.status, f.error) for f in drops.run().files}
+    report = drops.run()
+    errors = {f.source: (f.status, f.error) for f in report.files}
     assert errors == {
-        "file:nobody/bookings/x.csv": ("rejected", "unknown tenant 'nobody'"),
-        "file:Bad_Slug/bookings/x.csv": ("rejected", "folder 'Bad_Slug' is not a valid tenant slug"),
-        "file:acme/invoices/x.csv": ("rejected", "unknown entity folder 'invoices' (expected one of artists, "
-                                                 "projects, project_milestones, bookings)"),
-        "file:acme/bookings/x.xlsx": ("rejected", "unsupported file type '.xlsx' (expected .csv, .parquet or .json)"),
-        "file:loose.csv": ("rejected", "files must be placed in <tenant>/<entity>/ (entities: artists, projects, "
-                                       "project_milestones, bookings); found 'loose.csv'"),
+        "file:nobody/bookings/x.csv": ("rejected", f"unknown tenant 'nobody' {unknown}"),
+        "file:acme/bookings/x.csv": ("rejected", f"unknown tenant 'acme' {unknown}"),
+        "file:-bad id/bookings/x.csv": ("rejected", "folder '-bad id' is not a valid tenant id"),
+        f"file:{TENANT_A}/invoices/x.csv": ("rejected", "unknown entity folder 'invoices' (expected one of "
+                                                        "artists, projects, project_milestones, bookings)"),
+        f"file:{TENANT_A}/bookings/x.xlsx": ("rejected",
+                                             "unsupported file type '.xlsx' (expected .csv, .parquet or .json)"),
+        "file:loose.csv": ("rejected", "files must be placed in <tenant id>/<entity>/ (entities: artists, "
+                                       "projects, project_milestones, bookings); found 'loose.csv'"),
     }
+    assert {f.source: f.tenant_id for f in report.files if f.tenant_id} == {
+        f"file:{TENANT_A}/invoices/x.csv": TENANT_A, f"file:{TENANT_A}/bookings/x.xlsx": TENANT_A}
     assert not [p for p in drops.landing.rglob("*") if p.is_file()]  # all moved to the archive
-    assert (drops.archive / "nobody" / "bookings").is_dir()
+    assert (drops.archive / "nobody" / "bookings").is_dir() and (drops.archive / "acme" / "bookings").is_dir()
+    assert drops.rows("SELECT count(*) FROM file_registry WHERE status = 'ok'") == [(0,)]
 
 
 def test_uploads_in_progress_and_symlinks(drops, tmp_path):
-    drops.write("acme", "artists", "big.csv.part", "id,name\na1,A\n")
-    drops.write("acme", "artists", ".hidden.csv", "id,name\na1,A\n")
+    drops.write(TENANT_A, "artists", "big.csv.part", "id,name\na1,A\n")
+    drops.write(TENANT_A, "artists", ".hidden.csv", "id,name\na1,A\n")
     secret = tmp_path / "secret.csv"
     secret.write_text("id,name\na9,Secret\n")
-    (drops.landing / "acme" / "artists" / "link.csv").symlink_to(secret)
+    (drops.landing / TENANT_A / "artists" / "link.csv").symlink_to(secret)
     report = drops.run()
-    assert sorted(report.waiting) == ["acme/artists/.hidden.csv", "acme/artists/big.csv.part"]
+    assert sorted(report.waiting) == [f"{TENANT_A}/artists/.hidden.csv", f"{TENANT_A}/artists/big.csv.part"]
     result = drops.one(report)
     assert result.status == "rejected" and "symbolic links" in result.error
     assert secret.exists() and drops.rows("SELECT count(*) FROM raw_files_artists") == [(0,)]
-    assert (drops.landing / "acme" / "artists" / "big.csv.part").exists()
+    assert (drops.landing / TENANT_A / "artists" / "big.csv.part").exists()
 
 
 def test_project_rules_follow_the_model(drops):
@@ -317,7 +325,7 @@ def test_project_rules_follow_the_model(drops):
              "client_email": "not-an-email"},
             {"id": "p3", "name": "Bad date", "type": "MIXTAPE", "status": "PLANNING",
              "start_date": "2026-02-30", "end_date": "", "spent": "", "currency": ""}]
-    drops.write("acme", "projects", "p.csv", csv_text(rows))
+    drops.write(TENANT_A, "projects", "p.csv", csv_text(rows))
     result = drops.one(drops.run())
     assert (result.rows_loaded, result.rows_quarantined) == (1, 2)
     assert drops.rows("SELECT id, spent, currency, priority FROM raw_files_projects") == [
