@@ -1,6 +1,7 @@
-"""AuditoryX Analytics: Streamlit entry point (`streamlit run dashboards/app.py`).
+"""AuditoryX Analytics: Streamlit entry point (`streamlit run dashboards/server.py` serves it).
 
-Routes only: a login page for anonymous sessions; the tenant's pages once logged in.
+Routes only: a login page for anonymous sessions; once logged in, the pages the user's role and
+grants allow (dashboards/navigation.py asks the permission module).
 
 Page files live in ``views/`` (not ``pages/``), so Streamlit's legacy "pages/ folder" mode never
 runs a page without this router; every page still starts with ``session.require_user()``.
@@ -16,8 +17,9 @@ if str(_ROOT) not in sys.path:  # `streamlit run` puts dashboards/ on the path, 
 
 import streamlit as st  # noqa: E402
 
-from dashboards import session  # noqa: E402
+from dashboards import branding, session  # noqa: E402
 from dashboards.formatting import md_escape  # noqa: E402
+from dashboards.navigation import pages_for  # noqa: E402
 
 APP_TITLE = "AuditoryX Analytics"
 
@@ -25,14 +27,24 @@ st.set_page_config(page_title=APP_TITLE, page_icon="🎧", layout="wide")
 
 
 def login_page() -> None:
-    st.title(APP_TITLE)
-    st.caption("Analytics for labels, studios and agencies. Log in to see your organization.")
+    host = branding.login_branding()
+    if host is not None:
+        branding.apply_theme(host.branding)
+        branding.show_logo(host.branding)
+        st.title(md_escape(host.name))
+        st.caption(f"{APP_TITLE}: log in to see your organization.")
+    else:
+        st.title(APP_TITLE)
+        st.caption("Analytics for labels, studios and agencies. Log in to see your organization.")
+    notice = st.session_state.pop("auditoryx_notice", None)
+    if notice:
+        st.info(notice)
     with st.form("login", clear_on_submit=False):
         email = st.text_input("Email", key="login_email", autocomplete="username")
         password = st.text_input("Password", type="password", key="login_password", autocomplete="current-password")
         submitted = st.form_submit_button("Log in", type="primary")
     if submitted:
-        user, error = session.log_in(email, password)
+        user, error = session.log_in(email, password, tenant_id=host.tenant_id if host else None)
         if user is None:
             st.error(error)
         else:
@@ -41,25 +53,32 @@ def login_page() -> None:
 
 def _sidebar(user) -> None:
     with st.sidebar:
+        branding.show_logo(branding.tenant_branding(user.tenant_id), sidebar=True)
         st.markdown(f"**{md_escape(user.tenant_name)}**")
-        st.caption(f"{md_escape(user.name)} · {md_escape(user.email)}")
+        st.caption(f"{md_escape(user.name)} · {md_escape(user.email)} · {md_escape(user.role.replace('_', ' ').title())}")
+        if user.read_only:
+            st.warning("Read-only view of this organization (recorded in its audit log).",
+                       icon=":material/visibility:")
+            st.button("Back to the platform", key="leave_tenant", on_click=session.leave_tenant,
+                      icon=":material/arrow_back:")
         st.button("Log out", key="logout", on_click=session.log_out, icon=":material/logout:")
 
 
+session.sync_cookie()
 user = session.current_user()
 if user is None:
     page = st.navigation([st.Page(login_page, title="Log in", url_path="login", default=True)], position="hidden")
 else:
+    branding.apply_theme(branding.tenant_branding(user.tenant_id))
     _sidebar(user)
-    page = st.navigation(
-        [
-            st.Page(
-                "views/01_label_dashboard.py",
-                title="Label dashboard",
-                icon=":material/insights:",
-                url_path="dashboard",  # not the file-derived name: see the note at the top
-                default=True,
-            )
-        ]
-    )
+    specs = pages_for(user.actor())
+    if not specs:
+        def no_pages() -> None:
+            st.title(md_escape(user.tenant_name))
+            st.info("Your account has no pages in AuditoryX Analytics yet. Ask your organization's "
+                    "administrator for access.", icon=":material/lock:")
+        page = st.navigation([st.Page(no_pages, title="Home", url_path="home", default=True)])
+    else:
+        page = st.navigation([st.Page(spec.script, title=spec.title, icon=spec.icon, url_path=spec.url_path,
+                                      default=index == 0) for index, spec in enumerate(specs)])
 page.run()

@@ -111,8 +111,10 @@ def revenue_trend_figure(
     currency: str,
     first_month: dt.date | None = None,
     last_month: dt.date | None = None,
+    accent: str | None = None,
 ) -> go.Figure:
-    """Grouped bars per month: recognized vs pipeline revenue (summed over booking types)."""
+    """Grouped bars per month: recognized vs pipeline revenue (summed over booking types);
+    recognized revenue in the tenant's ``accent`` colour when given."""
     title = f"Monthly revenue ({currency}): recognized vs pipeline"
     totals = monthly_totals(frame, first_month, last_month)
     if totals.is_empty() or not (totals["recognized_revenue"].abs().sum() or totals["pipeline_revenue"].abs().sum()):
@@ -120,7 +122,7 @@ def revenue_trend_figure(
     months = totals["month"].to_list()
     fig = go.Figure()
     for column, name, color in (
-        ("recognized_revenue", "Recognized", RECOGNIZED_COLOR),
+        ("recognized_revenue", "Recognized", accent or RECOGNIZED_COLOR),
         ("pipeline_revenue", "Pipeline", PIPELINE_COLOR),
     ):
         fig.add_bar(

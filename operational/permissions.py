@@ -113,6 +113,7 @@ MATRIX: Mapping[UserRole, Mapping[Resource, Mapping[Action, Scope]]] = {
         Resource.DATA_QUALITY: _only(READ),
     },
     UserRole.ARTIST_MANAGER: {
+        Resource.ANALYTICS: _only(READ),
         Resource.ARTIST_PERFORMANCE: _only(READ),
         Resource.ARTIST_EARNINGS: _only(READ),
         Resource.ROSTER: _all(Resource.ROSTER),

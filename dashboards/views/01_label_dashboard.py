@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboards import charts, queries
+from dashboards.branding import primary_colour, tenant_branding
 from dashboards.formatting import (
     format_count,
     format_delta_pct,
@@ -13,10 +14,16 @@ from dashboards.formatting import (
     month_label,
     snapshot_caption,
 )
-from dashboards.session import require_user
+from dashboards.session import allowed, require
+from operational.permissions import Resource
 
-user = require_user()
+user = require(Resource.ANALYTICS)
 st.title(md_escape(user.tenant_name))
+# What this user may see of the money (operational/permissions.py decides; the page only lays out)
+shows_revenue = allowed(user, Resource.REVENUE)
+shows_receivables = allowed(user, Resource.RECEIVABLES)
+shows_earnings = allowed(user, Resource.ARTIST_EARNINGS)
+shows_performers = shows_earnings or allowed(user, Resource.ARTIST_PERFORMANCE)
 
 try:
     data = queries.label_dashboard(user.tenant_id)
@@ -44,17 +51,18 @@ if not data.has_bookings:
 kpis = data.kpis or {}
 currency = data.base_currency
 month_name = month_label(data.completed_month)
-cards = st.columns(4)
-cards[0].metric(
-    "Recognized revenue (30d)",
-    format_money(kpis.get("recognized_revenue_30d"), currency),
-    delta=format_delta_pct(kpis.get("revenue_delta_pct"), "vs prior 30d"),
-    help="Completed bookings with a service date in the last 30 days (as-of date included), "
-    "compared with the 30 days before: "
-    + format_money(kpis.get("recognized_revenue_prev_30d"), currency),
-    border=True,
-)
-cards[1].metric(
+cards = iter(st.columns(2 + shows_revenue + shows_receivables))
+if shows_revenue:
+    next(cards).metric(
+        "Recognized revenue (30d)",
+        format_money(kpis.get("recognized_revenue_30d"), currency),
+        delta=format_delta_pct(kpis.get("revenue_delta_pct"), "vs prior 30d"),
+        help="Completed bookings with a service date in the last 30 days (as-of date included), "
+        "compared with the 30 days before: "
+        + format_money(kpis.get("recognized_revenue_prev_30d"), currency),
+        border=True,
+    )
+next(cards).metric(
     "Completed bookings (MTD)",
     format_count(data.completed_bookings_month),
     help=f"Completed bookings with a service date in {month_name} up to the as-of date (calendar "
@@ -62,55 +70,61 @@ cards[1].metric(
     f"Bookings started in the last 30 days (any status but draft): {format_count(kpis.get('bookings_30d'))}.",
     border=True,
 )
-cards[2].metric(
+next(cards).metric(
     "Active artists (30d)",
     format_count(kpis.get("active_artists_30d")),
     help="Artists with a non-draft, non-cancelled booking starting in the last 30 days.",
     border=True,
 )
-cards[3].metric(
-    "Outstanding revenue",
-    format_money(kpis.get("outstanding_revenue"), currency),
-    help="Completed bookings not yet fully paid (payment pending or partial), all time.",
-    border=True,
-)
+if shows_receivables:
+    next(cards).metric(
+        "Outstanding revenue",
+        format_money(kpis.get("outstanding_revenue"), currency),
+        help="Completed bookings not yet fully paid (payment pending or partial), all time.",
+        border=True,
+    )
 st.caption(kpi_windows_caption(data.as_of))
 
-first_month, last_month = data.revenue_window
-st.subheader("Monthly revenue")
-st.caption(
-    f"By month of service date, {month_label(first_month)} – {month_label(last_month)}. "
-    "Recognized = completed bookings; pipeline = approved, confirmed or in progress."
-)
-trend_tab, type_tab = st.tabs(["Recognized vs pipeline", "By booking type"])
-with trend_tab:
-    st.plotly_chart(
-        charts.revenue_trend_figure(data.revenue_monthly, currency, first_month, last_month),
-        width="stretch",
-        key="revenue_trend",
+if shows_revenue:
+    first_month, last_month = data.revenue_window
+    st.subheader("Monthly revenue")
+    st.caption(
+        f"By month of service date, {month_label(first_month)} – {month_label(last_month)}. "
+        "Recognized = completed bookings; pipeline = approved, confirmed or in progress."
     )
-with type_tab:
-    st.plotly_chart(
-        charts.revenue_by_type_figure(data.revenue_monthly, currency, "recognized_revenue", first_month, last_month),
-        width="stretch",
-        key="revenue_by_type",
-    )
+    trend_tab, type_tab = st.tabs(["Recognized vs pipeline", "By booking type"])
+    with trend_tab:
+        st.plotly_chart(
+            charts.revenue_trend_figure(data.revenue_monthly, currency, first_month, last_month,
+                                        accent=primary_colour(tenant_branding(user.tenant_id))),
+            width="stretch",
+            key="revenue_trend",
+        )
+    with type_tab:
+        st.plotly_chart(
+            charts.revenue_by_type_figure(data.revenue_monthly, currency, "recognized_revenue", first_month,
+                                          last_month),
+            width="stretch",
+            key="revenue_by_type",
+        )
 
-st.subheader("Top performers")
-st.caption("Artists ranked by recognized revenue over the 90 days up to the as-of date (top 10).")
-if data.top_performers.is_empty():
-    st.info("No completed bookings in the last 90 days.")
-else:
-    st.dataframe(
-        data.top_performers.select("rank", "artist_name", "recognized_revenue", "completed_bookings"),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "rank": st.column_config.NumberColumn("Rank", format="%d", width="small"),
-            "artist_name": st.column_config.TextColumn("Artist"),
-            "recognized_revenue": st.column_config.NumberColumn(
-                f"Recognized revenue ({currency})", format="accounting"
-            ),
-            "completed_bookings": st.column_config.NumberColumn("Completed bookings", format="%d"),
-        },
-    )
+if shows_performers:
+    st.subheader("Top performers")
+    st.caption("Artists ranked by recognized revenue over the 90 days up to the as-of date (top 10).")
+    if data.top_performers.is_empty():
+        st.info("No completed bookings in the last 90 days.")
+    else:
+        columns = ["rank", "artist_name", *(["recognized_revenue"] if shows_earnings else []), "completed_bookings"]
+        st.dataframe(
+            data.top_performers.select(columns),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "rank": st.column_config.NumberColumn("Rank", format="%d", width="small"),
+                "artist_name": st.column_config.TextColumn("Artist"),
+                "recognized_revenue": st.column_config.NumberColumn(
+                    f"Recognized revenue ({currency})", format="accounting"
+                ),
+                "completed_bookings": st.column_config.NumberColumn("Completed bookings", format="%d"),
+            },
+        )

@@ -154,11 +154,64 @@ def test_logged_in_page_is_reachable_by_switch_page(world_env):
     assert at.title[0].value == world_env.a.name
 
 
+REVENUE_CARDS = ["Recognized revenue (30d)", "Completed bookings (MTD)", "Active artists (30d)", "Outstanding revenue"]
+NO_MONEY_CARDS = ["Completed bookings (MTD)", "Active artists (30d)"]
+ROLE_VIEWS = {
+    # role: (metric labels, top-performer columns or None, revenue charts)
+    "SUPER_ADMIN": (REVENUE_CARDS, ["rank", "artist_name", "recognized_revenue", "completed_bookings"], True),
+    "ORG_ADMIN": (REVENUE_CARDS, ["rank", "artist_name", "recognized_revenue", "completed_bookings"], True),
+    "LABEL_MANAGER": (REVENUE_CARDS, ["rank", "artist_name", "recognized_revenue", "completed_bookings"], True),
+    "ACCOUNTANT": (REVENUE_CARDS, ["rank", "artist_name", "recognized_revenue", "completed_bookings"], True),
+    "ARTIST_MANAGER": (NO_MONEY_CARDS, ["rank", "artist_name", "recognized_revenue", "completed_bookings"], False),
+    "VIEWER": (["Recognized revenue (30d)", *NO_MONEY_CARDS], ["rank", "artist_name", "completed_bookings"], True),
+    "STUDIO_MANAGER": (NO_MONEY_CARDS, None, False),
+}
+
+
 @pytest.mark.parametrize("role", [r.value for r in UserRole])
-def test_every_role_of_tenant_a_gets_tenant_a_only(world_env, role):
-    """Smoke over every page for every role (all roles currently see the label dashboard)."""
+def test_every_role_of_tenant_a_sees_what_its_role_allows_and_only_tenant_a(world_env, role):
     at = login(role_email(world_env.a, role))
     assert not at.exception
-    assert at.title[0].value == world_env.a.name
-    assert at.metric[0].value == "$12,345.67"
     assert_no_tenant_b(at, world_env)
+    text = rendered_text(at)
+    if role not in ROLE_VIEWS:  # CREATOR, CLIENT: their own bookings, no analytics, no money
+        assert at.title[0].value == "My bookings"
+        assert not at.metric and "12,345.67" not in text and "48250.75" not in text and "Lumen Vale" not in text
+        return
+    cards, performer_columns, charts = ROLE_VIEWS[role]
+    assert at.title[0].value == world_env.a.name
+    assert [m.label for m in at.metric] == cards
+    if "Recognized revenue (30d)" in cards:
+        assert at.metric[0].value == "$12,345.67"
+    else:
+        assert "12,345.67" not in text and "2,222.22" not in text
+    if performer_columns is None:
+        assert not at.dataframe and "Lumen Vale" not in text
+    else:
+        assert list(at.dataframe[0].value.columns) == performer_columns
+    if "recognized_revenue" not in (performer_columns or []):
+        assert "48250.75" not in text and "48,250.75" not in text  # no per-artist earnings anywhere
+    assert (len(at.get("plotly_chart")) == 2) is charts
+
+
+@pytest.mark.parametrize("role,pages", [
+    ("ORG_ADMIN", ["dashboard", "users", "organization"]),
+    ("SUPER_ADMIN", ["dashboard", "users", "organization", "platform"]),
+    ("LABEL_MANAGER", ["dashboard"]),
+    ("VIEWER", ["dashboard"]),
+    ("CREATOR", ["my-bookings"]),
+    ("CLIENT", ["my-bookings"]),
+])
+def test_navigation_lists_the_pages_a_role_may_open(role, pages):
+    from dashboards.navigation import pages_for
+    from operational.permissions import Actor
+
+    actor = Actor.of(user_id="u", tenant_id="t", role=role)
+    assert [page.url_path for page in pages_for(actor)] == pages
+
+
+@pytest.mark.parametrize("page", ["views/02_users.py", "views/03_organization.py", "views/04_platform.py"])
+def test_admin_pages_refuse_roles_without_the_permission_even_when_reached_directly(world_env, page):
+    at = login(role_email(world_env.a, "VIEWER"))
+    with pytest.raises(Exception):  # not in this user's navigation at all
+        at.switch_page(page).run()
