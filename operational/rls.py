@@ -46,3 +46,14 @@ def tenant_scope(connection: Connection, tenant_id: str, *, as_app_role: bool = 
     if as_app_role:
         assume_app_role(connection)
     set_tenant(connection, tenant_id)
+
+
+PLATFORM_SETTING = "app.platform_operator"
+
+
+def platform_read_scope(connection: Connection) -> None:
+    """Let this transaction read every organization and user (PostgreSQL policy
+    ``platform_operator_read``, migration 0003). Only for SUPER_ADMIN listings, after the
+    permission module said yes; a no-op on SQLite."""
+    if is_postgresql(connection):
+        connection.execute(text("SELECT set_config(:name, 'on', true)"), {"name": PLATFORM_SETTING})

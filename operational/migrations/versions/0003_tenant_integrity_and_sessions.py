@@ -10,7 +10,9 @@
 - Organization slugs cannot change (a trigger on both backends): folders and links keyed by a
   slug can never come to name another tenant.
 - ``login_throttle`` (failed logins per account and client address) and ``user_sessions``.
-- PostgreSQL: ``user_sessions`` under row-level security like the tenant tables; the application
+- PostgreSQL: ``user_sessions`` under row-level security like the tenant tables; a read-only
+  policy on organizations and users for the platform page (``app.platform_operator``, set per
+  transaction by the platform service after its permission check); the application
   role may use ``login_throttle``; three ``SECURITY DEFINER`` functions give it exactly what it
   needs before a tenant is known: the credential row of one email, the session of one token
   hash, and the public branding of one host. They run as the migration's role (a superuser or
@@ -131,6 +133,12 @@ def _postgresql_upgrade() -> None:
                "USING (org_id = current_setting('app.tenant_id', true)) "
                "WITH CHECK (org_id = current_setting('app.tenant_id', true))")
 
+    # the platform page lists every organization (and counts its users) for SUPER_ADMINs: a
+    # read-only policy the service turns on per transaction after the permission check
+    for table in ("organizations", "users"):
+        op.execute(f"CREATE POLICY platform_operator_read ON {table} FOR SELECT "
+                   "USING (current_setting('app.platform_operator', true) = 'on')")
+
     definer = f"LANGUAGE sql STABLE SECURITY DEFINER SET search_path = {schema}, pg_temp"
     op.execute(f"""
         CREATE FUNCTION auditoryx_login_credential(p_email text)
@@ -177,6 +185,8 @@ def downgrade() -> None:
         for function in ("auditoryx_login_credential(text)", "auditoryx_session_by_token(text)",
                          "auditoryx_branding_for_host(text, text)"):
             op.execute(f"DROP FUNCTION IF EXISTS {function}")
+        for table in ("organizations", "users"):
+            op.execute(f"DROP POLICY IF EXISTS platform_operator_read ON {table}")
         op.execute(f"DROP TRIGGER IF EXISTS {SLUG_TRIGGER} ON organizations")
         op.execute("DROP FUNCTION IF EXISTS auditoryx_slug_immutable()")
     else:
