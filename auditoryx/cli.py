@@ -10,6 +10,7 @@ from typing import Optional
 import click
 import typer
 
+from auditoryx.cli_tenants import tenants_app
 from auditoryx.cli_users import users_app
 from auditoryx.errors import AuditoryxError
 from auditoryx.settings import PROJECT_ROOT, Settings, get_settings
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 
 app.add_typer(users_app, name="users")
+app.add_typer(tenants_app, name="tenants")
 
 
 class _Progress:

@@ -18,6 +18,12 @@ from operational.models import Organization
 runner = CliRunner()
 
 
+def login(engine, email: str, password: str):
+    """The logged-in user, or None (``authenticate`` answers a result holding the user)."""
+    result = authenticate(engine, email, password)
+    return getattr(result, "user", result)
+
+
 def users(*args: str, input: str | None = None):
     return runner.invoke(users_app, list(args), input=input)
 
@@ -50,13 +56,13 @@ def test_create_list_reset_password(engine):
     assert created.exit_code == 0, created.output
     (password,) = re.findall(r"generated password \(shown once\): (\S+)", created.output)
     assert "created ana@acme.example (ORG_ADMIN) in acme" in created.output
-    who = authenticate(engine, "ana@acme.example", password)
+    who = login(engine, "ana@acme.example", password)
     assert (who.tenant_slug, who.role) == ("acme", "ORG_ADMIN")
 
     chosen = users("create", "--tenant", "other", "--email", "bo@other.example", "--name", "Bo", "--role", "VIEWER",
                    "--password", "correct horse battery")
     assert chosen.exit_code == 0 and "generated" not in chosen.output
-    assert authenticate(engine, "bo@other.example", "correct horse battery").tenant_slug == "other"
+    assert login(engine, "bo@other.example", "correct horse battery").tenant_slug == "other"
 
     listed = users("list", "--tenant", "acme")
     assert listed.exit_code == 0 and "ana@acme.example" in listed.output and "ORG_ADMIN" in listed.output
@@ -66,8 +72,8 @@ def test_create_list_reset_password(engine):
     reset = users("reset-password", "--email", "ANA@acme.example")
     assert reset.exit_code == 0, reset.output
     (new_password,) = re.findall(r"generated password \(shown once\): (\S+)", reset.output)
-    assert authenticate(engine, "ana@acme.example", password) is None
-    assert authenticate(engine, "ana@acme.example", new_password).tenant_id == "org-acme"
+    assert login(engine, "ana@acme.example", password) is None
+    assert login(engine, "ana@acme.example", new_password).tenant_id == "org-acme"
     with Session(engine) as session:
         actions = [(e.action, e.entity) for e in audit.entries(session, "org-acme")]
         assert actions == [("create", "users"), ("update", "users")]
@@ -79,7 +85,7 @@ def test_prompted_password(engine):
                    "--prompt-password", input="typed secret 1\ntyped secret 1\n")
     assert result.exit_code == 0, result.output
     assert "typed secret 1" not in result.output and "generated" not in result.output
-    assert authenticate(engine, "cy@acme.example", "typed secret 1") is not None
+    assert login(engine, "cy@acme.example", "typed secret 1") is not None
 
 
 def test_errors_are_one_clear_line(engine):
@@ -91,8 +97,10 @@ def test_errors_are_one_clear_line(engine):
     fails_with(users("create", "--tenant", "acme", "--email", "x@acme.example", "--name", "N", "--role", "BOSS"),
                "invalid role 'BOSS'")
     fails_with(users("create", "--tenant", "acme", "--email", "not-an-email", *base), "invalid email address")
-    fails_with(users("create", "--tenant", "acme", "--email", "y@acme.example", *base, "--password", "short"),
-               "at least 8 characters")
+    fails_with(users("create", "--tenant", "acme", "--email", "y@acme.example", *base, "--password", "short pw"),
+               "at least 10 characters")
+    fails_with(users("create", "--tenant", "acme", "--email", "y@acme.example", *base, "--password", "Password123"),
+               "too common")
     fails_with(users("reset-password", "--email", "ghost@acme.example"), "no user with email ghost@acme.example")
     fails_with(users("list", "--tenant", "Bad Slug!"), "invalid tenant slug")
 
