@@ -56,12 +56,17 @@ def _tenant_ids(settings: Settings, slugs: list[str] | None) -> list[str] | None
 
 @app.command()
 def init() -> None:
-    """Create the operational database schema (safe to run again)."""
-    from operational.db import create_schema
+    """Create the operational database schema (safe to run again); on PostgreSQL also make the web
+    tier's login (AUDITORYX_APP_DATABASE_URL) a member of the row-level-security role."""
+    from operational.db import create_schema, ensure_app_login
 
     settings = get_settings()
-    create_schema(_engine(settings))
+    engine = _engine(settings)
+    create_schema(engine)
     typer.echo(f"operational schema ready at {_redacted(settings.operational_database_url)}")
+    login = ensure_app_login(engine, settings.app_database_url)
+    if login:
+        typer.echo(f"web tier login {login!r} is a member of auditoryx_app (row-level security applies)")
 
 
 @app.command()
@@ -205,7 +210,7 @@ def serve(
 
 
 def _serve(port: int, address: str) -> None:
-    app_file = PROJECT_ROOT / "dashboards" / "app.py"
+    app_file = PROJECT_ROOT / "dashboards" / "server.py"  # the app plus its cookie routes
     command = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.headless", "true",
                "--server.port", str(port), "--server.address", address,
                "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
@@ -223,13 +228,14 @@ def demo(
 ) -> None:
     """Everything at once: schema, demo data, refresh, then serve (idempotent)."""
     from auditoryx.pipeline import refresh as run_refresh
-    from operational.db import create_schema
+    from operational.db import create_schema, ensure_app_login
     from operational.generator import generate as generate_data
 
     settings = get_settings()
     progress = _Progress()
     engine = _engine(settings)
     create_schema(engine)
+    ensure_app_login(engine, settings.app_database_url)
     created = generate_data(engine, tenants=tenants, seed=seed, as_of=settings.effective_as_of(),
                             password=settings.demo_password, progress=progress)
     engine.dispose()

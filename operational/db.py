@@ -146,3 +146,33 @@ def _created_without_alembic(conn: Connection) -> bool:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def ensure_app_login(engine: Engine, app_url: str | None) -> str | None:
+    """PostgreSQL: make the web tier's login (the user of ``app_url``) a member of the row-level
+    security role ``auditoryx_app``, creating it as a LOGIN role if missing. Needs a role allowed
+    to create roles (the migration's). Returns the login's name, or None when nothing applies
+    (SQLite, no separate URL, or the URL's user is the owner itself)."""
+    if not app_url or engine.dialect.name != "postgresql":
+        return None
+    login = make_url(app_url).username
+    if not login or login == engine.url.username:
+        return None
+    from operational.rls import APP_ROLE
+
+    with engine.begin() as conn:
+        exists = conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :name"), {"name": login})
+        quoted = conn.scalar(text("SELECT quote_ident(:name)"), {"name": login})
+        if not exists:
+            password = make_url(app_url).password
+            if password:
+                conn.execute(text(f"CREATE ROLE {quoted} LOGIN PASSWORD :password"), {"password": password})
+            else:
+                conn.execute(text(f"CREATE ROLE {quoted} LOGIN"))
+        superuser, bypass = conn.execute(text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :name"),
+                                         {"name": login}).one()
+        if superuser or bypass:
+            raise AuditoryxError(f"the web tier's login {login!r} bypasses row-level security: give "
+                                 "AUDITORYX_APP_DATABASE_URL a plain login role instead")
+        conn.execute(text(f"GRANT {APP_ROLE} TO {quoted}"))
+    return login

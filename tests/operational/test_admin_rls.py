@@ -74,16 +74,12 @@ def test_settings_and_platform_changes_under_row_level_security(pg):
 
 
 def test_create_organization_as_the_app_role(pg):
-    """Migrations 0002/0003 grant the application role no INSERT on organizations: until one does,
-    creating an organization from the web tier fails with one clear line (the CLI uses the owner)."""
+    """Operators create organizations from the web tier (migration 0003 grants INSERT; RLS still
+    checks the new row against the transaction's tenant)."""
     owner, app, a, b = pg
-    try:
-        created = orgs.create_organization(app, platform_operator(), name="Nova", slug="nova", type="INDIVIDUAL",
-                                           plan="FREE", base_currency="EUR", time_zone="UTC",
-                                           admin_email="boss@nova.example", admin_name="Boss")
-    except AuditoryxError as exc:
-        assert "may not create organizations" in str(exc)
-        pytest.xfail("auditoryx_app has no INSERT on organizations (a migration's grant)")
+    created = orgs.create_organization(app, platform_operator(), name="Nova", slug="nova", type="INDIVIDUAL",
+                                       plan="FREE", base_currency="EUR", time_zone="UTC",
+                                       admin_email="boss@nova.example", admin_name="Boss")
     assert created.organization.slug == "nova"
     with Session(owner) as session:
         assert [e.entity for e in audit.entries(session, created.organization.id)] == ["organizations", "users"]

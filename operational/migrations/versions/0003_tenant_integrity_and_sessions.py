@@ -126,6 +126,8 @@ def _postgresql_upgrade() -> None:
                "FOR EACH ROW EXECUTE FUNCTION auditoryx_slug_immutable()")
 
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON login_throttle TO {APP_ROLE}")
+    # operators create organizations from the Platform page (RLS still checks id = app.tenant_id)
+    op.execute(f"GRANT INSERT ON organizations TO {APP_ROLE}")
     op.execute(f"GRANT SELECT, INSERT, UPDATE ON user_sessions TO {APP_ROLE}")
     op.execute("ALTER TABLE user_sessions ENABLE ROW LEVEL SECURITY")
     op.execute("ALTER TABLE user_sessions FORCE ROW LEVEL SECURITY")
@@ -187,6 +189,7 @@ def downgrade() -> None:
             op.execute(f"DROP FUNCTION IF EXISTS {function}")
         for table in ("organizations", "users"):
             op.execute(f"DROP POLICY IF EXISTS platform_operator_read ON {table}")
+        op.execute(f"REVOKE INSERT ON organizations FROM {APP_ROLE}")
         op.execute(f"DROP TRIGGER IF EXISTS {SLUG_TRIGGER} ON organizations")
         op.execute("DROP FUNCTION IF EXISTS auditoryx_slug_immutable()")
     else:
