@@ -44,6 +44,10 @@ def test_every_role_and_page_works_as_the_rls_login(pg_world):
             "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")).one()
         assert (who, superuser, bypass) == (APP_LOGIN, False, False)
         assert conn.scalar(text("SELECT count(*) FROM users")) == 0  # RLS: no tenant, no rows
+    from operational.host_branding import branding_for_host
+
+    branded = branding_for_host(web_engine(), f"{world.a.slug}.auditoryx.example", "auditoryx.example")
+    assert (branded.tenant_id, branded.name) == (world.a.tenant_id, world.a.name)  # SECURITY DEFINER lookup
     for role in UserRole:
         at = _login(role_email(world.a, role.value), PASSWORD)
         assert not at.error, (role, [e.value for e in at.error])
