@@ -158,11 +158,13 @@ def export(
     tenant: str = typer.Option(..., "--tenant", help="Tenant slug (looked up; the folder is named by tenant id)."),
 ) -> None:
     """Export the tenant's current snapshot as CSV files with a manifest (var/exports/<tenant id>/…)."""
+    from operational.permissions import command_line_operator
     from reports.csv_export import export_tenant_csv
 
     settings = get_settings()
     (tenant_id,) = _tenant_ids(settings, [tenant])
-    result = export_tenant_csv(settings.published_dir, settings.resolved_exports_dir, tenant_id, tenant)
+    result = export_tenant_csv(settings.published_dir, settings.resolved_exports_dir, tenant_id, tenant,
+                               actor=command_line_operator(tenant_id))
     typer.echo(f"wrote {result.folder} ({len(result.manifest['files'])} files)")
 
 

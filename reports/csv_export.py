@@ -18,6 +18,7 @@ from pathlib import Path
 
 from operational.models import SLUG_PATTERN
 from auditoryx.errors import AuditoryxError
+from operational.permissions import Action, Actor, PermissionDenied, Resource, require_permission
 from warehouse.layout import validate_tenant_id
 from warehouse.reader import open_tenant_snapshot
 
@@ -44,9 +45,15 @@ def exports_folder(exports_dir: Path, tenant_id: str) -> Path:
     return Path(exports_dir) / validate_tenant_id(tenant_id)
 
 
-def export_tenant_csv(published_dir: Path, exports_dir: Path, tenant_id: str, tenant_slug: str) -> ExportResult:
+def export_tenant_csv(published_dir: Path, exports_dir: Path, tenant_id: str, tenant_slug: str, *,
+                      actor: Actor) -> ExportResult:
     """Export the tenant's current snapshot under ``<exports>/<tenant_id>/``; ``tenant_slug`` (display
-    name, checked against the snapshot) goes into the manifest."""
+    name, checked against the snapshot) goes into the manifest. ``actor`` must be of that tenant
+    and allowed to export reports (the CLI and the schedule act as
+    :func:`~operational.permissions.command_line_operator`)."""
+    if actor.tenant_id != tenant_id:
+        raise PermissionDenied("not allowed: export another tenant's reports")
+    require_permission(actor, Resource.REPORTS, Action.EXPORT)
     tenant_folder = exports_folder(exports_dir, tenant_id)
     if not SLUG_PATTERN.match(tenant_slug or ""):
         raise AuditoryxError(f"invalid tenant slug: {tenant_slug!r}")

@@ -13,6 +13,7 @@ from auditoryx.pipeline import refresh
 from ingestion.files import landing_folder
 from operational.db import make_engine
 from operational.models import Organization
+from operational.permissions import command_line_operator as operator
 from reports.csv_export import export_tenant_csv
 from warehouse.layout import current_version
 from warehouse.reader import open_tenant_snapshot
@@ -57,7 +58,7 @@ def test_reused_slug_gets_neither_the_old_tenants_files_nor_its_export_folder(re
     settings, (tenant_a, tenant_b) = refreshed
     engine = make_engine(settings.operational_database_url)
     exports = settings.resolved_exports_dir
-    old_export = export_tenant_csv(settings.published_dir, exports, tenant_a.id, tenant_a.slug)
+    old_export = export_tenant_csv(settings.published_dir, exports, tenant_a.id, tenant_a.slug, actor=operator(tenant_a.id))
     a_folder = exports / tenant_a.id
     a_files = {p: p.read_bytes() for p in a_folder.rglob("*") if p.is_file()}
     # A drops a roster, then is deleted before the next refresh picks it up
@@ -101,7 +102,7 @@ def test_reused_slug_gets_neither_the_old_tenants_files_nor_its_export_folder(re
     finally:
         snap.close()
 
-    new_export = export_tenant_csv(settings.published_dir, exports, newcomer, tenant_a.slug)
+    new_export = export_tenant_csv(settings.published_dir, exports, newcomer, tenant_a.slug, actor=operator(newcomer))
     assert new_export.folder.is_relative_to(exports / newcomer)
     assert not new_export.folder.is_relative_to(exports / tenant_a.id)
     assert (new_export.manifest["tenant_id"], new_export.manifest["tenant_slug"]) == (newcomer, tenant_a.slug)

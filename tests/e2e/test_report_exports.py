@@ -8,6 +8,7 @@ import json
 import pytest
 
 from auditoryx.errors import AuditoryxError
+from operational.permissions import command_line_operator as operator
 from reports.csv_export import EXPORTED_MARTS, export_tenant_csv, neutralize
 from tests.e2e.conftest import CANARY
 
@@ -17,11 +18,25 @@ def test_neutralize_formulas():
     assert neutralize("-12") == "'-12" and neutralize("plain") == "plain" and neutralize(3) == 3
 
 
+def test_exports_ask_the_permission_module(tmp_path):
+    """Checked before any path or snapshot is touched: a role without reports:export, or an
+    actor of another tenant, is refused."""
+    from operational.permissions import Actor, PermissionDenied
+
+    tenant = "0a1b2c3d-aaaa-4000-8000-00000000000a"
+    for actor in (Actor.of(user_id="u", tenant_id=tenant, role="VIEWER"),
+                  Actor.of(user_id="u", tenant_id=tenant, role="ACCOUNTANT", permissions=["!reports:export"]),
+                  operator("0b1b2c3d-bbbb-4000-8000-00000000000b")):
+        with pytest.raises(PermissionDenied):
+            export_tenant_csv(tmp_path / "published", tmp_path / "exports", tenant, "aurora", actor=actor)
+    assert not (tmp_path / "exports").exists()
+
+
 def test_exports_are_per_tenant_complete_and_idempotent(refreshed):
     settings, (tenant_a, tenant_b) = refreshed
     exports = settings.resolved_exports_dir
-    a = export_tenant_csv(settings.published_dir, exports, tenant_a.id, tenant_a.slug)
-    b = export_tenant_csv(settings.published_dir, exports, tenant_b.id, tenant_b.slug)
+    a = export_tenant_csv(settings.published_dir, exports, tenant_a.id, tenant_a.slug, actor=operator(tenant_a.id))
+    b = export_tenant_csv(settings.published_dir, exports, tenant_b.id, tenant_b.slug, actor=operator(tenant_b.id))
     assert a.folder.is_relative_to(exports / tenant_a.id) and b.folder.is_relative_to(exports / tenant_b.id)
     assert sorted(p.name for p in exports.iterdir()) == sorted([tenant_a.id, tenant_b.id])  # by id, not slug
     manifest = json.loads((a.folder / "manifest.json").read_text(encoding="utf-8"))
@@ -35,13 +50,13 @@ def test_exports_are_per_tenant_complete_and_idempotent(refreshed):
     everything_a = "".join((a.folder / f["file"]).read_text(encoding="utf-8") for f in manifest["files"])
     assert CANARY not in everything_a and tenant_b.id not in everything_a
     assert CANARY in (b.folder / "top_performers.csv").read_text(encoding="utf-8")
-    again = export_tenant_csv(settings.published_dir, exports, tenant_a.id, tenant_a.slug)
+    again = export_tenant_csv(settings.published_dir, exports, tenant_a.id, tenant_a.slug, actor=operator(tenant_a.id))
     assert again.folder == a.folder and again.manifest == a.manifest
     with pytest.raises(AuditoryxError):
-        export_tenant_csv(settings.published_dir, exports, tenant_a.id, "../" + tenant_b.slug)
+        export_tenant_csv(settings.published_dir, exports, tenant_a.id, "../" + tenant_b.slug, actor=operator(tenant_a.id))
     with pytest.raises(AuditoryxError):  # A's snapshot under B's name
-        export_tenant_csv(settings.published_dir, exports, tenant_a.id, tenant_b.slug)
+        export_tenant_csv(settings.published_dir, exports, tenant_a.id, tenant_b.slug, actor=operator(tenant_a.id))
     for bad_id in ("../" + tenant_b.id, "", tenant_a.id + "/.."):
         with pytest.raises(AuditoryxError):  # the id is validated before it becomes a folder
-            export_tenant_csv(settings.published_dir, exports, bad_id, tenant_a.slug)
+            export_tenant_csv(settings.published_dir, exports, bad_id, tenant_a.slug, actor=operator(bad_id))
     assert sorted(p.name for p in exports.iterdir()) == sorted([tenant_a.id, tenant_b.id])

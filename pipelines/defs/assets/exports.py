@@ -2,6 +2,7 @@
 import dagster as dg
 
 from operational.db import make_engine
+from operational.permissions import command_line_operator
 from operational.tenants import active_tenants
 from pipelines.defs.assets.publish import tenant_snapshots
 from pipelines.defs.partitions import single_run, tenant_partitions
@@ -19,7 +20,8 @@ def report_exports(context: dg.AssetExecutionContext, auditoryx: AuditoryxSettin
         slugs = active_tenants(engine)
     finally:
         engine.dispose()
-    exported = [export_tenant_csv(settings.published_dir, settings.resolved_exports_dir, tenant_id, slugs[tenant_id])
+    exported = [export_tenant_csv(settings.published_dir, settings.resolved_exports_dir, tenant_id, slugs[tenant_id],
+                                  actor=command_line_operator(tenant_id))
                 for tenant_id in context.partition_keys if tenant_id in slugs]
     return dg.MaterializeResult(metadata={"exports": len(exported),
                                           "files": sum(len(e.manifest["files"]) for e in exported)})
