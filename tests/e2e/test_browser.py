@@ -1,4 +1,4 @@
-"""Main journey in a real browser: `streamlit run dashboards/app.py` driven by Chromium/Playwright.
+"""Main journey in a real browser: `streamlit run dashboards/server.py` driven by Chromium/Playwright.
 
 Log in as tenant A → dashboard with A's title and revenue, nothing of tenant B → log out.
 Without Playwright or Chromium the test is skipped, except under CI=true where it fails.
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = ROOT / "dashboards" / "app.py"
+APP = ROOT / "dashboards" / "server.py"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -148,6 +148,7 @@ def server(world, tmp_path_factory, playwright_api):
                 "--server.fileWatcherType", "none",
                 "--browser.gatherUsageStats", "false",
                 "--global.developmentMode", "false",
+                "--client.toolbarMode", "viewer",  # as `auditoryx serve` runs it
             ],
             cwd=run_dir,
             env=env,
