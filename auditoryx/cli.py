@@ -216,7 +216,7 @@ def _serve(port: int, address: str) -> None:
     command = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.headless", "true",
                "--server.port", str(port), "--server.address", address,
                "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
-               "--client.showErrorDetails", "false"]
+               "--client.showErrorDetails", "false", "--server.maxUploadSize", "1"]  # MB: logos, user CSVs
     typer.echo(f"serving on http://localhost:{port}", err=True)
     os.execv(sys.executable, command)
 

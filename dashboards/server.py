@@ -3,9 +3,10 @@
 `streamlit run dashboards/server.py` (what `auditoryx serve` does) serves the app through
 Streamlit's ASGI ``st.App`` with:
 
-- ``POST /auth/session`` ``{"token": …}``: the page posts a freshly started session's token once;
-  if it names a live session, the answer sets it as an HttpOnly, SameSite=Strict cookie (Secure
-  over HTTPS), which every later page load and reload carries;
+- ``POST /auth/session`` ``{"code": …}``: right after a login the page posts a one-time claim code
+  (dashboards/cookie_claims.py: single use, 60 s); if it names a live session, the answer sets
+  that session's token as an HttpOnly, SameSite=Strict cookie (Secure over HTTPS), which every
+  later page load and reload carries. The token itself never reaches the page;
 - ``POST /auth/logout``: ends the session named by the cookie and clears the cookie.
 
 Both refuse cross-site requests (the Origin header must match the Host). The cookie holds only a
@@ -49,11 +50,13 @@ async def claim_session(request: Request) -> Response:
 
     if not _same_origin(request):
         return JSONResponse({"error": "cross-site request refused"}, status_code=403)
+    from dashboards.cookie_claims import redeem
+
     try:
-        token = str((await request.json()).get("token") or "")
-    except ValueError:
+        token = redeem(str((await request.json()).get("code") or ""))
+    except (ValueError, AttributeError):
         return JSONResponse({"error": "expected JSON"}, status_code=400)
-    user = await run_in_threadpool(resume_session, _engine(), token, limits=_limits())
+    user = None if token is None else await run_in_threadpool(resume_session, _engine(), token, limits=_limits())
     if user is None:
         return JSONResponse({"error": "no such session"}, status_code=401)
     response = JSONResponse({"ok": True})

@@ -1,8 +1,9 @@
 """Who is logged in: the only source of the tenant id the dashboards may query.
 
 A login starts a server-side session (``operational.auth``). Its random token is kept in
-``st.session_state`` for this browser tab and, through ``/auth/session`` (dashboards/server.py),
-in an HttpOnly cookie so that a reload stays logged in. Every rerun resumes the session from the
+``st.session_state`` for this browser tab and, through ``/auth/session`` (dashboards/server.py,
+which swaps a one-time claim code for it: the page never holds the token), in an HttpOnly cookie
+so that a reload stays logged in. Every rerun resumes the session from the
 database: logout, deactivation, a role change or expiry end it at the next interaction. The
 tenant comes from that record only; never from query parameters, form fields or page state.
 """
@@ -120,11 +121,11 @@ def log_in(email: str, password: str, *, tenant_id: str | None = None) -> tuple[
     ``tenant_id``: the tenant the login page is branded for (by host); a user of another tenant is
     refused there with the same message as a wrong password."""
     try:
-        result = auth.authenticate(engine(), email, password, client_address=client_address())
+        result = auth.authenticate(engine(), email, password, client_address=client_address(), tenant_id=tenant_id)
         if result.throttled:
             return None, LOGIN_THROTTLED.format(wait=_wait_text(result.retry_after_seconds))
         user = result.user
-        if user is None or (tenant_id is not None and user.tenant_id != tenant_id):
+        if user is None:
             return None, LOGIN_ERROR
         token = auth.start_session(engine(), user, limits=session_limits(), client_address=client_address())
     except Exception:  # the database is down or misconfigured: say so without details
@@ -163,13 +164,16 @@ def sync_cookie() -> None:
     """Hand the session token to the HttpOnly cookie after a login, or clear it after a logout
     (a same-origin POST to dashboards/server.py's routes; the script itself cannot set cookies)."""
     if st.session_state.pop("auditoryx_claim_cookie", False) and TOKEN_KEY in st.session_state:
-        body = json.dumps({"token": st.session_state[TOKEN_KEY]})
-        _post("session", body)
+        from dashboards import cookie_claims
+
+        _post("session", json.dumps({"code": cookie_claims.register(st.session_state[TOKEN_KEY])}))
     elif st.session_state.pop("auditoryx_clear_cookie", False):
         _post("logout", "{}")
 
 
 def _post(route: str, body: str) -> None:
+    """A same-origin POST from the page; the script element removes itself once sent."""
     script = (f"<script>fetch('/auth/{route}', {{method: 'POST', credentials: 'same-origin', "
-              f"headers: {{'Content-Type': 'application/json'}}, body: {json.dumps(body)}}});</script>")
+              f"headers: {{'Content-Type': 'application/json'}}, body: {json.dumps(body)}}}); "
+              "document.currentScript && document.currentScript.remove();</script>")
     st.html(script, unsafe_allow_javascript=True)

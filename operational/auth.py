@@ -175,9 +175,11 @@ def _count_failure(session: Session, keys, now: dt.datetime) -> None:
 
 
 def authenticate(engine: Engine, email: str, password: str, *, client_address: str | None = None,
-                 now: dt.datetime | None = None) -> LoginResult:
+                 tenant_id: str | None = None, now: dt.datetime | None = None) -> LoginResult:
     """Check a login. Unknown email, deactivated user or organization and wrong password all cost
-    one argon2 verification and one throttle write, and all answer ``LoginResult(user=None)``."""
+    one argon2 verification and one throttle write, and all answer ``LoginResult(user=None)``.
+    ``tenant_id``: the login page belongs to this tenant (branded by host); a user of another
+    tenant is refused there the same way."""
     now = now or _utcnow()
     email = (email or "").strip().lower()[:254]
     password = password or ""
@@ -189,7 +191,8 @@ def authenticate(engine: Engine, email: str, password: str, *, client_address: s
         credential = _credential(session, email) if email else None
         matches = verify_password(credential.password_hash if credential else _dummy_hash(), password)
         allowed = bool(matches and password and credential is not None
-                       and credential.user_active and credential.org_active)
+                       and credential.user_active and credential.org_active
+                       and (tenant_id is None or credential.org_id == tenant_id))
         session.rollback()
         if not allowed:
             with session.begin():

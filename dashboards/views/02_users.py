@@ -19,6 +19,10 @@ st.caption(f"The people of {md_escape(user.tenant_name)} who can log in, and wha
 ROLES = [role.value for role in UserRole if role is not UserRole.SUPER_ADMIN]
 
 
+def role_label(role: str) -> str:
+    return role.replace("_", " ").title()
+
+
 def _show_password(email: str, password: str | None) -> None:
     if password:
         st.success(f"Password for {email} (shown once, pass it on securely):")
@@ -40,7 +44,7 @@ st.dataframe(
     pl.DataFrame({
         "Email": [p.email for p in people],
         "Name": [p.name for p in people],
-        "Role": [p.role.replace("_", " ").title() for p in people],
+        "Role": [role_label(p.role) for p in people],
         "Active": [p.is_active for p in people],
         "Last login (UTC)": [p.last_login_at.strftime("%Y-%m-%d %H:%M") if p.last_login_at else "never"
                              for p in people],
@@ -55,7 +59,7 @@ if allowed(user, Resource.USERS, Action.CREATE):
     with add_tab, st.form("add_user", clear_on_submit=True):
         email = st.text_input("Email")
         name = st.text_input("Name")
-        role = st.selectbox("Role", ROLES, index=ROLES.index("VIEWER"))
+        role = st.selectbox("Role", ROLES, index=ROLES.index("VIEWER"), format_func=role_label)
         password = st.text_input("Password (leave empty to generate one)", type="password")
         if st.form_submit_button("Add user", type="primary"):
             created = _run(lambda: user_admin.new_user(engine(), actor, email=email, name=name, role=role,
@@ -85,7 +89,7 @@ if allowed(user, Resource.USERS, Action.UPDATE) and people:
     role_col, state_col, password_col = st.columns(3)
     with role_col:
         new_role = st.selectbox("Role", ROLES, index=ROLES.index(chosen.role) if chosen.role in ROLES else 0,
-                                key="manage_role")
+                                key="manage_role", format_func=role_label)
         if st.button("Change role", key="change_role"):
             _run(lambda: user_admin.change_role(engine(), actor, chosen.id, new_role),
                  f"{chosen.email} is now {new_role.replace('_', ' ').title()}.")

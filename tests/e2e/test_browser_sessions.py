@@ -159,10 +159,6 @@ def test_reload_and_new_tab_stay_logged_in(server, world, context, expect):
     assert [c["value"] for c in context.cookies() if c["name"] == COOKIE_NAME] == [cookie["value"]]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "app bug: dashboards/session.py sync_cookie() hands the token to /auth/session from an st.html "
-    "<script> whose text holds the token, so it stays in the DOM (readable by any script, which the "
-    "HttpOnly cookie is meant to prevent) until the next rerun"))
 def test_session_token_not_readable_by_page_scripts(server, world, context, expect):
     a = world.a
     page = context.new_page()

@@ -53,6 +53,16 @@ def test_every_failure_costs_the_same_work(migrated, people, monkeypatch, email,
     assert (len(verifications), len(writes)) == (1, 1)
 
 
+def test_a_login_page_of_another_tenant_refuses_like_a_wrong_password(migrated, people):
+    a, b = people
+    refused = auth.authenticate(migrated, "admin@tenant-b.example", PASSWORD, tenant_id=a.id, now=T0)
+    assert refused.user is None and not refused.throttled
+    with Session(migrated) as session:  # counted as a failure, and not a login
+        assert session.get(LoginThrottle, throttle.account_key("admin@tenant-b.example")).failures == 1
+        assert session.scalar(select(User.last_login_at).where(User.email == "admin@tenant-b.example")) is None
+    assert auth.authenticate(migrated, "admin@tenant-a.example", PASSWORD, tenant_id=a.id, now=T0).user is not None
+
+
 def test_failed_logins_take_about_as_long_whatever_the_reason(migrated, people):
     """Measured, loosely (the work itself is counted above): the old oracle answered a
     deactivated user ~600x faster than a wrong password."""
