@@ -79,6 +79,8 @@ def apply_theme(branding: dict[str, Any] | None) -> None:
     st.html(f"<style>:root {{ --auditoryx-primary: {colour}; }} "
             f"button[kind='primary'], button[data-testid='stBaseButton-primary'], "
             f"[data-testid='stFormSubmitButton'] button {{ background-color: {colour}; border-color: {colour}; }} "
+            f"[data-baseweb='tab-highlight'] {{ background-color: {colour}; }} "
+            f"button[role='tab'][aria-selected='true'] p {{ color: {colour}; }} "
             f"h1 {{ border-bottom: 3px solid {colour}; padding-bottom: .2em; }}</style>")
 
 
