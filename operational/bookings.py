@@ -84,7 +84,7 @@ class BookingConflict(AuditoryxError):
 # transactions that hold the artist
 
 @contextmanager
-def _writing(engine: Engine, actor: Actor) -> Iterator[tuple[Session, TenantRepository]]:
+def write_transaction(engine: Engine, actor: Actor) -> Iterator[tuple[Session, TenantRepository]]:
     """One write transaction in the actor's tenant; SQLite takes the write lock up front."""
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
@@ -100,7 +100,7 @@ def _writing(engine: Engine, actor: Actor) -> Iterator[tuple[Session, TenantRepo
                 raise
 
 
-def _hold_artist(session: Session, repo: TenantRepository, artist_id: str) -> Artist:
+def hold_artist(session: Session, repo: TenantRepository, artist_id: str) -> Artist:
     """The tenant's artist, locked for this transaction (PostgreSQL); NotFoundError otherwise."""
     query = select(Artist).where(Artist.org_id == repo.tenant_id, Artist.id == artist_id)
     if session.get_bind().dialect.name == "postgresql":
@@ -144,7 +144,7 @@ def busy_intervals(session: Session, tenant_id: str, artist_id: str, start: dt.d
 
 # validation against the tenant
 
-def _check_create(actor: Actor, valid: ValidBooking, repo: TenantRepository) -> dict:
+def check_create(actor: Actor, valid: ValidBooking, repo: TenantRepository) -> dict:
     """Permission and references for a new booking; the values to store."""
     scope = require_permission(actor, Resource.BOOKINGS, Action.CREATE)
     client_id = valid.client_id
@@ -185,9 +185,9 @@ def create_booking(engine: Engine, actor: Actor, draft: BookingDraft, *,
     (operational.matching.rank_artists bound to this actor; optional)."""
     require_permission(actor, Resource.BOOKINGS, Action.CREATE)
     valid = validate_for_tenant(engine, actor, draft)
-    with _writing(engine, actor) as (session, repo):
-        artist = _hold_artist(session, repo, valid.artist_id)
-        extra = _check_create(actor, valid, repo)
+    with write_transaction(engine, actor) as (session, repo):
+        artist = hold_artist(session, repo, valid.artist_id)
+        extra = check_create(actor, valid, repo)
         if valid.status in rules.BLOCKING_STATUSES:
             clashes = conflicts_for(session, repo.tenant_id, artist, valid.interval)
             if clashes:
@@ -195,11 +195,11 @@ def create_booking(engine: Engine, actor: Actor, draft: BookingDraft, *,
                 raise BookingConflict(valid, clashes, rules.next_free_start(busy, valid.start,
                                                                             valid.interval.duration),
                                       alternatives(valid.interval, artist.id) if alternatives else ())
-        booking = repo.add(Booking, **_values(valid), **extra, created_by_id=actor.user_id)
+        booking = repo.add(Booking, **booking_values(valid), **extra, created_by_id=actor.user_id)
         return _view(booking, artist)
 
 
-def _values(valid: ValidBooking) -> dict:
+def booking_values(valid: ValidBooking) -> dict:
     return dict(artist_id=valid.artist_id, title=valid.title, type=valid.type, status=valid.status,
                 priority=valid.priority, start_date=valid.start, end_date=valid.end,
                 duration_minutes=max(1, valid.duration_minutes), timezone=valid.timezone,
@@ -227,10 +227,10 @@ def get_booking(engine: Engine, actor: Actor, booking_id: str) -> BookingView:
 def change_status(engine: Engine, actor: Actor, booking_id: str, change: str) -> BookingView:
     """Apply a named status change (booking_rules.TRANSITIONS) if the matrix allows it; entering
     a blocking status re-checks conflicts inside the transaction."""
-    with _writing(engine, actor) as (session, repo):
+    with write_transaction(engine, actor) as (session, repo):
         current = repo.require(Booking, booking_id)
         _readable(actor, current)
-        artist = _hold_artist(session, repo, current.artist_id)
+        artist = hold_artist(session, repo, current.artist_id)
         booking = repo.require(Booking, booking_id)  # read again under the artist's lock
         step = rules.transition(change, booking.status)
         row = Row(artist_id=booking.artist_id, client_id=booking.client_id)
@@ -256,7 +256,7 @@ def change_status(engine: Engine, actor: Actor, booking_id: str, change: str) ->
 def set_payment_status(engine: Engine, actor: Actor, booking_id: str, status: str) -> BookingView:
     """Accountants (and admins) move a booking's payment status along PAYMENT_TRANSITIONS."""
     require_permission(actor, Resource.PAYMENT_STATUS, Action.UPDATE)
-    with _writing(engine, actor) as (session, repo):
+    with write_transaction(engine, actor) as (session, repo):
         booking = repo.require(Booking, booking_id)
         target = rules.payment_change(booking.payment_status, status)
         updated = repo.update(Booking, booking_id, payment_status=target)
