@@ -34,6 +34,12 @@ class Settings(BaseSettings):
         default=None,
         description="Tenants are also reached at <slug>.<base domain> (login page branding).",
     )
+    refresh_on_write: str = Field(
+        default="direct", pattern="^(direct|sensor|off)$",
+        description="After a booking is written: 'direct' starts `auditoryx refresh --tenant` for that tenant "
+        "in the background; 'sensor' leaves it to Dagster's operational_change_sensor; 'off' waits for "
+        "the next scheduled refresh.",
+    )
     warehouse_dir: Path | None = Field(default=None, description="Default var/warehouse.")
     as_of: dt.date | None = Field(default=None, description="As-of date D; default today (UTC).")
     publish_grace_seconds: int = Field(

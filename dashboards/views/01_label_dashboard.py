@@ -5,6 +5,7 @@ import streamlit as st
 
 from dashboards import charts, queries
 from dashboards.branding import primary_colour, tenant_branding
+from dashboards.freshness import follow_new_versions
 from dashboards.formatting import (
     format_count,
     format_delta_pct,
@@ -30,6 +31,7 @@ try:
 except queries.DashboardUnavailable:
     st.error("Your analytics could not be loaded right now. Please try again after the next refresh.")
     st.stop()
+follow_new_versions(user.tenant_id, None if data is None else data.version)
 if data is None:
     st.info(
         "No analytics have been published for your organization yet. "

@@ -1,0 +1,47 @@
+"""After a write to the operational database, get that tenant's snapshot refreshed.
+
+``AUDITORYX_REFRESH_ON_WRITE`` chooses how:
+- ``direct`` (default, what `make demo` needs): start `auditoryx refresh --tenant <slug>` in the
+  background. Concurrent requests queue on the build lock; a refresh with nothing new to do
+  returns in about a second, so a burst of bookings costs little.
+- ``sensor``: nothing to start here; Dagster's ``operational_change_sensor`` sees the tenant's
+  change mark (every 2 s) and runs exactly that tenant, the same path the schedule uses.
+- ``off``: the next scheduled refresh picks it up.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from auditoryx.settings import PROJECT_ROOT, Settings
+from operational.models import validate_slug
+
+EXPECTED_SECONDS = {"direct": 10, "sensor": 15}
+
+
+@dataclass(frozen=True)
+class RefreshRequest:
+    mode: str
+    expected_seconds: int | None  # None: at the next scheduled refresh
+
+    def message(self) -> str:
+        if self.expected_seconds is None:
+            return "It appears on the dashboard after the next scheduled data refresh."
+        return (f"It appears on the dashboard in about {self.expected_seconds} seconds, once your "
+                "organization's analytics are refreshed; the dashboard updates by itself.")
+
+
+def request_tenant_refresh(settings: Settings, tenant_slug: str) -> RefreshRequest:
+    mode = settings.refresh_on_write
+    if mode == "direct":
+        slug = validate_slug(tenant_slug)
+        log_dir = settings.resolved_var_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with open(log_dir / "refresh-on-write.log", "ab") as log:
+            subprocess.Popen(  # noqa: S603 - fixed argv, validated slug
+                [sys.executable, "-m", "auditoryx.cli", "refresh", "--tenant", slug],
+                cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                env=dict(os.environ), start_new_session=True)
+    return RefreshRequest(mode, EXPECTED_SECONDS.get(mode))
