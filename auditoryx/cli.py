@@ -203,6 +203,19 @@ def sql(
 
 
 @app.command()
+def worker(
+    poll: float = typer.Option(0.2, "--poll", min=0.05, help="Seconds between looks for requests."),
+) -> None:
+    """Refresh tenants as soon as a write asks (AUDITORYX_REFRESH_ON_WRITE=worker); `serve` starts it."""
+    import logging
+
+    from auditoryx.refresh_worker import run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    run(get_settings(), poll_seconds=poll)
+
+
+@app.command()
 def serve(
     port: int = typer.Option(8501, "--port", help="HTTP port."),
     address: str = typer.Option("0.0.0.0", "--address", help="Address to listen on."),
@@ -218,6 +231,11 @@ def _serve(port: int, address: str) -> None:
                "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
                "--client.showErrorDetails", "false", "--server.maxUploadSize", "1"]  # MB: logos, user CSVs
     typer.echo(f"serving on http://localhost:{port}", err=True)
+    if get_settings().refresh_on_write == "worker":  # it exits when the server (this pid, exec'd) does
+        import subprocess
+
+        subprocess.Popen([sys.executable, "-m", "auditoryx.cli", "worker"], cwd=PROJECT_ROOT,
+                         stdin=subprocess.DEVNULL)
     os.execv(sys.executable, command)
 
 

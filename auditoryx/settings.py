@@ -35,10 +35,11 @@ class Settings(BaseSettings):
         description="Tenants are also reached at <slug>.<base domain> (login page branding).",
     )
     refresh_on_write: str = Field(
-        default="direct", pattern="^(direct|sensor|off)$",
-        description="After a booking is written: 'direct' starts `auditoryx refresh --tenant` for that tenant "
-        "in the background; 'sensor' leaves it to Dagster's operational_change_sensor; 'off' waits for "
-        "the next scheduled refresh.",
+        default="worker", pattern="^(worker|direct|sensor|off)$",
+        description="After a booking is written: 'worker' asks the refresh worker (`auditoryx worker`, "
+        "started by `auditoryx serve`; falls back to 'direct' when none is alive); 'direct' starts "
+        "`auditoryx refresh --tenant` in the background; 'sensor' leaves it to Dagster's "
+        "operational_change_sensor; 'off' waits for the next scheduled refresh.",
     )
     warehouse_dir: Path | None = Field(default=None, description="Default var/warehouse.")
     as_of: dt.date | None = Field(default=None, description="As-of date D; default today (UTC).")
