@@ -5,6 +5,7 @@ Without Playwright or Chromium the test is skipped, except under CI=true where i
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -15,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -123,20 +125,19 @@ def world(tmp_path_factory):
     return tenant_data.build_world(tmp_path_factory.mktemp("e2e-world"))
 
 
-@pytest.fixture(scope="module")
-def server(world, tmp_path_factory, playwright_api):
-    run_dir = tmp_path_factory.mktemp("e2e-streamlit")
+@contextlib.contextmanager
+def streamlit_server(run_dir: Path, env: dict[str, str]) -> Iterator[str]:
+    """`streamlit run dashboards/server.py` (as `auditoryx serve` runs it) on a free port with ``env``,
+    HOME and the Python path set under ``run_dir``; yields its base URL and stops it afterwards."""
     home = run_dir / "home"
     home.mkdir()
     port = _free_port()
     env = {
-        **os.environ,
-        **world.env(),
+        **env,
         "HOME": str(home),  # Streamlit writes ~/.streamlit: keep it out of the real $HOME
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
-    env.pop("AUDITORYX_AS_OF", None)
     log_path = run_dir / "streamlit.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
@@ -162,6 +163,14 @@ def server(world, tmp_path_factory, playwright_api):
         yield base_url
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def server(world, tmp_path_factory, playwright_api):
+    env = {**os.environ, **world.env()}
+    env.pop("AUDITORYX_AS_OF", None)
+    with streamlit_server(tmp_path_factory.mktemp("e2e-streamlit"), env) as base_url:
+        yield base_url
 
 
 @pytest.fixture
