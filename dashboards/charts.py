@@ -175,3 +175,84 @@ def revenue_by_type_figure(
         )
     fig.update_layout(barmode="stack")
     return _layout(fig, title, currency, months)
+
+
+# booking calendar
+
+# one stable colour per booking status (operational.enums.BookingStatus)
+BOOKING_STATUS_COLORS = {
+    "DRAFT": "#94a3b8",
+    "PENDING_APPROVAL": "#f59e0b",
+    "APPROVED": "#0891b2",
+    "CONFIRMED": "#2563eb",
+    "IN_PROGRESS": "#9333ea",
+    "COMPLETED": "#16a34a",
+    "CANCELLED": "#dc2626",
+    "DISPUTE": "#be185d",
+}
+CALENDAR_COLUMNS = ("artist", "title", "status", "start", "end")
+
+
+def _wall_clock(frame: pl.DataFrame, column: str, tz_name: str) -> pl.DataFrame:
+    dtype = frame.schema[column]
+    if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+        return frame.with_columns(pl.col(column).dt.convert_time_zone(tz_name).dt.replace_time_zone(None))
+    return frame
+
+
+def _naive(moment: dt.datetime, tz_name: str) -> dt.datetime:
+    if moment.tzinfo is None:
+        return moment
+    import zoneinfo
+
+    return moment.astimezone(zoneinfo.ZoneInfo(tz_name)).replace(tzinfo=None)
+
+
+def _plain(text: str) -> str:
+    """User text shown in a hover label: Plotly reads a few HTML tags there, these are not tags."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def calendar_figure(frame: Any, start: dt.datetime, end: dt.datetime, tz_name: str) -> go.Figure:
+    """Bookings as a timeline: one row per artist, one bar per booking, coloured by status.
+
+    ``frame`` has columns artist, title, status, start, end (wall-clock times in ``tz_name``, or
+    aware datetimes converted to it); ``start``/``end`` bound the x axis (same convention)."""
+    df = frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
+    title = f"Bookings by artist (times in {tz_name})"
+    if df.is_empty():
+        return _empty_figure(title, "No bookings in this period")
+    _require(df, CALENDAR_COLUMNS)
+    df = _wall_clock(_wall_clock(df, "start", tz_name), "end", tz_name)
+    artists = sorted(set(df["artist"].to_list()), key=str.lower)
+    fig = go.Figure()
+    extra = iter(_FALLBACK_COLORS * 8)
+    statuses = [s for s in BOOKING_STATUS_COLORS if s in set(df["status"].to_list())]
+    statuses += sorted(set(df["status"].to_list()) - set(statuses))
+    for status in statuses:
+        part = df.filter(pl.col("status") == status)
+        starts, ends = part["start"].to_list(), part["end"].to_list()
+        name = booking_type_label(status)
+        fig.add_bar(
+            base=[s.isoformat() for s in starts],
+            x=[(e - s).total_seconds() * 1000 for s, e in zip(starts, ends)],
+            y=part["artist"].to_list(),
+            orientation="h",
+            name=name,
+            marker_color=BOOKING_STATUS_COLORS.get(status) or next(extra),
+            customdata=[[_plain(t), f"{s:%a %d %b %H:%M}", f"{e:%a %d %b %H:%M}"]
+                        for t, s, e in zip(part["title"].to_list(), starts, ends)],
+            hovertemplate=f"%{{customdata[0]}}<br>%{{y}} · {name}<br>%{{customdata[1]}} – %{{customdata[2]}}"
+                          "<extra></extra>",
+        )
+    fig.update_layout(
+        title=title,
+        barmode="overlay",
+        height=max(260, 120 + 44 * len(artists)),
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        xaxis={"type": "date", "range": [_naive(start, tz_name).isoformat(), _naive(end, tz_name).isoformat()],
+               "title": None},
+        yaxis={"title": None, "categoryorder": "array", "categoryarray": artists[::-1], "type": "category"},
+    )
+    return fig
