@@ -20,6 +20,10 @@ PAGES = (
     PageSpec("views/01_label_dashboard.py", "Label dashboard", ":material/insights:", "dashboard",
              Resource.ANALYTICS),
     PageSpec("views/05_my_bookings.py", "My bookings", ":material/event:", "my-bookings", Resource.BOOKINGS),
+    PageSpec("views/07_book.py", "Bookings", ":material/edit_calendar:", "bookings", Resource.BOOKINGS),
+    PageSpec("views/08_bulk_booking.py", "Bulk booking", ":material/playlist_add:", "bulk-booking",
+             Resource.BOOKINGS, Action.CREATE),
+    PageSpec("views/06_calendar.py", "Calendar", ":material/calendar_month:", "calendar", Resource.CALENDAR),
     PageSpec("views/02_users.py", "Users", ":material/group:", "users", Resource.USERS),
     PageSpec("views/03_organization.py", "Organization settings", ":material/tune:", "organization",
              Resource.SETTINGS),
@@ -29,14 +33,21 @@ PAGES = (
 
 def pages_for(actor: Actor) -> list[PageSpec]:
     """The pages ``actor`` may open, in menu order. "My bookings" is for those who see only their
-    own bookings (creators, clients); others reach bookings through the dashboard and calendar."""
+    own bookings (creators, clients); "Bookings" (book and manage) for those who may book or who
+    see the whole tenant's bookings (e.g. accountants, for payment status)."""
     from operational.permissions import Scope, scope_for
 
+    tenant_wide = scope_for(actor, Resource.BOOKINGS, Action.READ) is Scope.TENANT
     visible = []
     for page in PAGES:
         if not check_permission(actor, page.resource, page.action):
             continue
-        if page.url_path == "my-bookings" and scope_for(actor, Resource.BOOKINGS, Action.READ) is Scope.TENANT:
+        if page.url_path == "my-bookings" and tenant_wide:
+            continue
+        if page.url_path == "bulk-booking" and not tenant_wide:
+            continue  # many sessions across artists: for those who manage the tenant's bookings
+        if page.url_path == "bookings" and not (tenant_wide or check_permission(actor, Resource.BOOKINGS,
+                                                                                 Action.CREATE)):
             continue
         visible.append(page)
     return visible

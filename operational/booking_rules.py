@@ -291,7 +291,10 @@ def artist_limit(plan: Plan | str, settings: Mapping[str, Any] | None = None) ->
     limit = PLAN_ARTIST_LIMITS[plan]
     if limit is None:
         configured = (settings or {}).get("artist_limit")
-        return int(configured) if isinstance(configured, int) and configured >= 0 else None
+        if isinstance(configured, str) and configured.strip().isdigit():
+            configured = int(configured.strip())
+        valid = isinstance(configured, int) and not isinstance(configured, bool) and configured >= 0
+        return configured if valid else None
     return limit
 
 

@@ -195,12 +195,13 @@ def test_every_role_of_tenant_a_sees_what_its_role_allows_and_only_tenant_a(worl
 
 
 @pytest.mark.parametrize("role,pages", [
-    ("ORG_ADMIN", ["dashboard", "users", "organization"]),
-    ("SUPER_ADMIN", ["dashboard", "users", "organization", "platform"]),
-    ("LABEL_MANAGER", ["dashboard"]),
+    ("ORG_ADMIN", ["dashboard", "bookings", "bulk-booking", "calendar", "users", "organization"]),
+    ("SUPER_ADMIN", ["dashboard", "bookings", "calendar", "users", "organization", "platform"]),
+    ("LABEL_MANAGER", ["dashboard", "bookings", "bulk-booking", "calendar"]),
+    ("ACCOUNTANT", ["dashboard", "bookings"]),
     ("VIEWER", ["dashboard"]),
-    ("CREATOR", ["my-bookings"]),
-    ("CLIENT", ["my-bookings"]),
+    ("CREATOR", ["my-bookings", "calendar"]),
+    ("CLIENT", ["my-bookings", "bookings", "calendar"]),
 ])
 def test_navigation_lists_the_pages_a_role_may_open(role, pages):
     from dashboards.navigation import pages_for

@@ -120,3 +120,5 @@ def test_white_label_limit_comes_from_settings():
     rules.check_artist_limit("WHITE_LABEL", 10_000)
     with pytest.raises(ValueError):
         rules.check_artist_limit("WHITE_LABEL", 3, settings={"artist_limit": 3})
+    assert rules.artist_limit("CUSTOM", {"artist_limit": "40"}) == 40
+    assert rules.artist_limit("CUSTOM", {"artist_limit": True}) is None  # not a number

@@ -7,7 +7,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from conftest import booking_values
 from operational.models import Artist, Booking, Organization, User
 
 
