@@ -24,6 +24,7 @@ PAGES = (
     PageSpec("views/08_bulk_booking.py", "Bulk booking", ":material/playlist_add:", "bulk-booking",
              Resource.BOOKINGS, Action.CREATE),
     PageSpec("views/06_calendar.py", "Calendar", ":material/calendar_month:", "calendar", Resource.CALENDAR),
+    PageSpec("views/09_roster.py", "Roster", ":material/groups:", "roster", Resource.ROSTER),
     PageSpec("views/02_users.py", "Users", ":material/group:", "users", Resource.USERS),
     PageSpec("views/03_organization.py", "Organization settings", ":material/tune:", "organization",
              Resource.SETTINGS),
@@ -44,6 +45,8 @@ def pages_for(actor: Actor) -> list[PageSpec]:
             continue
         if page.url_path == "my-bookings" and tenant_wide:
             continue
+        if page.url_path == "roster" and scope_for(actor, Resource.ROSTER, Action.READ) is not Scope.TENANT:
+            continue  # creators see their own artist on their bookings and calendar
         if page.url_path == "bulk-booking" and not tenant_wide:
             continue  # many sessions across artists: for those who manage the tenant's bookings
         if page.url_path == "bookings" and not (tenant_wide or check_permission(actor, Resource.BOOKINGS,

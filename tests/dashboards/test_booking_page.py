@@ -134,3 +134,25 @@ def test_viewer_has_no_bookings_page(booking_world):
     from operational.permissions import Actor
 
     assert "bookings" not in [p.url_path for p in pages_for(Actor.of(user_id="u", tenant_id="t", role="VIEWER"))]
+
+
+def test_roster_page_adds_artists_until_the_plan_limit(booking_world, monkeypatch):
+    from sqlalchemy import update
+
+    from operational.db import make_engine
+    from operational.models import Organization
+
+    engine = make_engine(booking_world.operational_url)
+    with Session(engine) as session, session.begin():  # FREE: 5 active artists; A has 2
+        session.execute(update(Organization).where(Organization.id == booking_world.a.tenant_id).values(plan="FREE"))
+    engine.dispose()
+    at = _login(booking_world.a.email, PASSWORD)
+    at.switch_page("views/09_roster.py").run()
+    assert "2 of 5 active artists" in at.caption[0].value and CANARY_ARTIST not in rendered_text(at)
+    for i in range(4):
+        inputs = {t.label: t for t in at.text_input}
+        inputs["Name"].input(f"New Artist {i}")
+        next(b for b in at.button if b.label == "Add artist").click().run()
+    assert "5 of 5 active artists" in at.caption[0].value
+    assert "the FREE plan allows 5 active artists" in at.error[0].value
+    assert "STUDIO_PRO plan allows 25" in at.error[0].value
