@@ -57,3 +57,9 @@ def pg_url():
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _no_refresh_on_write(monkeypatch):
+    """Booking pages ask for a refresh after a write; tests that want one set it themselves."""
+    monkeypatch.setenv("AUDITORYX_REFRESH_ON_WRITE", "off")

@@ -45,6 +45,7 @@ def test_a_failed_refresh_does_not_stop_the_worker(app_env):
 
 
 def test_requests_go_to_a_live_worker_else_a_one_off_refresh(app_env, monkeypatch):
+    app_env = app_env.model_copy(update={"refresh_on_write": "worker"})
     started = []
     monkeypatch.setattr(refresh_requests, "_start_refresh", lambda settings, slug: started.append(slug))
     request = refresh_requests.request_tenant_refresh(app_env, TENANT, "aurora-records")
@@ -60,6 +61,7 @@ def test_requests_go_to_a_live_worker_else_a_one_off_refresh(app_env, monkeypatc
 
 
 def test_request_paths_are_validated(app_env):
+    app_env = app_env.model_copy(update={"refresh_on_write": "worker"})
     (refresh_worker.requests_dir(app_env) / refresh_worker.HEARTBEAT).parent.mkdir(parents=True)
     (refresh_worker.requests_dir(app_env) / refresh_worker.HEARTBEAT).touch()
     with pytest.raises(Exception):

@@ -10,6 +10,8 @@ import polars as pl
 import streamlit as st
 
 from auditoryx.errors import AuditoryxError
+from auditoryx.refresh_requests import request_tenant_refresh
+from auditoryx.settings import get_settings
 from dashboards.formatting import md_escape
 from dashboards.session import engine, require
 from operational import bookings
@@ -203,6 +205,9 @@ if st.button(f"Book {count} session{'s' if count != 1 else ''}", key="bulk_commi
     if result.booked and result.not_booked and previewed[0] == "grid":
         st.session_state[OUTCOME]["message"] += " The rows not booked stay in the grid, to fix."
     if result.booked:
+        refresh = request_tenant_refresh(get_settings(), user.tenant_id, user.tenant_slug)
+        st.session_state[OUTCOME]["message"] = (st.session_state[OUTCOME]["message"].replace(
+            " They appear on the dashboard after the next refresh.", "") + " " + refresh.message())
         st.session_state.pop(PREVIEWED, None)
         if previewed[0] == "grid":  # what was not booked stays in the grid, to fix
             _load_into_grid([r for r in rows if r.row in {n.row for n in result.not_booked}])
