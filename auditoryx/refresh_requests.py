@@ -32,9 +32,9 @@ class RefreshRequest:
 
     def message(self) -> str:
         if self.expected_seconds is None:
-            return "It appears on the dashboard after the next scheduled data refresh."
-        return (f"It appears on the dashboard in about {self.expected_seconds} seconds, once your "
-                "organization's analytics are refreshed; the dashboard updates by itself.")
+            return "The dashboard shows the change after the next scheduled data refresh."
+        return (f"The dashboard shows the change in about {self.expected_seconds} seconds, once your "
+                "organization's analytics are refreshed; it updates by itself.")
 
 
 def request_tenant_refresh(settings: Settings, tenant_id: str, tenant_slug: str) -> RefreshRequest:

@@ -107,7 +107,8 @@ def test_grid_preview_then_book_only_the_valid_rows(booking_world):
     commit.click().run()
     assert not at.exception
     message = at.success[0].value
-    assert message.startswith("Booked 2 sessions; 2 rows not booked") and "after the next refresh" in message
+    assert message.startswith("Booked 2 sessions; 2 rows not booked")
+    assert "The dashboard shows the change after the next scheduled data refresh." in message
     booked = tenant_bookings(engine, world.a.tenant_id)
     assert sorted(b.title for b in booked) == ["Bass", "Drums"]
     assert {str(b.status) for b in booked} == {"PENDING_APPROVAL"}
@@ -128,7 +129,7 @@ def test_all_or_nothing_books_every_row_or_none(booking_world):
     assert commit.label == "Book 2 sessions" and not commit.disabled
     commit.click().run()
     assert not at.exception and at.success[0].value == (
-        "Booked 2 sessions. They appear on the dashboard after the next refresh.")
+        "Booked 2 sessions. The dashboard shows the change after the next scheduled data refresh.")
     assert len(tenant_bookings(engine, world.a.tenant_id)) == 2
     # the same rows again: they now conflict with what was just booked, so nothing is written
     at = page_as(engine, world.a.email, rows)
