@@ -18,7 +18,9 @@ One call processes every file waiting in the landing folder, each in its own tra
 
 Outcomes: ``ok`` (possibly with quarantined rows), ``rejected`` (nothing of the file is loaded:
 unreadable, wrong encoding, over the size limit, missing required columns, unknown tenant or
-entity folder…), ``skipped_duplicate``, ``error`` (an unexpected failure: the transaction is rolled
+entity folder…; a CSV whose only problems are records with bytes that are not UTF-8 or a quoted
+field left open at the end is ``ok``: those records are quarantined, see
+:func:`ingestion.files.readers.salvage_csv`), ``skipped_duplicate``, ``error`` (an unexpected failure: the transaction is rolled
 back and the file stays in the landing folder for the next run). Nothing is ever deleted.
 
 Files whose name starts with ``.`` or ``~`` or ends with ``.tmp``/``.part``/``.partial``/
@@ -41,7 +43,15 @@ from typing import Literal
 
 import duckdb
 
-from ingestion.files.readers import FileRejected, file_format, open_source, preflight
+from ingestion.files.readers import (
+    FileRejected,
+    SalvageNotApplicable,
+    SourceColumns,
+    file_format,
+    open_source,
+    preflight,
+    salvage_csv,
+)
 from ingestion.files.schema import ENTITIES, SPECS
 from ingestion.files.tables import ensure_file_tables
 from ingestion.files.validate import (
@@ -387,9 +397,10 @@ class _Ingestion:
             return self._finish(c, run_id, "skipped_duplicate", started, check.checksum, notes=note)
         if size == 0:
             return self._reject(c, run_id, started, check.checksum, size, "file is empty (0 bytes)")
-        if check.encoding_error:
+        if check.encoding_error and not check.row_level:
             return self._reject(c, run_id, started, check.checksum, size, check.encoding_error)
-        return self._load(c, run_id, started, check.checksum, size, check.starts_with_bom)
+        return self._load(c, run_id, started, check.checksum, size, check.starts_with_bom,
+                          salvage=check.encoding_error is not None)
 
     def _alias(self, c: _Candidate, strip_bom: bool) -> Path:
         """A path DuckDB reads literally (no glob characters from tenant file names)."""
@@ -404,8 +415,20 @@ class _Ingestion:
             alias.symlink_to(c.path.resolve())
         return alias
 
+    def _stage_salvaged(self, alias: Path, spec, original: FileRejected | None) -> SourceColumns:
+        """Read a CSV record by record, rejects listed apart (see :func:`readers.salvage_csv`)."""
+        salvage_dir = self.scratch / "salvage"
+        salvage_dir.mkdir(exist_ok=True)
+        try:
+            columns, source = salvage_csv(alias, spec, self.limits.max_line_bytes, salvage_dir,
+                                          required=original is None)
+        except SalvageNotApplicable:
+            raise original from None
+        stage_typed(self.conn, spec, source, self.now)
+        return columns
+
     def _load(self, c: _Candidate, run_id: str, started: dt.datetime, checksum: str, size: int,
-              bom: bool) -> FileDropResult:
+              bom: bool, salvage: bool = False) -> FileDropResult:
         spec = SPECS[c.entity]
         alias = self._alias(c, strip_bom=bom and c.fmt == "json")
         file = c.rel.as_posix()
@@ -413,13 +436,22 @@ class _Ingestion:
             try:
                 # staging only fills a temp table: outside the transaction, so that a reader error
                 # cannot abort it
-                columns, source = open_source(self.conn, alias, c.fmt, spec, self.limits.max_line_bytes)
-                stage_typed(self.conn, spec, source, self.now)
+                if salvage:  # a CSV with bytes that are not UTF-8: those records are quarantined
+                    columns = self._stage_salvaged(alias, spec, None)
+                else:
+                    columns, source = open_source(self.conn, alias, c.fmt, spec, self.limits.max_line_bytes)
+                    stage_typed(self.conn, spec, source, self.now)
             except (FileRejected, *_INFRASTRUCTURE_ERRORS):
                 raise
             except duckdb.Error as exc:  # the reader could not parse the file
                 kind = {"csv": "CSV", "parquet": "Parquet", "json": "JSON"}[c.fmt]
-                raise FileRejected(f"not a readable {kind} file: {_clean_error(exc, alias, file)}") from exc
+                rejected = FileRejected(f"not a readable {kind} file: {_clean_error(exc, alias, file)}")
+                if c.fmt != "csv" or salvage:
+                    raise rejected from exc
+                # an unterminated quoted field at the end is quarantined with the rest loaded;
+                # any other malformation keeps the file rejected
+                drop_file_temps(self.conn)
+                columns = self._stage_salvaged(alias, spec, rejected)
         except FileRejected as exc:
             drop_file_temps(self.conn)
             return self._reject(c, run_id, started, checksum, size, str(exc))

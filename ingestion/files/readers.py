@@ -9,6 +9,9 @@ outgrows memory).
 Columns are matched by header name (trimmed, case-insensitive), never by position; unknown names
 are extras and ignored. Identifiers in the generated SQL are only our own (``_c<i>``, ``r_<col>``):
 file column names only ever travel as bound parameters or positional aliases.
+
+A CSV DuckDB cannot read as it is (bytes that are not UTF-8, a quoted field left open at the end)
+goes through :func:`salvage_csv`, which quarantines those records and loads the others.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from ingestion.files.schema import EntitySpec
 FORMATS: dict[str, str] = {".csv": "csv", ".parquet": "parquet", ".json": "json", ".jsonl": "json", ".ndjson": "json"}
 CHUNK_BYTES = 1 << 20
 HEADER_LIMIT_BYTES = 1 << 20
+REJECT_VALUE_CHARS = 2000   # text of a rejected record kept (the quarantine keeps 1000 characters)
 CSV_DELIMITERS = (",", ";", "\t", "|")
 UTF8_BOM = codecs.BOM_UTF8
 _NESTED_TYPE = re.compile(r"(\[\]$|^STRUCT|^MAP|^UNION|^JSON)")
@@ -42,6 +46,7 @@ class Preflight:
     size_bytes: int
     starts_with_bom: bool
     encoding_error: str | None
+    row_level: bool = False   # the encoding error can be isolated row by row (CSV, not UTF-16)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,10 @@ class Source:
     from_sql: str
     expressions: dict[str, str]   # contract column → VARCHAR expression (absent columns: missing)
     params: dict
+    row_number: str = "row_number() OVER ()"   # the data row number in the file (1 = first record)
+    # salvaged CSV: ``SELECT row_number, "column", value, reason FROM <rejects_sql>`` lists the
+    # records the reader could not use (bound with ``params``); None: every record was read
+    rejects_sql: str | None = None
 
 
 @dataclass
@@ -93,8 +102,9 @@ def preflight(path: Path, fmt: str | None) -> Preflight:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             error = f"file is not valid UTF-8: it ends inside a multi-byte character (byte {offset}); save it as UTF-8"
+    utf16 = first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
     return Preflight(checksum=digest.hexdigest(), size_bytes=offset, starts_with_bom=first.startswith(UTF8_BOM),
-                     encoding_error=error)
+                     encoding_error=error, row_level=error is not None and fmt == "csv" and not utf16)
 
 
 def _encoding_error(first: bytes, position: int, byte: bytes) -> str:
@@ -133,7 +143,12 @@ def map_columns(names: list[str], spec: EntitySpec) -> SourceColumns:
 def _csv_header(path: Path) -> tuple[list[str], str]:
     with open(path, "rb") as handle:
         head = handle.read(HEADER_LIMIT_BYTES)
-    text = codecs.getincrementaldecoder("utf-8")().decode(head)  # validated already; drops a cut-off char
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head)  # drops a cut-off last char
+    except UnicodeDecodeError as exc:
+        if not re.search(rb"[\r\n]", head[:exc.start]):  # the header row itself is not UTF-8
+            raise FileRejected(_encoding_error(head[:4], exc.start, head[exc.start:exc.start + 1])) from exc
+        text = head[:exc.start].decode("utf-8")  # a later record is salvaged row by row
     text = text.removeprefix("\ufeff")
     first_line = re.split(r"\r\n|\r|\n", text, maxsplit=1)[0]
     if not first_line.strip():
@@ -148,6 +163,136 @@ def _csv_header(path: Path) -> tuple[list[str], str]:
     except (StopIteration, csv.Error) as exc:
         raise FileRejected(f"unreadable CSV header: {exc}") from exc
     return names, delimiter
+
+
+class SalvageNotApplicable(Exception):
+    """The salvage pass found nothing to quarantine row by row (the original error stands)."""
+
+
+@dataclass
+class _Record:
+    start: int          # byte offset of the record in the file
+    raw: bytes          # the record's bytes, line ending included
+
+
+def _lines_with_offsets(handle, record: _Record, offset: int):
+    """Lines of a binary file decoded with ``surrogateescape`` (bad bytes survive as surrogates),
+    collecting the bytes of the record being parsed in ``record``."""
+    for line in handle:
+        if not record.raw:
+            record.start = offset
+        record.raw += line
+        offset += len(line)
+        yield line.decode("utf-8", "surrogateescape")
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def _printable(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace").rstrip("\r\n")
+
+
+def salvage_csv(alias: Path, spec: EntitySpec, max_line_bytes: int, scratch: Path,
+                required: bool = False) -> tuple[SourceColumns, Source]:
+    """Read the CSV record by record in Python and keep what can be kept.
+
+    Used only when DuckDB's reader cannot read the file (or it is not all UTF-8): records with
+    bytes that are not UTF-8, or a quoted field never closed at the end of the file, are listed as
+    rejects (file row number, column when known, the record's text, a reason); the other records
+    are written, with their row numbers, to a clean UTF-8 CSV that DuckDB reads as usual. Anything
+    else (a record with the wrong number of fields, one longer than ``max_line_bytes``) rejects the
+    file. Streaming: one record in memory at a time. Without anything to quarantine row by row
+    raises :class:`SalvageNotApplicable` (unless ``required``).
+    """
+    names, delimiter = _csv_header(alias)
+    columns = map_columns(names, spec)
+    width = len(names)
+    clean, rejects = scratch / "salvaged.csv", scratch / "rejects.csv"
+    record = _Record(start=0, raw=b"")
+
+    def fail(message: str):
+        if not required:  # probing after DuckDB's error: that error stands
+            raise SalvageNotApplicable()
+        raise FileRejected(message)
+
+    problems = 0
+    previous_limit = csv.field_size_limit()
+    csv.field_size_limit(max(max_line_bytes, previous_limit))
+    try:
+        with open(alias, "rb") as handle, open(clean, "w", encoding="utf-8", newline="") as good, \
+                open(rejects, "w", encoding="utf-8", newline="") as bad:
+            base = 3 if handle.read(3) == UTF8_BOM else 0
+            handle.seek(base)
+            reader = csv.reader(_lines_with_offsets(handle, record, base), delimiter=delimiter, quotechar='"',
+                                doublequote=True, strict=True)
+            good_out = csv.writer(good, lineterminator="\n", quoting=csv.QUOTE_ALL)  # a lone CR stays quoted
+            bad_out = csv.writer(bad, lineterminator="\n", quoting=csv.QUOTE_ALL)
+            bad_out.writerow(["row_number", "column", "value", "reason"])
+            row_number = -1  # the header is record 0
+            while True:
+                try:
+                    fields = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    row_number += 1
+                    if "unexpected end of data" not in str(exc):
+                        fail(f"unreadable CSV record at row {row_number}: {exc}")
+                    closed = next(csv.reader(io.StringIO(record.raw.decode("utf-8", "surrogateescape") + '"',
+                                                         newline=""), delimiter=delimiter, quotechar='"'), [])
+                    column = names[len(closed) - 1] if 0 < len(closed) <= width else ""
+                    if column:
+                        column = normalize(column) if normalize(column) in columns.positions else column
+                    bad_out.writerow([row_number, column, _printable(record.raw)[:REJECT_VALUE_CHARS],
+                                      "unterminated quoted field: a quote opened"
+                                      + (f" in {column}" if column else "")
+                                      + " is never closed before the end of the file"])
+                    problems += 1
+                    break
+                raw, start = record.raw, record.start
+                record.raw = b""
+                row_number += 1
+                if len(raw) > max_line_bytes:
+                    fail(f"row {row_number} is {len(raw):,} bytes long; the limit is {max_line_bytes:,} bytes")
+                if row_number == 0:
+                    good_out.writerow(["_row"] + [f"c{i}" for i in range(width)])
+                    continue
+                if not fields or fields == [""] and not raw.strip(b"\r\n"):
+                    row_number -= 1   # a blank line is not a record (as in DuckDB's reader)
+                    continue
+                bad_field = next((i for i, f in enumerate(fields) if _SURROGATE.search(f)), None)
+                if bad_field is not None:
+                    try:
+                        raw.decode("utf-8")
+                        position, byte = 0, b""
+                    except UnicodeDecodeError as exc:
+                        position, byte = start + exc.start, raw[exc.start:exc.start + 1]
+                    name = names[bad_field] if bad_field < width else ""
+                    name = normalize(name) if normalize(name) in columns.positions else name
+                    value = fields[bad_field].encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                    bad_out.writerow([row_number, name, value[:REJECT_VALUE_CHARS],
+                                      f"not valid UTF-8 (byte 0x{byte.hex()} at offset {position}; "
+                                      "Latin-1/Windows-1252 exports look like this): save the file as UTF-8"])
+                    problems += 1
+                    continue
+                if len(fields) != width:
+                    fail(f"row {row_number} has {len(fields)} fields; the header has {width}")
+                good_out.writerow([row_number] + fields)
+    finally:
+        csv.field_size_limit(previous_limit)
+    if not problems and not required:
+        raise SalvageNotApplicable()
+    all_text = {"_row": "BIGINT", **{f"_c{i}": "VARCHAR" for i in range(width)}}
+    options = "header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', strict_mode = true"
+    return columns, Source(
+        f"read_csv($path, {options}, columns = $columns, max_line_size = $max_line)",
+        {c: f"_c{i}" for c, i in columns.positions.items()},
+        {"path": str(clean), "columns": all_text, "max_line": max(max_line_bytes, 1 << 20), "rejects": str(rejects),
+         "reject_columns": {"row_number": "BIGINT", "column": "VARCHAR", "value": "VARCHAR", "reason": "VARCHAR"}},
+        row_number="_row",
+        rejects_sql=f"read_csv($rejects, {options}, columns = $reject_columns, max_line_size = $max_line)",
+    )
 
 
 def _csv_source(alias: Path, spec: EntitySpec, max_line_bytes: int) -> tuple[SourceColumns, Source]:

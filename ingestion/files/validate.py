@@ -81,7 +81,7 @@ def prepare_session(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def drop_file_temps(conn: duckdb.DuckDBPyConnection) -> None:
-    for table in ("_fd_typed", "_fd_problems", "_fd_known_artists", "_fd_known_projects"):
+    for table in ("_fd_typed", "_fd_rejects", "_fd_problems", "_fd_known_artists", "_fd_known_projects"):
         conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
@@ -142,16 +142,20 @@ def stage_typed(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, source: Sourc
 
     Run it outside the load transaction: a reader error (malformed file) must not abort that.
     """
+    rejects = (f'SELECT CAST(row_number AS BIGINT) AS row_number, "column", value, reason FROM {source.rejects_sql}'
+               if source.rejects_sql else
+               'SELECT CAST(NULL AS BIGINT) AS row_number, CAST(NULL AS VARCHAR) AS "column", '
+               "CAST(NULL AS VARCHAR) AS value, CAST(NULL AS VARCHAR) AS reason WHERE false")
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE _fd_rejects AS {rejects}",
+                 {k: v for k, v in source.params.items() if f"${k}" in rejects})
     raw = ", ".join(f"{source.expressions.get(c, 'CAST(NULL AS VARCHAR)')} AS r_{c}" for c in spec.names)
     typed_columns = "".join(f", {_typed_expression(c)} AS t_{c.name}" for c in spec.columns
                             if not _passthrough(c) and c.name != TENANT_COLUMN)
     # row_number() OVER () streams in scan order (preserve_insertion_order is on during ingestion)
-    conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE _fd_typed AS "
-        f"WITH s AS (SELECT row_number() OVER () AS _row_number, {raw} FROM {source.from_sql}) "
-        f"SELECT s.*{typed_columns} FROM s",
-        {**source.params, "now": now},
-    )
+    sql = (f"CREATE OR REPLACE TEMP TABLE _fd_typed AS "
+           f"WITH s AS (SELECT CAST({source.row_number} AS BIGINT) AS _row_number, {raw} FROM {source.from_sql}) "
+           f"SELECT s.*{typed_columns} FROM s")
+    conn.execute(sql, {k: v for k, v in {**source.params, "now": now}.items() if f"${k}" in sql})
 
 
 class _Rules:
@@ -260,6 +264,8 @@ def validate_and_load(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, *, tena
     _key_rules(rules, spec, tenant_id)
     for check in spec.checks:
         rules.add(check.column, check.violated, check.reason)
+    # records the reader could not use (salvaged CSV) are quarantined like any bad row
+    rules.selects.append('SELECT row_number, -1 AS rule, "column", value, reason FROM _fd_rejects')
     conn.execute("CREATE OR REPLACE TEMP TABLE _fd_problems AS " + " UNION ALL ".join(rules.selects), rules.params)
 
     conn.execute(
@@ -269,7 +275,8 @@ def validate_and_load(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, *, tena
         "FROM _fd_problems ORDER BY row_number, rule",
         {"tenant": tenant_id, "entity": spec.entity, "file": file, "checksum": checksum, "now": now, "run_id": run_id},
     )
-    rows_read = conn.execute("SELECT count(*) FROM _fd_typed").fetchone()[0]
+    rows_read = conn.execute("SELECT (SELECT count(*) FROM _fd_typed) + "
+                             "(SELECT count(DISTINCT row_number) FROM _fd_rejects)").fetchone()[0]
     quarantined = conn.execute("SELECT count(DISTINCT row_number) FROM _fd_problems").fetchone()[0]
 
     target = file_table_name(spec.entity)

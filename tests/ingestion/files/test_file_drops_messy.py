@@ -37,17 +37,6 @@ def test_crlf_line_endings_and_quoted_newlines(drops):
         ("b1", "Session b1", "line one\r\nline two"), ("b2", "Session b2", None)]
 
 
-def test_non_utf8_bytes_reject_the_whole_file(drops):
-    drops.artists()
-    content = csv_text([booking("b1"), booking("b2", title="Café")], BOOKING_HEADER).encode("latin-1")
-    drops.write(TENANT_A, "bookings", "latin1.csv", content)
-    result = _booking_result(drops, drops.run())
-    assert result.status == "rejected"
-    assert "not valid UTF-8" in result.error and "0xe9" in result.error
-    assert drops.rows("SELECT count(*) FROM raw_files_bookings") == [(0,)]
-    assert drops.rows("SELECT status, error FROM file_registry WHERE entity = 'bookings'")[0][0] == "rejected"
-
-
 def test_utf16_file_is_rejected_with_a_hint(drops):
     drops.write(TENANT_A, "artists", "excel.csv", "id,name\r\na1,Alice\r\n".encode("utf-16"))
     result = drops.one(drops.run())
