@@ -12,7 +12,7 @@ import typer
 
 from auditoryx.cli_tenants import tenants_app
 from auditoryx.cli_users import users_app
-from auditoryx.errors import AuditoryxError
+from auditoryx.errors import AuditoryxError, NotInitialized
 from auditoryx.settings import PROJECT_ROOT, Settings, get_settings
 
 app = typer.Typer(
@@ -42,9 +42,49 @@ def _engine(settings: Settings):
     return make_engine(settings.operational_database_url)
 
 
+NO_SCHEMA = "the operational database has no schema yet: run `auditoryx init`"
+
+
+def _require_schema(settings: Settings) -> None:
+    """Refuse, creating nothing, when `auditoryx init` has not run: a missing SQLite file is never
+    created here (make_engine would), and a database without the tables is refused."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.operational_database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+            and not Path(url.database).is_file():
+        raise NotInitialized(f"{NO_SCHEMA} (no file {url.database})")
+    engine = _engine(settings)
+    try:
+        if not inspect(engine).has_table("organizations"):
+            raise NotInitialized(NO_SCHEMA)
+    finally:
+        engine.dispose()
+
+
+def _require_build_database(settings: Settings) -> None:
+    if not settings.build_database_path.is_file():
+        raise NotInitialized(f"nothing ingested yet (no {settings.build_database_path}): "
+                             "run `auditoryx refresh` or `auditoryx ingest` first")
+
+
+def _file_drop_problems(drops) -> None:
+    """List the dropped files that were not loaded (rejected, or failed) with their reasons, and
+    fail the command (exit 1) when there is any."""
+    failed = [f for f in drops.files if f.status in ("rejected", "error")]
+    for result in failed:
+        typer.echo(f"{result.status}: {result.source}: {result.error or result.notes or 'no reason given'}", err=True)
+    if failed:
+        rejected = sum(f.status == "rejected" for f in failed)
+        raise AuditoryxError(f"{len(failed)} of {len(drops.files)} dropped files not loaded "
+                             f"({rejected} rejected, {len(failed) - rejected} failed): see above")
+
+
 def _tenant_ids(settings: Settings, slugs: list[str] | None) -> list[str] | None:
     if not slugs:
         return None
+    _require_schema(settings)
     from operational.tenants import tenant_id_for_slug
 
     engine = _engine(settings)
@@ -102,7 +142,10 @@ def refresh(
     from auditoryx.pipeline import refresh as run_refresh
 
     settings = get_settings()
-    run_refresh(settings, _tenant_ids(settings, tenant), progress=_Progress(), mode="full" if full else "incremental")
+    _require_schema(settings)
+    result = run_refresh(settings, _tenant_ids(settings, tenant), progress=_Progress(),
+                         mode="full" if full else "incremental")
+    _file_drop_problems(result.ingestion.file_drops)
 
 
 @app.command()
@@ -115,13 +158,16 @@ def ingest(
     from auditoryx.pipeline import ingest as run_ingest
 
     settings = get_settings()
+    _require_schema(settings)
+    tenant_ids = _tenant_ids(settings, tenant)
     progress = _Progress()
     with exclusive_lock(settings.resolved_warehouse_dir / "build.lock"):
-        result = run_ingest(settings, _tenant_ids(settings, tenant), progress, "full" if full else "incremental")
+        result = run_ingest(settings, tenant_ids, progress, "full" if full else "incremental")
     extraction, drops = result.extraction, result.file_drops
     progress(f"{extraction.mode}: {extraction.rows.get('bookings', 0)} bookings upserted for "
              f"{len(extraction.tenant_ids)} tenants; {len(drops.files)} dropped files "
              f"({drops.rows_loaded} rows loaded, {drops.rows_quarantined} quarantined)")
+    _file_drop_problems(drops)
 
 
 @app.command()
@@ -133,9 +179,11 @@ def publish(
     from auditoryx.pipeline import publish as run_publish
 
     settings = get_settings()
+    _require_build_database(settings)
+    tenant_ids = _tenant_ids(settings, tenant)
     progress = _Progress()
     with exclusive_lock(settings.resolved_warehouse_dir / "build.lock"):
-        result = run_publish(settings, settings.effective_as_of(), _tenant_ids(settings, tenant), progress)
+        result = run_publish(settings, settings.effective_as_of(), tenant_ids, progress)
     progress(f"published version {result.version} for {len(result.tenant_ids)} tenants")
 
 

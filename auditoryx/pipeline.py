@@ -14,7 +14,7 @@ from auditoryx.settings import Settings
 from ingestion.extract import ExtractionResult, Mode, extract_operational
 from ingestion.files import FileDropReport, ensure_file_tables, ingest_file_drops, landing_folder
 from ingestion.operational_source import open_operational
-from warehouse.build_db import connect_build
+from warehouse.build_db import closing_quietly, connect_build
 from warehouse.dbt_runner import build_all
 from warehouse.pending import mark_pending, narrow_marks
 from warehouse.publish import PublishResult, publish_platform, publish_tenants, retire_tenant
@@ -57,8 +57,7 @@ def ingest(settings: Settings, tenant_ids: Sequence[str] | None = None,
     next dbt build then only needs to look at theirs, and, once extraction has committed, only at
     what depends on the tables it actually wrote for them.
     """
-    conn = connect_build(settings.build_database_path)
-    try:
+    with closing_quietly(connect_build(settings.build_database_path)) as conn:  # a close failure never hides the error
         marked_at = mark_pending(conn, tenant_ids)  # None: every tenant
         with open_operational(settings.operational_database_url) as reader:
             extraction = extract_operational(reader, conn, tenant_ids, progress, mode)
@@ -72,8 +71,6 @@ def ingest(settings: Settings, tenant_ids: Sequence[str] | None = None,
             _say(progress, f"file drops: {len(drops.files)} files, {drops.rows_loaded} rows loaded, "
                            f"{drops.rows_quarantined} quarantined")
         return IngestResult(extraction=extraction, file_drops=drops)
-    finally:
-        conn.close()
 
 
 def tenants_with_landing_files(landing_dir: Path, tenant_ids: Iterable[str]) -> list[str]:
@@ -96,14 +93,16 @@ def build_models(settings: Settings, as_of: dt.date) -> None:
 def publish(settings: Settings, as_of: dt.date, tenant_ids: Sequence[str] | None = None,
             progress: Progress | None = None) -> PublishResult:
     """Publish the given tenants (default all) and a new operator (platform) version."""
-    conn = connect_build(settings.build_database_path)
-    try:
+    with closing_quietly(connect_build(settings.build_database_path)) as conn:
+        if (tenant_ids is not None and not list(tenant_ids)) or not known_tenants(conn):
+            # no tenant to publish (none yet, or every one gone): only the operator's version
+            version = publish_platform(conn, settings.published_dir, as_of=as_of,
+                                       grace_seconds=settings.publish_grace_seconds)
+            return PublishResult(version=version, tenant_ids=(), removed_versions=0)
         result = publish_tenants(conn, settings.published_dir, as_of=as_of, tenant_ids=tenant_ids,
                                  grace_seconds=settings.publish_grace_seconds, progress=progress)
         publish_platform(conn, settings.published_dir, as_of=as_of, grace_seconds=settings.publish_grace_seconds)
         return result
-    finally:
-        conn.close()
 
 
 def refresh(settings: Settings, tenant_ids: Sequence[str] | None = None,
@@ -124,5 +123,8 @@ def refresh(settings: Settings, tenant_ids: Sequence[str] | None = None,
         for tenant_id in extraction.removed_tenants:
             retire_tenant(settings.published_dir, tenant_id)
             _say(progress, f"retired tenant {tenant_id}")
-    _say(progress, f"published version {publication.version} for {len(publication.tenant_ids)} tenants")
+    if publication.tenant_ids:
+        _say(progress, f"published version {publication.version} for {len(publication.tenant_ids)} tenants")
+    else:
+        _say(progress, "nothing to refresh: no tenants")
     return RefreshResult(as_of=as_of, ingestion=ingestion, publication=publication)

@@ -7,15 +7,18 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from auditoryx.errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AUDITORYX_", extra="ignore")
+    # an empty variable (AUDITORYX_WAREHOUSE_DIR=) counts as unset: never "the current folder"
+    model_config = SettingsConfigDict(env_prefix="AUDITORYX_", extra="ignore", env_ignore_empty=True)
 
     var_dir: Path = Field(default=Path("var"), description="Where all local data lives.")
     operational_url: str | None = Field(
@@ -101,5 +104,46 @@ class Settings(BaseSettings):
         return self.as_of or dt.datetime.now(dt.timezone.utc).date()
 
 
+_PROBLEMS = {  # pydantic error type → what the value is not
+    "date_parsing": "not a date (YYYY-MM-DD)",
+    "date_from_datetime_parsing": "not a date (YYYY-MM-DD)",
+    "date_from_datetime_inexact": "not a date (YYYY-MM-DD)",
+    "date_type": "not a date (YYYY-MM-DD)",
+    "int_parsing": "not a whole number",
+    "int_from_float": "not a whole number",
+    "int_type": "not a whole number",
+    "float_parsing": "not a number",
+    "float_type": "not a number",
+    "path_type": "not a path",
+}
+
+
+def _problem(error: dict) -> str:
+    if error["type"] in _PROBLEMS:
+        return _PROBLEMS[error["type"]]
+    if error["type"] == "string_pattern_mismatch":
+        pattern = str(error.get("ctx", {}).get("pattern", ""))
+        if pattern.startswith("^(") and pattern.endswith(")$"):
+            return "must be one of " + ", ".join(pattern[2:-2].split("|"))
+    message = error.get("msg", "invalid value")
+    return message[:1].lower() + message[1:]
+
+
+def settings_error(exc: ValidationError) -> SettingsError:
+    """One line per bad variable: ``AUDITORYX_<FIELD>='<value>': <what is wrong>``."""
+    prefix = Settings.model_config.get("env_prefix", "")
+    lines = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error.get("loc", ())) or "?"
+        name = f"{prefix}{field}".upper()
+        lines.append(f"{name}={error.get('input')!r}: {_problem(error)}")
+    return SettingsError("; ".join(lines))
+
+
 def get_settings(**overrides) -> Settings:
-    return Settings(**overrides)
+    """The settings from the environment (and ``overrides``); a bad value raises
+    :class:`SettingsError` naming the variable and its value."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise settings_error(exc) from exc

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from ingestion.operational_source import OperationalReader
 from ingestion.raw_schema import RAW_TABLES, TENANT_COLUMN, WATERMARK_COLUMN, raw_table_name
-from warehouse.build_db import ensure_raw_tables, quote_identifier
+from warehouse.build_db import ensure_raw_tables, quote_identifier, rollback_quietly
 
 Mode = Literal["incremental", "full"]
 
@@ -292,7 +292,7 @@ def extract_operational(
         for table in RAW_TABLES:
             _advance_watermarks(conn, selected, table, now)
         conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
+    except BaseException as exc:
+        rollback_quietly(conn, exc)  # DuckDB may have aborted already: never hide the real error
         raise
     return result

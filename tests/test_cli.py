@@ -69,3 +69,90 @@ def test_demo_without_server_then_snapshot_and_sql(app_env, tmp_path):
     changed = {p.parent.name for p in app_env.published_dir.glob("[!_]*/CURRENT")
                if p.read_text() != pointers[p.parent.name]}
     assert len(changed) == 1  # only studio-aurora got a new version
+
+
+def _main(monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    """Run `auditoryx ARGS` in this process (so tests can monkeypatch); (exit code, stderr)."""
+    from auditoryx.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["auditoryx", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [
+    ["sql", "--tenant", "acme", "SELECT 1"], ["export", "--tenant", "acme"],
+    ["snapshot", "--tenant", "acme", "--out", "OUT"], ["refresh"], ["ingest"], ["refresh", "--tenant", "acme"],
+    ["landing", "--tenant", "acme"],
+])
+def test_before_init_one_line_and_nothing_created(app_env, tmp_path, args):
+    out = tmp_path / "out.duckdb"
+    result = run(*[str(out) if a == "OUT" else a for a in args])
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: the operational database has no schema yet: "
+                                                   "run `auditoryx init`"), result.stderr
+    assert not app_env.resolved_var_dir.exists() and not out.exists()
+
+
+def test_schema_less_database_is_refused(app_env):
+    app_env.resolved_var_dir.mkdir(parents=True)
+    Path(app_env.operational_database_url.removeprefix("sqlite:///")).touch()  # an empty SQLite file
+    result = run("export", "--tenant", "acme")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: the operational database has no schema yet: run `auditoryx init`"
+    publish = run("publish")
+    assert publish.returncode == 1 and "nothing ingested yet" in publish.stderr
+    assert not app_env.build_database_path.exists()
+
+
+def test_bad_setting_is_one_line_naming_the_variable():
+    result = run("refresh", env={"AUDITORYX_AS_OF": "2026-13-45"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: AUDITORYX_AS_OF='2026-13-45': not a date (YYYY-MM-DD)"
+
+
+def test_full_disk_during_ingest_names_the_cause(app_env, monkeypatch, capsys):
+    """A write failing inside the extraction transaction (DuckDB then aborts it, so ROLLBACK fails
+    with 'no transaction is active'): the CLI prints the real cause."""
+    import errno
+
+    import ingestion.extract
+
+    assert run("init").returncode == 0
+
+    def full_disk(conn, *args):
+        conn.execute("ROLLBACK")  # what DuckDB does itself when a write fails
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ingestion.extract, "_advance_watermarks", full_disk)
+    code, err = _main(monkeypatch, capsys, "ingest")
+    assert code == 1
+    assert err.strip().splitlines()[-1] == "error: OSError: [Errno 28] No space left on device"
+    assert "TransactionException" not in err
+
+
+def test_refresh_without_tenants_and_rejected_files(app_env):
+    assert run("init").returncode == 0
+    empty = run("refresh")
+    assert empty.returncode == 0, empty.stderr
+    assert "nothing to refresh: no tenants" in empty.stderr
+    # a file dropped for a tenant that does not exist is rejected: the command says so and fails
+    drop = app_env.resolved_landing_dir / "t_gone" / "bookings" / "b.csv"
+    drop.parent.mkdir(parents=True)
+    drop.write_text("id\n1\n")
+    ingest = run("ingest")
+    assert ingest.returncode == 1
+    lines = ingest.stderr.strip().splitlines()
+    assert any(line.startswith("rejected: file:t_gone/bookings/b.csv: unknown tenant 't_gone'") for line in lines), lines
+    assert lines[-1] == "error: 1 of 1 dropped files not loaded (1 rejected, 0 failed): see above"
+    drop.parent.mkdir(parents=True, exist_ok=True)
+    drop.write_text("id\n2\n")  # the first one went to the archive; a new one is rejected by refresh too
+    refresh = run("refresh")
+    assert refresh.returncode == 1
+    assert "rejected: file:t_gone/bookings/b.csv" in refresh.stderr
+    assert refresh.stderr.strip().splitlines()[-1].startswith("error: 1 of 1 dropped files not loaded")

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse.build_db import closing_quietly, transaction
+
 PENDING_TABLE = "dbt_pending_tenants"  # in schema main of the build database
 EVERY_TENANT = "*"
 EVERY_TABLE = "*"
@@ -64,16 +66,11 @@ def narrow_marks(conn: duckdb.DuckDBPyConnection, marked_at: dt.datetime,
     _ensure_table(conn)
     rows = [[tenant_id, marked_at, table] for tenant_id, tables in sorted(changed.items())
             for table in (sorted(set(tables)) or [NO_TABLE])]
-    conn.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(conn):  # a failing rollback never hides the real error
         conn.execute(f"DELETE FROM main.{PENDING_TABLE} WHERE marked_at = ? AND table_name = ? "
                      "AND list_contains(?, tenant_id)", [marked_at, EVERY_TABLE, sorted(changed)])
         conn.executemany(f"INSERT INTO main.{PENDING_TABLE} (tenant_id, marked_at, table_name) VALUES (?, ?, ?)",
                          rows)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def tables_of(tables: Iterable[str]) -> list[str] | None:
@@ -121,29 +118,20 @@ def build_scope(build_db: Path) -> list[str] | None:
     """``scope_of`` the pending marks in ``build_db`` (None when there is no database yet)."""
     if not Path(build_db).exists():
         return None
-    conn = duckdb.connect(str(build_db))
-    try:
+    with closing_quietly(duckdb.connect(str(build_db))) as conn:
         return scope_of(_pending(conn))
-    finally:
-        conn.close()
 
 
 def scope_tables(build_db: Path, tenant_ids: Iterable[str]) -> list[str] | None:
     """``tables_of`` the marks of ``tenant_ids`` in ``build_db``: the raw tables that changed for
     them (None: any)."""
     wanted = set(tenant_ids)
-    conn = duckdb.connect(str(build_db))
-    try:
+    with closing_quietly(duckdb.connect(str(build_db))) as conn:
         return tables_of(table for tenant, table in _marks(conn) if tenant in wanted)
-    finally:
-        conn.close()
 
 
 def clear_pending(build_db: Path, before: dt.datetime) -> None:
     """Forget the marks made before ``before`` (the start of a build that has just succeeded)."""
-    conn = duckdb.connect(str(build_db))
-    try:
+    with closing_quietly(duckdb.connect(str(build_db))) as conn:
         if _has_marks_table(conn):
             conn.execute(f"DELETE FROM main.{PENDING_TABLE} WHERE marked_at < ?", [before])
-    finally:
-        conn.close()

@@ -77,3 +77,27 @@ def test_marks_from_before_table_names_mean_every_table(tmp_path):
     narrow_marks(conn, marked_at, {"t2": {"artists"}})
     conn.close()
     assert scope_tables(db, ["t1"]) is None and scope_tables(db, ["t2"]) == ["artists"]
+
+
+def test_full_disk_while_narrowing_marks_is_the_error_raised(tmp_path):
+    """DuckDB aborts the transaction on a write failure: the ROLLBACK that follows fails with
+    'no transaction is active', which must not replace 'No space left on device'."""
+    import errno
+
+    import pytest
+
+    conn = duckdb.connect(str(tmp_path / "build.duckdb"))
+    marked_at = mark_pending(conn, ["t1"])
+
+    class FullDisk:
+        def execute(self, sql, *args):
+            return conn.execute(sql, *args)
+
+        def executemany(self, sql, *args):
+            conn.execute("ROLLBACK")  # what DuckDB does itself when a write fails
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left on device"):
+        narrow_marks(FullDisk(), marked_at, {"t1": ["bookings"]})
+    # nothing was narrowed: the broad mark stands
+    assert conn.execute("SELECT tenant_id, table_name FROM main.dbt_pending_tenants").fetchall() == [("t1", EVERY_TABLE)]
