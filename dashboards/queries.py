@@ -23,12 +23,20 @@ import polars as pl
 import streamlit as st
 
 from auditoryx.settings import get_settings
-from warehouse.layout import current_version, validate_tenant_id
-from warehouse.reader import SnapshotNotFound, TenantSnapshot, open_tenant_snapshot
+from warehouse.layout import (
+    META_TABLE,
+    PUBLISHED_MARTS,
+    DamagedPointer,
+    current_version,
+    validate_tenant_id,
+    version_problem,
+)
+from warehouse.reader import SnapshotDamaged, SnapshotNotFound, TenantSnapshot, open_tenant_snapshot
 
 REVENUE_MONTHS_BACK = 11  # the as-of month and the 11 before it
 REVENUE_MONTHS_AHEAD = 6  # pipeline revenue lives in future months
 TOP_PERFORMERS_LIMIT = 10
+_TABLES = (*PUBLISHED_MARTS, META_TABLE)  # what a complete version folder holds
 
 # Every statement binds the tenant id as its first parameter.
 _SQL_META = """
@@ -70,6 +78,17 @@ class DashboardUnavailable(Exception):
     """The snapshot exists but cannot be read as expected (e.g. a mart lacks a column)."""
 
 
+class PublishedSnapshotDamaged(DashboardUnavailable):
+    """Something was published for the tenant, but its CURRENT pointer is garbage or empty, or
+    names a missing or incomplete version folder (repaired by the next refresh).
+
+    ``version`` is what CURRENT names when it names a valid version (else None)."""
+
+    def __init__(self, message: str, version: str | None = None) -> None:
+        super().__init__(message)
+        self.version = version
+
+
 class _CurrentMoved(Exception):
     """CURRENT flipped between reading the pointer and opening the snapshot."""
 
@@ -108,14 +127,27 @@ def _published_dir() -> Path:
     return get_settings().published_dir
 
 
-def snapshot_ref(tenant_id: str) -> SnapshotRef | None:
-    """The tenant's current version (reads CURRENT now), or None when nothing is published."""
+def _pointer_ref(tenant_id: str) -> SnapshotRef | None:
+    """Like snapshot_ref, but a damaged CURRENT raises PublishedSnapshotDamaged."""
     tenant_id = validate_tenant_id(tenant_id)
     published_dir = _published_dir()
-    version = current_version(published_dir, tenant_id)
+    try:
+        version = current_version(published_dir, tenant_id)
+    except DamagedPointer as error:
+        log.warning("tenant %s: %s", tenant_id, error)
+        raise PublishedSnapshotDamaged(f"tenant {tenant_id}: {error}") from error
     if version is None:
         return None
     return SnapshotRef(str(published_dir), tenant_id, version)
+
+
+def snapshot_ref(tenant_id: str) -> SnapshotRef | None:
+    """The tenant's current version (reads CURRENT now), or None when nothing is published or
+    the pointer is damaged (garbage or empty; the version a repairing refresh writes is then new)."""
+    try:
+        return _pointer_ref(tenant_id)
+    except PublishedSnapshotDamaged:
+        return None
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)
@@ -128,19 +160,33 @@ def _open_snapshot(published_dir: str, tenant_id: str, version: str) -> TenantSn
 
 
 def _resolve(tenant_id: str) -> SnapshotRef | None:
-    """Current version with an opened (cached) reader; None when there is no usable snapshot."""
+    """Current version with an opened (cached) reader; None when nothing was ever published (no
+    tenant folder or no CURRENT). Raises PublishedSnapshotDamaged when something was published
+    but cannot be read (garbage or empty CURRENT, or one naming a missing or incomplete folder)."""
     for _attempt in range(3):
-        ref = snapshot_ref(tenant_id)
+        ref = _pointer_ref(tenant_id)
         if ref is None:
             return None
         try:
             _open_snapshot(ref.published_dir, ref.tenant_id, ref.version)
         except _CurrentMoved:
             continue
-        except SnapshotNotFound:  # CURRENT names a folder that is gone or incomplete
+        except SnapshotDamaged as error:  # CURRENT names a folder that is gone or incomplete
+            log.warning("%s", error)
+            raise PublishedSnapshotDamaged(str(error), version=ref.version) from error
+        except SnapshotNotFound:  # CURRENT went away in between: nothing published any more
             return None
-        return ref
+        # a cached reader (and cached results) outlive a deleted or emptied folder: a few stats
+        problem = version_problem(Path(ref.published_dir) / ref.tenant_id, ref.version, _TABLES)
+        if problem is None:
+            return ref
+        log.warning("tenant %s: %s", ref.tenant_id, problem)
+        raise PublishedSnapshotDamaged(f"tenant {ref.tenant_id}: {problem}", version=ref.version)
     return None
+
+
+def _version_folder(ref: SnapshotRef) -> Path:
+    return Path(ref.published_dir) / ref.tenant_id / ref.version
 
 
 @st.cache_data(max_entries=4096, show_spinner=False)
@@ -214,9 +260,11 @@ def top_performers(tenant_id: str, limit: int = TOP_PERFORMERS_LIMIT) -> pl.Data
 
 
 def label_dashboard(tenant_id: str) -> LabelDashboard | None:
-    """All data of the label dashboard from one version; None when nothing is published yet.
+    """All data of the label dashboard from one version; None when nothing was ever published.
 
-    Raises :class:`DashboardUnavailable` when the snapshot does not read as expected.
+    Raises :class:`PublishedSnapshotDamaged` when something was published but the pointer or its
+    version folder is damaged, and :class:`DashboardUnavailable` (its base class) when the
+    snapshot does not read as expected.
     """
     ref = _resolve(tenant_id)
     if ref is None:
@@ -225,6 +273,8 @@ def label_dashboard(tenant_id: str) -> LabelDashboard | None:
         return _label_dashboard(ref)
     except (duckdb.Error, SnapshotNotFound) as exc:  # wrong columns, foreign or missing meta row
         log.exception("tenant %s snapshot %s unreadable", ref.tenant_id, ref.version)
+        if not _version_folder(ref).is_dir():  # deleted while (or after) its reader was cached
+            raise PublishedSnapshotDamaged(f"snapshot {ref.version} could not be read", version=ref.version) from exc
         raise DashboardUnavailable(f"snapshot {ref.version} could not be read") from exc
 
 

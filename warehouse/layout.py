@@ -59,11 +59,55 @@ def platform_dir(published_dir: Path) -> Path:
     return published_dir / PLATFORM_DIR
 
 
+class DamagedPointer(AuditoryxError):
+    """A ``CURRENT`` pointer exists but names no valid version (garbage, empty, unreadable).
+
+    Published but unreadable, which is not the same as "nothing was ever published" (None)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+
 def read_pointer(folder: Path) -> str | None:
-    """The version named by ``folder/CURRENT``, or None."""
+    """The version named by ``folder/CURRENT``, or None when there is no pointer (or no folder).
+
+    Raises :class:`DamagedPointer` (an AuditoryxError naming the path) when the pointer exists
+    but does not name a valid version."""
     pointer = folder / CURRENT_POINTER
     try:
         text = pointer.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
-    return validate_version(text)
+    except (OSError, UnicodeDecodeError) as error:
+        raise DamagedPointer(pointer, f"unreadable pointer ({error.__class__.__name__})") from error
+    if not text:
+        raise DamagedPointer(pointer, "empty pointer")
+    if not _VERSION.match(text):
+        raise DamagedPointer(pointer, f"invalid snapshot version: {text[:80]!r}")
+    return text
+
+
+def version_problem(folder: Path, version: str, tables: tuple[str, ...]) -> str | None:
+    """Why ``folder/version`` cannot serve (missing folder, missing tables), or None when complete."""
+    target = folder / version
+    if not target.is_dir():
+        return f"version folder {target} is missing"
+    missing = [t for t in tables if not (target / f"{t}.parquet").is_file()]
+    if missing:
+        return f"version folder {target} is incomplete (lacks {', '.join(missing)})"
+    return None
+
+
+def pointer_problem(folder: Path, tables: tuple[str, ...]) -> str | None:
+    """Why ``folder``'s CURRENT cannot serve (damaged pointer, missing or incomplete version), or
+    None when it serves or when nothing was ever published (no folder, no CURRENT)."""
+    try:
+        version = read_pointer(folder)
+    except DamagedPointer as error:
+        return str(error)
+    if version is None:
+        return None
+    problem = version_problem(folder, version, tables)
+    return None if problem is None else f"{folder / CURRENT_POINTER} names {version}: {problem}"

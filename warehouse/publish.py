@@ -4,10 +4,20 @@ One pass writes all tenants (``COPY … PARTITION_BY (tenant_id)`` per table) in
 files are then moved into ``published/<tenant_id>/<version>/`` and only when a tenant's version is
 complete does its ``CURRENT`` pointer change (write ``CURRENT.tmp``, ``os.replace``). A crash at
 any moment leaves each tenant's previous version serving; leftovers are removed by later runs.
+
+Durability: before any pointer flips, one pass fsyncs every file of the new version folders, the
+folders and their tenant folders; the flip writes and fsyncs ``CURRENT.tmp``, renames it and
+fsyncs the tenant folder. A power cut therefore never leaves a pointer naming unwritten files.
+
+Isolation: one tenant's damaged ``CURRENT`` (garbage, empty, naming a missing or incomplete
+version) is reported as a warning with its tenant and path and repaired by the new version's
+flip; a tenant that fails to publish is skipped with a warning. Neither stops the other tenants
+nor ``_platform``.
 """
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import secrets
 import shutil
@@ -26,7 +36,9 @@ from warehouse.layout import (
     META_TABLE,
     PLATFORM_MARTS,
     PUBLISHED_MARTS,
+    DamagedPointer,
     platform_dir,
+    pointer_problem,
     read_pointer,
     tenant_dir,
     validate_tenant_id,
@@ -36,12 +48,17 @@ from warehouse.layout import (
 STAGING_DIR = "_staging"
 RETIRED_DIR = "_retired"
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class PublishResult:
     version: str
-    tenant_ids: tuple[str, ...]
+    tenant_ids: tuple[str, ...]  # the tenants whose CURRENT now names ``version``
     removed_versions: int
+    # "tenant <id>: <path>: <problem>; …" for damaged pointers (repaired) and skipped tenants
+    warnings: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()  # tenants that could not be published (their old CURRENT stays)
 
 
 def new_version(now: dt.datetime | None = None) -> str:
@@ -117,14 +134,106 @@ def publish_tenants(
             conn.execute(f"COPY (SELECT * FROM {source} LIMIT 0) TO {_sql_path(staging / (table + '.empty.parquet'))} (FORMAT parquet)")
         if progress:
             progress(f"wrote {len(sources)} tables for {len(tenants)} tenants")
+        tables = tuple(sources)
+        warnings: list[str] = []
+        skipped: list[str] = []
+
+        def warn(message: str) -> None:
+            warnings.append(message)
+            log.warning("%s", message)
+            if progress:
+                progress(f"warning: {message}")
+
+        assembled: list[str] = []
         for tenant_id in tenants:
-            _assemble_version(conn, staging, published_dir, tenant_id, version, tuple(sources))
-            _flip_current(published_dir, tenant_id, version)
+            problem = pointer_problem(tenant_dir(published_dir, tenant_id), tables)
+            if problem:
+                warn(f"tenant {tenant_id}: {problem}; repaired by version {version}")
+            try:
+                _assemble_version(conn, staging, published_dir, tenant_id, version, tables)
+            except (OSError, AuditoryxError, duckdb.Error) as error:
+                _discard(tenant_dir(published_dir, tenant_id) / version)
+                skipped.append(tenant_id)
+                warn(f"tenant {tenant_id}: skipped, version {version} could not be written: {error}")
+                continue
+            assembled.append(tenant_id)
+        # durability: every new file and folder reaches the disk before any pointer names it
+        unsynced = fsync_version_folders([tenant_dir(published_dir, t) / version for t in assembled])
+        for folder, error in unsynced.items():
+            tenant_id = folder.parent.name
+            if tenant_id in assembled:
+                assembled.remove(tenant_id)
+                skipped.append(tenant_id)
+                _discard(folder)
+                warn(f"tenant {tenant_id}: skipped, {folder} could not be synced to disk: {error}")
+        published: list[str] = []
+        for tenant_id in assembled:
+            try:
+                _flip_current(published_dir, tenant_id, version)
+            except OSError as error:
+                skipped.append(tenant_id)
+                warn(f"tenant {tenant_id}: skipped, {tenant_dir(published_dir, tenant_id) / CURRENT_POINTER} "
+                     f"could not be replaced: {error}")
+                continue
+            published.append(tenant_id)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    removed = sum(remove_stale_versions(published_dir, t, grace_seconds) for t in tenants)
+    removed = 0
+    for tenant_id in tenants:
+        try:
+            removed += remove_stale_versions(published_dir, tenant_id, grace_seconds)
+        except OSError as error:  # cleanup never fails a publish
+            log.warning("tenant %s: old versions not removed: %s", tenant_id, error)
     _remove_stale_staging(published_dir, grace_seconds)
-    return PublishResult(version=version, tenant_ids=tuple(tenants), removed_versions=removed)
+    return PublishResult(version=version, tenant_ids=tuple(published), removed_versions=removed,
+                         warnings=tuple(warnings), skipped=tuple(skipped))
+
+
+def _discard(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _fsync_path(path: Path) -> None:
+    """fsync one file or folder (a folder's fsync makes its new entries durable)."""
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if path.is_dir() else 0)
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_version_folders(folders: Iterable[Path]) -> dict[Path, OSError]:
+    """One pass: every file of each version folder, then the folder, then its parent (the
+    tenant folder that gained the version's entry) and that one's parent (which may have gained
+    a new tenant folder). Files are written by DuckDB COPY and moved here; they are synced once,
+    after all COPYs, not one by one as they are written.
+
+    Returns the version folders that could not be synced (their pointers must not flip)."""
+    failed: dict[Path, OSError] = {}
+    parents: dict[Path, list[Path]] = {}
+    for folder in folders:
+        try:
+            for child in sorted(folder.iterdir()):
+                if child.is_file():
+                    _fsync_path(child)
+            _fsync_path(folder)
+        except OSError as error:
+            failed[folder] = error
+            continue
+        parents.setdefault(folder.parent, []).append(folder)
+    for parent, children in parents.items():
+        try:
+            _fsync_path(parent)
+        except OSError as error:
+            failed.update({child: error for child in children})
+    for root in {parent.parent for parent in parents}:
+        try:
+            _fsync_path(root)
+        except OSError as error:  # only new tenant folders' entries depend on it
+            failed.update({child: error for parent, children in parents.items() if parent.parent == root
+                           for child in children})
+    return failed
 
 
 def _assemble_version(conn, staging: Path, published_dir: Path, tenant_id: str, version: str,
@@ -151,13 +260,18 @@ def _flip_current(published_dir: Path, tenant_id: str, version: str) -> None:
 
 def flip_pointer(folder: Path, version: str) -> None:
     """Point ``folder/CURRENT`` at ``version`` atomically (write a temporary file, then rename)."""
-    previous = read_pointer(folder)
+    validate_version(version)
+    try:
+        previous = read_pointer(folder)
+    except DamagedPointer:  # a damaged pointer is what this flip repairs
+        previous = None
     temporary = folder / (CURRENT_POINTER + ".tmp")
     with open(temporary, "w", encoding="utf-8") as handle:
         handle.write(version + "\n")
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(temporary, folder / CURRENT_POINTER)
+    _fsync_path(folder)  # the rename itself is durable
     if previous and (folder / previous).is_dir():
         os.utime(folder / previous)  # retired now: the grace period for its readers starts here
 
@@ -168,7 +282,15 @@ def remove_stale_versions(published_dir: Path, tenant_id: str, grace_seconds: in
 
 
 def _remove_stale(folder: Path, grace_seconds: int) -> int:
-    current = read_pointer(folder)
+    """Remove non-current versions past the grace period; with a damaged CURRENT (whatever it
+    meant to name is unknown) or no folder, remove nothing."""
+    try:
+        current = read_pointer(folder)
+    except DamagedPointer as error:
+        log.warning("%s: old versions kept until the pointer is repaired", error)
+        return 0
+    if not folder.is_dir():
+        return 0
     cutoff = time.time() - grace_seconds
     removed = 0
     for child in folder.iterdir():
@@ -216,6 +338,15 @@ def publish_platform(conn: duckdb.DuckDBPyConnection, published_dir: Path, *, as
                  "(SELECT count(*) FROM raw_organizations) AS tenants",
                  [as_of, dt.datetime.now(dt.timezone.utc), version])
     conn.execute(f"COPY _platform_meta TO {_sql_path(target / (META_TABLE + '.parquet'))} (FORMAT parquet)")
+    problem = pointer_problem(folder, (*PLATFORM_MARTS, META_TABLE))
+    if problem:
+        log.warning("platform: %s; repaired by version %s", problem, version)
+    unsynced = fsync_version_folders([target])
+    if unsynced:
+        raise AuditoryxError(f"platform version {target} could not be synced to disk: {unsynced[target]}")
     flip_pointer(folder, version)
-    _remove_stale(folder, grace_seconds)
+    try:
+        _remove_stale(folder, grace_seconds)
+    except OSError as error:
+        log.warning("platform: old versions not removed: %s", error)
     return version

@@ -23,15 +23,16 @@ import polars as pl
 
 from auditoryx.errors import AuditoryxError
 from warehouse.layout import (
+    CURRENT_POINTER,
     META_TABLE,
     PLATFORM_DIR,
     PLATFORM_MARTS,
     PUBLISHED_MARTS,
-    current_version,
+    DamagedPointer,
     platform_dir,
     read_pointer,
+    tenant_dir,
     validate_version,
-    version_dir,
 )
 
 _READ_STATEMENTS = {duckdb.StatementType.SELECT}
@@ -39,6 +40,20 @@ _READ_STATEMENTS = {duckdb.StatementType.SELECT}
 
 class SnapshotNotFound(AuditoryxError):
     """The tenant has no published snapshot yet."""
+
+
+class SnapshotDamaged(SnapshotNotFound):
+    """Something was published, but the CURRENT pointer is garbage or empty, or names a missing
+    or incomplete version folder: "published but unreadable", repaired by the next publish.
+
+    A subclass of SnapshotNotFound so that callers that only wait for a usable snapshot keep
+    working; callers that tell the two apart catch this one first."""
+
+    def __init__(self, message: str, *, tenant_id: str, path: Path, version: str | None = None) -> None:
+        super().__init__(message)
+        self.tenant_id = tenant_id
+        self.path = Path(path)
+        self.version = version  # what CURRENT names, when it names a valid version
 
 
 class ReadOnlyViolation(AuditoryxError):
@@ -80,21 +95,32 @@ class TenantSnapshot:
 def open_tenant_snapshot(published_dir: Path, tenant_id: str) -> TenantSnapshot:
     """Open the tenant's CURRENT version, confined to its folder."""
     published_dir = Path(published_dir).resolve()
-    version = current_version(published_dir, tenant_id)
-    if version is None:
-        raise SnapshotNotFound(f"no published snapshot for tenant {tenant_id}; run `auditoryx refresh`")
-    folder = version_dir(published_dir, tenant_id, version)
-    return open_version_folder(tenant_id, version, folder)
+    return _open_current(tenant_dir(published_dir, tenant_id), tenant_id, (*PUBLISHED_MARTS, META_TABLE),
+                         f"no published snapshot for tenant {tenant_id}; run `auditoryx refresh`")
 
 
 def open_platform_snapshot(published_dir: Path) -> TenantSnapshot:
     """The operator's cross-tenant snapshot (never opened for a tenant user)."""
     folder = platform_dir(Path(published_dir).resolve())
-    version = read_pointer(folder)
+    return _open_current(folder, PLATFORM_DIR, (*PLATFORM_MARTS, META_TABLE),
+                         "no published platform snapshot; run `auditoryx refresh`")
+
+
+def _open_current(folder: Path, tenant_id: str, tables: tuple[str, ...], nothing: str) -> TenantSnapshot:
+    """Open the version ``folder/CURRENT`` names: SnapshotNotFound when nothing was ever published
+    (no folder or no CURRENT), SnapshotDamaged when it was but cannot be read."""
+    pointer = folder / CURRENT_POINTER
+    try:
+        version = read_pointer(folder)
+    except DamagedPointer as error:
+        raise SnapshotDamaged(f"tenant {tenant_id}: {error}", tenant_id=tenant_id, path=pointer) from error
     if version is None:
-        raise SnapshotNotFound("no published platform snapshot; run `auditoryx refresh`")
-    return open_version_folder(PLATFORM_DIR, version, folder / validate_version(version),
-                               tables=(*PLATFORM_MARTS, META_TABLE))
+        raise SnapshotNotFound(nothing)
+    target = folder / validate_version(version)
+    if not target.is_dir():
+        raise SnapshotDamaged(f"tenant {tenant_id}: {pointer} names {version}, whose folder {target} is missing",
+                              tenant_id=tenant_id, path=target, version=version)
+    return open_version_folder(tenant_id, version, target, tables=tables)
 
 
 def open_version_folder(tenant_id: str, version: str, folder: Path,
@@ -108,7 +134,8 @@ def open_version_folder(tenant_id: str, version: str, folder: Path,
         for table in tables:
             path = folder / f"{table}.parquet"
             if not path.is_file():
-                raise SnapshotNotFound(f"snapshot {version} of tenant {tenant_id} lacks {table}")
+                raise SnapshotDamaged(f"snapshot {version} of tenant {tenant_id} lacks {table} ({path})",
+                                      tenant_id=tenant_id, path=folder, version=version)
             conn.read_parquet(str(path), hive_partitioning=False).create_view(table)
         conn.execute("SET lock_configuration = true")
     except BaseException:

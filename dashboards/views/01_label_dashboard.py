@@ -28,6 +28,14 @@ shows_performers = shows_earnings or allowed(user, Resource.ARTIST_PERFORMANCE)
 
 try:
     data = queries.label_dashboard(user.tenant_id)
+except queries.PublishedSnapshotDamaged as damaged:  # published, but the pointer or its folder is broken
+    st.error(
+        "Your analytics could not be loaded right now (the published version is damaged); "
+        "it is repaired by the next refresh.",
+        icon=":material/build:",
+    )
+    follow_new_versions(user.tenant_id, damaged.version)  # reruns once a repaired version is published
+    st.stop()
 except queries.DashboardUnavailable:
     st.error("Your analytics could not be loaded right now. Please try again after the next refresh.")
     st.stop()

@@ -50,7 +50,7 @@ def test_invalid_tenant_ids_are_rejected(world_env, bad):
         queries.label_dashboard(bad)
 
 
-def test_new_version_is_picked_up_and_dangling_pointer_is_no_snapshot(tmp_path, monkeypatch):
+def test_new_version_is_picked_up_and_dangling_pointer_is_damaged_not_unpublished(tmp_path, monkeypatch):
     world = build_world(tmp_path)
     for key, value in world.env().items():
         monkeypatch.setenv(key, value)
@@ -66,7 +66,9 @@ def test_new_version_is_picked_up_and_dangling_pointer_is_no_snapshot(tmp_path, 
 
     missing = "v20990101T000000000000Z-abcdef"  # CURRENT names a folder that does not exist
     (world.published_dir / tid / "CURRENT").write_text(missing, encoding="utf-8")
-    assert queries.label_dashboard(tid) is None
+    with pytest.raises(queries.PublishedSnapshotDamaged) as damaged:  # published, but unreadable
+        queries.label_dashboard(tid)
+    assert damaged.value.version == missing
     shutil.rmtree(world.published_dir / tid)  # nothing published at all
     assert queries.label_dashboard(tid) is None
 
