@@ -123,7 +123,7 @@ def refresh(settings: Settings, tenant_ids: Sequence[str] | None = None,
         for tenant_id in extraction.removed_tenants:
             retire_tenant(settings.published_dir, tenant_id)
             _say(progress, f"retired tenant {tenant_id}")
-    if publication.tenant_ids:
+    if ingestion.tenant_ids or publication.tenant_ids:
         _say(progress, f"published version {publication.version} for {len(publication.tenant_ids)} tenants")
     else:
         _say(progress, "nothing to refresh: no tenants")
