@@ -22,6 +22,7 @@ import os
 import secrets
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -49,6 +50,7 @@ STAGING_DIR = "_staging"
 RETIRED_DIR = "_retired"
 
 log = logging.getLogger(__name__)
+FSYNC_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -212,13 +214,23 @@ def fsync_version_folders(folders: Iterable[Path]) -> dict[Path, OSError]:
     Returns the version folders that could not be synced (their pointers must not flip)."""
     failed: dict[Path, OSError] = {}
     parents: dict[Path, list[Path]] = {}
-    for folder in folders:
+
+    def sync_folder(folder: Path) -> OSError | None:
         try:
             for child in sorted(folder.iterdir()):
                 if child.is_file():
                     _fsync_path(child)
-            _fsync_path(folder)
+            _fsync_path(folder)  # after its files
         except OSError as error:
+            return error
+        return None
+
+    folders = list(folders)
+    # fsync waits on the disk with the GIL released: a few threads let the file system batch them
+    with ThreadPoolExecutor(max_workers=min(FSYNC_THREADS, max(1, len(folders)))) as pool:
+        outcomes = list(pool.map(sync_folder, folders))
+    for folder, error in zip(folders, outcomes):
+        if error is not None:
             failed[folder] = error
             continue
         parents.setdefault(folder.parent, []).append(folder)
