@@ -29,8 +29,18 @@ def published_tenants(settings: Settings) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("_"))  # _staging, _retired, _platform
 
 
+def _current(settings: Settings, tenant_id: str) -> tuple[str | None, str | None]:
+    """(version, problem): a damaged pointer is that tenant's problem, never everyone's."""
+    try:
+        return current_version(settings.published_dir, tenant_id), None
+    except AuditoryxError as error:
+        return None, str(error)
+
+
 def check_tenant(settings: Settings, tenant_id: str) -> SnapshotHealth:
-    version = current_version(settings.published_dir, tenant_id)
+    version, damaged = _current(settings, tenant_id)
+    if damaged:
+        return SnapshotHealth(None, None, damaged)
     if version is None:
         return SnapshotHealth(None, None, "no CURRENT version")
     try:
@@ -67,7 +77,10 @@ def snapshot_health(settings: Settings, deep: Collection[str] | None = None) -> 
     found: dict[str, SnapshotHealth] = {}
     folders: dict[str, Path] = {}
     for tenant_id in tenants:
-        version = current_version(settings.published_dir, tenant_id)
+        version, damaged = _current(settings, tenant_id)
+        if damaged:
+            found[tenant_id] = SnapshotHealth(None, None, damaged)
+            continue
         if version is None:
             found[tenant_id] = SnapshotHealth(None, None, "no CURRENT version")
             continue

@@ -194,3 +194,18 @@ def test_a_tenant_whose_files_cannot_be_synced_keeps_its_old_version(build, tmp_
     assert not (published / "t-healthy" / second.version).exists()
     for tenant in set(TENANTS) - {"t-healthy"}:
         assert current_version(published, tenant) == second.version
+
+
+def test_snapshot_health_pins_a_damaged_pointer_on_its_tenant(tmp_path):
+    """The Dagster check reads every tenant: one garbage CURRENT is that tenant's failure only."""
+    from types import SimpleNamespace
+
+    from pipelines.snapshot_health import snapshot_health
+
+    published = tmp_path / "published"
+    (published / "0a1b2c3d-aaaa-4000-8000-00000000000a").mkdir(parents=True)
+    (published / "0a1b2c3d-aaaa-4000-8000-00000000000a" / "CURRENT").write_text("garbage\n")
+    (published / "0b1b2c3d-bbbb-4000-8000-00000000000b").mkdir(parents=True)
+    health = snapshot_health(SimpleNamespace(published_dir=published))
+    assert "garbage" in health["0a1b2c3d-aaaa-4000-8000-00000000000a"].problem
+    assert health["0b1b2c3d-bbbb-4000-8000-00000000000b"].problem == "no CURRENT version"
