@@ -12,9 +12,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Sequence
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -35,6 +34,7 @@ from operational.permissions import (
     require_permission,
 )
 from operational.repository import NotFoundError, TenantRepository
+from operational.repository import write_transaction as tenant_write_transaction
 
 ALTERNATIVES = 5
 
@@ -83,21 +83,9 @@ class BookingConflict(AuditoryxError):
 
 # transactions that hold the artist
 
-@contextmanager
-def write_transaction(engine: Engine, actor: Actor) -> Iterator[tuple[Session, TenantRepository]]:
-    """One write transaction in the actor's tenant; SQLite takes the write lock up front."""
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        with Session(bind=conn) as session:
-            repo = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id)
-            try:
-                yield session, repo
-                session.flush()
-                conn.commit()
-            except BaseException:
-                conn.rollback()
-                raise
+def write_transaction(engine: Engine, actor: Actor):
+    """One write transaction in the actor's tenant (operational.repository.write_transaction)."""
+    return tenant_write_transaction(engine, actor.tenant_id, actor_id=actor.user_id)
 
 
 def hold_artist(session: Session, repo: TenantRepository, artist_id: str) -> Artist:

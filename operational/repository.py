@@ -10,9 +10,10 @@ The repository flushes but never commits: the caller owns the transaction.
 """
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from contextlib import contextmanager
+from typing import Any, Iterator, TypeVar
 
-from sqlalchemy import Connection, event, select
+from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.orm import Session
 
 from auditoryx.errors import AuditoryxError
@@ -156,3 +157,27 @@ def _check_fields(model, values: dict[str, Any], *, allow_id: bool) -> None:
     fixed = (FIXED_FIELDS - {"id"} if allow_id else FIXED_FIELDS) & set(values)
     if fixed:
         raise ValueError(f"{', '.join(sorted(fixed))} cannot be set through the repository")
+
+
+@contextmanager
+def write_transaction(engine: Engine, tenant_id: str, *, actor_id: str | None = None
+                      ) -> Iterator[tuple[Session, TenantRepository]]:
+    """One write transaction in a tenant that checks, then writes (conflicts, plan limits).
+
+    SQLite takes its write lock up front (``BEGIN IMMEDIATE``), so what was checked cannot change
+    before the commit; on PostgreSQL the caller locks the rows it checks (``FOR UPDATE``).
+    A failing rollback never hides the error that caused it."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        with Session(bind=conn) as session:
+            try:
+                yield session, TenantRepository(session, tenant_id, actor_id=actor_id)
+                session.flush()
+                conn.commit()
+            except BaseException as error:
+                try:
+                    conn.rollback()
+                except Exception as cleanup:  # noqa: BLE001 - the original error matters
+                    error.add_note(f"rollback also failed: {cleanup!r}")
+                raise

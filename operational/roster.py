@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -30,7 +29,7 @@ from auditoryx.errors import AuditoryxError
 from operational import booking_rules as rules
 from operational.models import Artist, Organization, User, validate_email
 from operational.permissions import Action, Actor, Resource, Scope, require_permission
-from operational.repository import NotFoundError, TenantRepository
+from operational.repository import NotFoundError, TenantRepository, write_transaction
 
 __all__ = [
     "ArtistSummary", "InvalidArtist", "MAX_NAME_LENGTH", "MAX_TAG_LENGTH", "MAX_TAGS", "NotFoundError",
@@ -162,22 +161,10 @@ def _repo(session: Session, actor: Actor) -> TenantRepository:
     return TenantRepository(session, actor.tenant_id, actor_id=actor.user_id)
 
 
-@contextmanager
-def _writing(engine: Engine, actor: Actor) -> Iterator[tuple[Session, TenantRepository]]:
+def _writing(engine: Engine, actor: Actor):
     """One write transaction in the actor's tenant; SQLite takes the write lock up front, so the
     active-artist count cannot change before the commit."""
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        with Session(bind=conn) as session:
-            repo = _repo(session, actor)
-            try:
-                yield session, repo
-                session.flush()
-                conn.commit()
-            except BaseException:
-                conn.rollback()
-                raise
+    return write_transaction(engine, actor.tenant_id, actor_id=actor.user_id)
 
 
 def _check_limit(session: Session, repo: TenantRepository, doing: str) -> None:
