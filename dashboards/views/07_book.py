@@ -204,15 +204,22 @@ changes = [name for name in booking_rules.transitions_from(chosen.status)
 if not changes:
     st.caption(f"This booking is {_label(chosen.status).lower()}: no status change you may make.")
 columns = st.columns(max(1, len(changes)))
+
+
+def _apply(write) -> None:
+    """Run one change of the chosen booking; on success ask for the refresh and redraw."""
+    try:
+        write()
+    except (AuditoryxError, ValueError) as exc:
+        st.error(str(exc))
+    else:
+        request_tenant_refresh(get_settings(), user.tenant_id, user.tenant_slug)
+        st.rerun()
+
+
 for column, change in zip(columns, changes):
     if column.button(change.title(), key=f"status_{change}"):
-        try:
-            bookings.change_status(engine(), actor, chosen.id, change)
-        except (AuditoryxError, ValueError) as exc:
-            st.error(str(exc))
-        else:
-            request_tenant_refresh(get_settings(), user.tenant_id, user.tenant_slug)
-            st.rerun()
+        _apply(lambda change=change: bookings.change_status(engine(), actor, chosen.id, change))
 if allowed(user, Resource.PAYMENT_STATUS, Action.UPDATE):
     options = sorted(booking_rules.PAYMENT_TRANSITIONS[PaymentStatus(chosen.payment_status)])
     if options:
@@ -220,10 +227,4 @@ if allowed(user, Resource.PAYMENT_STATUS, Action.UPDATE):
         target = pay_col.selectbox(f"Payment status (now {_label(chosen.payment_status)})", options,
                                    format_func=_label, key="payment_target")
         if pay_button.button("Update payment", key="update_payment"):
-            try:
-                bookings.set_payment_status(engine(), actor, chosen.id, target)
-            except (AuditoryxError, ValueError) as exc:
-                st.error(str(exc))
-            else:
-                request_tenant_refresh(get_settings(), user.tenant_id, user.tenant_slug)
-                st.rerun()
+            _apply(lambda: bookings.set_payment_status(engine(), actor, chosen.id, target))
