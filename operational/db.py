@@ -12,7 +12,7 @@ from typing import Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from auditoryx.errors import AuditoryxError
@@ -25,6 +25,8 @@ INITIAL_TABLES = frozenset({"organizations", "users", "artists", "projects", "pr
 table was made by ``create_all`` before migrations existed, and is stamped instead of upgraded."""
 _LOCKED_RETRIES = 4
 _PG_MIGRATION_LOCK = 7_406_120_001  # pg_advisory_xact_lock key: one migrator per database
+_ROLE_RACE_RETRIES = 3  # ensure_app_login: attempts after losing a race for a cluster-wide role
+_ROLE_RACE_SQLSTATES = frozenset({"23505", "42710"})  # unique_violation, duplicate_object
 
 
 def make_engine(url: str) -> Engine:
@@ -152,19 +154,43 @@ def ensure_app_login(engine: Engine, app_url: str | None) -> str | None:
     """PostgreSQL: make the web tier's login (the user of ``app_url``) a member of the row-level
     security role ``auditoryx_app``, creating it as a LOGIN role if missing. Needs a role allowed
     to create roles (the migration's). Returns the login's name, or None when nothing applies
-    (SQLite, no separate URL, or the URL's user is the owner itself)."""
+    (SQLite, no separate URL, or the URL's user is the owner itself).
+
+    Roles are cluster-wide while advisory locks are per database, so two of these running at once
+    for different databases of one cluster (parallel tests, tenants set up side by side) are not
+    serialized: the loser of ``CREATE ROLE`` or of the membership ``GRANT`` gets a unique violation
+    once the winner commits. It then starts over and finds the role (and membership) in place."""
     if not app_url or engine.dialect.name != "postgresql":
         return None
     login = make_url(app_url).username
     if not login or login == engine.url.username:
         return None
+    attempt = 0
+    while True:
+        try:
+            _ensure_app_login_once(engine, login, make_url(app_url).password)
+            return login
+        except DBAPIError as exc:
+            if attempt >= _ROLE_RACE_RETRIES or not _lost_role_race(exc):
+                raise
+            attempt += 1
+            time.sleep(0.05 * attempt)
+
+
+def _lost_role_race(exc: DBAPIError) -> bool:
+    """A concurrent transaction created the same role or membership first (or updated the same
+    catalog row: PostgreSQL's "tuple concurrently updated")."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate in _ROLE_RACE_SQLSTATES or "tuple concurrently updated" in str(exc.orig)
+
+
+def _ensure_app_login_once(engine: Engine, login: str, password: str | None) -> None:
     from operational.rls import APP_ROLE
 
     with engine.begin() as conn:
         exists = conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :name"), {"name": login})
         quoted = conn.scalar(text("SELECT quote_ident(:name)"), {"name": login})
         if not exists:
-            password = make_url(app_url).password
             if password:
                 conn.execute(text(f"CREATE ROLE {quoted} LOGIN PASSWORD :password"), {"password": password})
             else:
@@ -175,4 +201,3 @@ def ensure_app_login(engine: Engine, app_url: str | None) -> str | None:
             raise AuditoryxError(f"the web tier's login {login!r} bypasses row-level security: give "
                                  "AUDITORYX_APP_DATABASE_URL a plain login role instead")
         conn.execute(text(f"GRANT {APP_ROLE} TO {quoted}"))
-    return login
