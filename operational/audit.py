@@ -48,13 +48,17 @@ def snapshot(obj: Any, fields: set[str] | None = None) -> dict[str, Any]:
 
 
 def record(session: Session, *, tenant_id: str, actor_id: str | None, action: str, entity: str,
-           entity_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> AuditLog:
-    """Add one audit entry to ``session`` (written with the caller's transaction)."""
+           entity_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None,
+           actor_key_id: str | None = None) -> AuditLog:
+    """Add one audit entry to ``session`` (written with the caller's transaction).
+
+    ``actor_id`` is the user who acted (if any), ``actor_key_id`` the API key (if any)."""
     if not tenant_id:
         raise ValueError("an audit entry needs a tenant")
     if not action or len(action) > 40 or not entity or len(entity) > 40:
         raise ValueError("an audit entry needs an action and an entity of at most 40 characters")
-    entry = AuditLog(id=new_id(), org_id=tenant_id, actor_id=actor_id, action=action, entity=entity,
+    entry = AuditLog(id=new_id(), org_id=tenant_id, actor_id=actor_id, actor_key_id=actor_key_id,
+                     action=action, entity=entity,
                      entity_id=entity_id, before=_clean(before), after=_clean(after))
     session.add(entry)
     return entry

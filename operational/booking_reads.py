@@ -76,7 +76,7 @@ def list_bookings(engine: Engine, actor: Actor, *, start: dt.datetime | None = N
     if project_id is not None:
         criteria.append(Booking.project_id == project_id)
     with Session(engine) as session:
-        repo = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id)
+        repo = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id)
         bookings = repo.list(Booking, *criteria, order_by=(Booking.start_date, Booking.id), limit=limit)
         artists = {a.id: a for a in repo.list(Artist, Artist.id.in_({b.artist_id for b in bookings} or {""}))}
         project_ids = {b.project_id for b in bookings if b.project_id}

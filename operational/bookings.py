@@ -85,7 +85,7 @@ class BookingConflict(AuditoryxError):
 
 def write_transaction(engine: Engine, actor: Actor):
     """One write transaction in the actor's tenant (operational.repository.write_transaction)."""
-    return tenant_write_transaction(engine, actor.tenant_id, actor_id=actor.user_id)
+    return tenant_write_transaction(engine, actor.tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id)
 
 
 def hold_artist(session: Session, repo: TenantRepository, artist_id: str) -> Artist:
@@ -156,7 +156,7 @@ def validate_for_tenant(engine: Engine, actor: Actor, draft: BookingDraft) -> Va
     """Fields checked (BookingError) and the artist found in the actor's tenant (BookingError)."""
     valid = rules.validate_draft(draft)
     with Session(engine) as session:
-        repo = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id)
+        repo = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id)
         artist = repo.get(Artist, valid.artist_id)
         if artist is None or not artist.is_active:
             raise BookingError({"artist_id": "no such active artist in your organization"})
@@ -206,7 +206,7 @@ def _readable(actor: Actor, booking: Booking) -> None:
 def get_booking(engine: Engine, actor: Actor, booking_id: str) -> BookingView:
     require_permission(actor, Resource.BOOKINGS, Action.READ)
     with Session(engine) as session:
-        repo = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id)
+        repo = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id)
         booking = repo.require(Booking, booking_id)
         _readable(actor, booking)
         return _view(booking, repo.require(Artist, booking.artist_id))

@@ -423,7 +423,7 @@ def preview_bookings(engine: Engine, actor: Actor, rows: Sequence[RawRow]) -> Bu
     require_permission(actor, Resource.BOOKINGS, Action.CREATE)
     _check_batch(rows)
     with Session(engine) as session:
-        repo = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id)
+        repo = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id)
         return _check(session, repo, actor, rows, hold=False)[0]
 
 

@@ -159,7 +159,7 @@ def tenant_time_zone(engine: Engine, actor: Actor) -> str:
         zone = get_organization_settings(engine, actor).time_zone
     else:
         with Session(engine) as session:
-            settings = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id).organization().settings
+            settings = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id).organization().settings
             zone = (settings or {}).get("timezone") or "UTC"
     try:
         return validate_timezone(str(zone))
@@ -182,7 +182,7 @@ def calendar_filters(engine: Engine, actor: Actor) -> CalendarFilters:
     roster_scope = scope_for(actor, Resource.ROSTER, Action.READ)
     projects_scope = scope_for(actor, Resource.PROJECTS, Action.READ)
     with Session(engine) as session:
-        repo = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id)
+        repo = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id)
         visible: list[Booking] | None = None
         if roster_scope is not Scope.TENANT or projects_scope is not Scope.TENANT:
             visible = repo.list(Booking, *scope_criteria(actor, calendar_scope), limit=None)
@@ -214,7 +214,7 @@ def next_free_slot(engine: Engine, actor: Actor, artist_id: str, *, after: dt.da
         raise ValueError("a slot lasts more than zero minutes")
     start = _ceil(after.astimezone(UTC), SLOT_STEP)
     with Session(engine) as session:
-        repo = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id)
+        repo = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id)
         repo.require(Artist, artist_id)
         busy = busy_intervals(session, actor.tenant_id, artist_id, start, horizon=SLOT_HORIZON)
     return next_free_start(busy, start, duration)

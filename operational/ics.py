@@ -47,7 +47,7 @@ def artist_calendar_ics(engine: Engine, actor: Actor, artist_id: str, *, start_u
         if moment is not None and moment.utcoffset() is None:
             raise ValueError("calendar bounds are aware datetimes (UTC)")
     with Session(engine) as session:
-        artist = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id).require(Artist, artist_id)
+        artist = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id).require(Artist, artist_id)
         artist_name = artist.stage_name or artist.name
     if scope is Scope.OWN_ARTIST and artist_id not in actor.artist_ids:
         raise PermissionDenied(f"not allowed: {Action.EXPORT} {Resource.CALENDAR}")

@@ -315,7 +315,7 @@ def rank_artists(engine: Engine | Session, actor: Actor, request: MatchRequest, 
 
 def _rank(session: Session, actor: Actor, scope: Scope, request: MatchRequest, limit: int,
           excluded: Sequence[str], show_busy: bool, show_price: bool) -> list[ArtistMatch]:
-    repo = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id)  # scopes the transaction (PG)
+    repo = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id)  # scopes the transaction (PG)
     tenant = repo.tenant_id
     criteria = [Artist.org_id == tenant, Artist.is_active.is_(True)]
     if scope is Scope.OWN_ARTIST:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -363,6 +364,8 @@ class AuditLog(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     after: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    actor_key_id: Mapped[str | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL", name="fk_audit_log_actor_key_id"))
 
 
 @event.listens_for(AuditLog, "before_update")
@@ -409,6 +412,76 @@ class UserSession(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     viewing_org_id: Mapped[str | None] = mapped_column(ForeignKey("organizations.id", ondelete="SET NULL"))
     client_address: Mapped[str | None] = mapped_column(String(64))
+
+
+class ApiKey(Base):
+    """An organization's API key: the secret is shown once; only its SHA-256 is kept.
+
+    ``scopes`` are names from :data:`operational.permissions.API_SCOPES`; a key stops working at
+    ``expires_at`` or once ``revoked_at`` is set (checked on every request)."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        Index("ix_api_keys_org", "org_id"),
+        tenant_fk("api_keys", "created_by_id", "users"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class ApiIdempotency(Base):
+    """The stored answer to a write sent with an ``Idempotency-Key``: a retry gets it back."""
+
+    __tablename__ = "api_idempotency"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(80), primary_key=True)
+    idem_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ApiRateBucket(Base):
+    """A token bucket (per tenant or per key) shared by every API process.
+    ``refilled_at`` is in seconds since the epoch (portable arithmetic on both backends)."""
+
+    __tablename__ = "api_rate_buckets"
+
+    bucket: Mapped[str] = mapped_column(String(80), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    tokens: Mapped[float] = mapped_column(Float)
+    refilled_at: Mapped[float] = mapped_column(Float)
+
+
+class FeedToken(Base):
+    """A secret calendar-feed token (``/feeds/<token>.ics``): the whole tenant's bookings, or one
+    artist's. Only its SHA-256 is kept; rotating revokes the old one."""
+
+    __tablename__ = "feed_tokens"
+    __table_args__ = (
+        Index("ix_feed_tokens_org", "org_id"),
+        tenant_fk("feed_tokens", "artist_id", "artists"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    artist_id: Mapped[str | None] = mapped_column(ForeignKey("artists.id", ondelete="CASCADE"))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
 TENANT_TABLES = ("users", "artists", "projects", "project_users", "project_milestones", "bookings", "audit_log")

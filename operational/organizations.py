@@ -135,14 +135,14 @@ def create_organization(engine: Engine, actor: Actor, name: str, slug: str, type
     try:
         with Session(engine) as session, session.begin():
             # scoped to the new tenant first: on PostgreSQL its row is then visible to the insert's policy
-            repo = TenantRepository(session, org_id, actor_id=actor.user_id)
+            repo = TenantRepository(session, org_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id)
             org = Organization(id=org_id, name=name, slug=slug, type=org_type, plan=org_plan, is_active=True,
                                branding={DISPLAY_NAME: name},
                                settings={BASE_CURRENCY: currency, TIME_ZONE: zone, REPORT_RECIPIENTS: []})
             session.add(org)
             session.flush()
             session.refresh(org)
-            audit.record(session, tenant_id=org_id, actor_id=actor.user_id, action="create",
+            audit.record(session, tenant_id=org_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id, action="create",
                          entity="organizations", entity_id=org_id, before=None, after=_org_snapshot(org))
             user = repo.add(User, **admin)
             result = CreatedOrganization(_summary(org, 1, 1), UserSummary.of(user), generated)
@@ -217,10 +217,10 @@ def get_organization_settings(db: Engine | Session, actor: Actor) -> Organizatio
     """The actor's organization: its settings and branding."""
     require_permission(actor, Resource.SETTINGS, Action.READ)
     if isinstance(db, Session):
-        return _settings_of(TenantRepository(db, actor.tenant_id, actor_id=actor.user_id).organization())
+        return _settings_of(TenantRepository(db, actor.tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id).organization())
     require_schema(db)
     with Session(db) as session:
-        return _settings_of(TenantRepository(session, actor.tenant_id, actor_id=actor.user_id).organization())
+        return _settings_of(TenantRepository(session, actor.tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id).organization())
 
 
 def update_organization_settings(db: Engine | Session, actor: Actor, *, display_name: str | None = None,
@@ -264,14 +264,14 @@ def _platform_change(engine: Engine, actor: Actor, tenant_id: str, apply) -> Org
         raise NotFoundError("no such organization")
     require_schema(engine)
     with Session(engine) as session, session.begin():
-        TenantRepository(session, tenant_id, actor_id=actor.user_id)  # scopes the transaction (PostgreSQL)
+        TenantRepository(session, tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id)  # scopes the transaction (PostgreSQL)
         org = _locked_org(session, tenant_id)
         changes = apply(org)
         before = {key: getattr(org, key) for key in changes}
         for key, value in changes.items():
             setattr(org, key, value)
         session.flush()
-        audit.record(session, tenant_id=tenant_id, actor_id=actor.user_id, action="update", entity="organizations",
+        audit.record(session, tenant_id=tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id, action="update", entity="organizations",
                      entity_id=tenant_id, before=before, after=changes)
         counts = session.execute(select(func.count(User.id), func.sum(case((User.is_active.is_(True), 1), else_=0)))
                                  .where(User.org_id == tenant_id)).one()
@@ -288,7 +288,7 @@ def _locked_org(session: Session, tenant_id: str) -> Organization:
 
 def _update_settings(session: Session, actor: Actor, branding: dict[str, Any],
                      settings: dict[str, Any]) -> OrganizationSettings:
-    TenantRepository(session, actor.tenant_id, actor_id=actor.user_id)  # scopes the transaction (PostgreSQL)
+    TenantRepository(session, actor.tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id)  # scopes the transaction (PostgreSQL)
     org = _locked_org(session, actor.tenant_id)
     old_branding, old_settings = dict(org.branding or {}), dict(org.settings or {})
     new_branding, new_settings = dict(old_branding), dict(old_settings)
@@ -310,7 +310,7 @@ def _update_settings(session: Session, actor: Actor, branding: dict[str, Any],
         org.branding = new_branding
         org.settings = new_settings
         session.flush()
-        audit.record(session, tenant_id=actor.tenant_id, actor_id=actor.user_id, action="update",
+        audit.record(session, tenant_id=actor.tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id, action="update",
                      entity="organizations", entity_id=org.id, before=before, after=after)
     return _settings_of(org)
 

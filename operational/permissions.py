@@ -213,6 +213,7 @@ class Actor:
     grants: Grants = field(default_factory=Grants)
     artist_ids: frozenset[str] = frozenset()   # artists linked to the user (CREATOR's own)
     read_only: bool = False                    # e.g. an operator viewing another tenant
+    api_key_id: str | None = None              # the API key acting (audited beside the user)
 
     @classmethod
     def of(cls, *, user_id: str | None, tenant_id: str, role: str | UserRole,
@@ -309,3 +310,51 @@ def command_line_operator(tenant_id: str) -> Actor:
 def platform_operator() -> Actor:
     """Whoever runs the platform CLI verbs (`auditoryx tenants …`): a SUPER_ADMIN without a user."""
     return Actor(user_id=None, tenant_id="", role=UserRole.SUPER_ADMIN)
+
+
+# API keys: an organization's integrations act through scopes instead of a user's role.
+
+API_SCOPES: Mapping[str, frozenset[tuple[Resource, Action]]] = {
+    "analytics:read": frozenset(
+        {(resource, READ) for resource in TENANT_RESOURCES if resource not in (Resource.USERS, Resource.AUDIT_LOG,
+                                                                                  Resource.SETTINGS)}
+        | {(Resource.REPORTS, EXPORT), (Resource.CALENDAR, EXPORT)}),
+    "bookings:write": frozenset(
+        {(Resource.BOOKINGS, action) for action in APPLICABLE_ACTIONS[Resource.BOOKINGS]}
+        | {(Resource.PROJECTS, action) for action in APPLICABLE_ACTIONS[Resource.PROJECTS]}
+        | {(Resource.CALENDAR, READ), (Resource.CALENDAR, EXPORT), (Resource.ROSTER, READ),
+           (Resource.PAYMENT_STATUS, READ), (Resource.PAYMENT_STATUS, UPDATE)}),
+    "admin": frozenset(
+        {(resource, action) for resource in (Resource.USERS, Resource.SETTINGS, Resource.ROSTER, Resource.REPORTS)
+         for action in APPLICABLE_ACTIONS[resource]}
+        | {(Resource.AUDIT_LOG, READ)}),
+}
+"""What each API key scope allows: ``analytics:read`` every analytics read and export request,
+``bookings:write`` bookings, projects and their milestones, ``admin`` users, roster, report
+schedules, organization settings (API keys, webhooks) and the audit log."""
+
+
+class InvalidScope(AuditoryxError):
+    """An API key scope that does not exist."""
+
+
+def parse_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    """Known scope names, de-duplicated and sorted; at least one."""
+    names = sorted({str(scope).strip().lower() for scope in scopes if str(scope).strip()})
+    unknown = [name for name in names if name not in API_SCOPES]
+    if unknown or not names:
+        raise InvalidScope(f"invalid API key scope(s) {', '.join(unknown) or '(none)'}: choose among "
+                           f"{', '.join(API_SCOPES)}")
+    return tuple(names)
+
+
+def api_key_actor(tenant_id: str, key_id: str, scopes: Iterable[str]) -> Actor:
+    """An API key acting in its tenant: an ORG_ADMIN limited to what its scopes allow (every
+    other right denied), audited as the key."""
+    allowed: set[tuple[Resource, Action]] = set()
+    for scope in parse_scopes(scopes):
+        allowed |= API_SCOPES[scope]
+    denied = frozenset((resource, action) for resource in TENANT_RESOURCES for action in APPLICABLE_ACTIONS[resource]
+                       if (resource, action) not in allowed)
+    return Actor(user_id=None, tenant_id=tenant_id, role=UserRole.ORG_ADMIN, grants=Grants(denied=denied),
+                 api_key_id=key_id)

@@ -46,7 +46,7 @@ class NotFoundError(AuditoryxError):
 
 class TenantRepository:
     def __init__(self, session: Session, tenant_id: str, *, actor_id: str | None = None,
-                 as_app_role: bool = False):
+                 actor_key_id: str | None = None, as_app_role: bool = False):
         if not isinstance(tenant_id, str) or not tenant_id.strip():
             raise TenantScopeError("a tenant is required")
         if session.info.setdefault(_SESSION_TENANT, tenant_id) != tenant_id:
@@ -54,6 +54,7 @@ class TenantRepository:
         self.session = session
         self.tenant_id = tenant_id
         self.actor_id = actor_id
+        self.actor_key_id = actor_key_id
         self._as_app_role = as_app_role
         if session.get_bind().dialect.name == "postgresql":
             event.listen(session, "after_begin", self._scope_transaction)
@@ -106,7 +107,7 @@ class TenantRepository:
         self.session.add(obj)
         self.session.flush()
         self.session.refresh(obj)  # audit what was stored (defaults, rounding), not what was passed
-        audit.record(self.session, tenant_id=self.tenant_id, actor_id=self.actor_id, action="create",
+        audit.record(self.session, tenant_id=self.tenant_id, actor_id=self.actor_id, actor_key_id=self.actor_key_id, action="create",
                      entity=model.__tablename__, entity_id=obj.id, before=None, after=audit.snapshot(obj))
         return obj
 
@@ -122,7 +123,7 @@ class TenantRepository:
         after = audit.snapshot(obj, set(changes))
         changed = {key for key in changes if before[key] != after[key]}
         if changed:
-            audit.record(self.session, tenant_id=self.tenant_id, actor_id=self.actor_id, action="update",
+            audit.record(self.session, tenant_id=self.tenant_id, actor_id=self.actor_id, actor_key_id=self.actor_key_id, action="update",
                          entity=model.__tablename__, entity_id=obj.id,
                          before={k: before[k] for k in changed}, after={k: after[k] for k in changed})
         return obj
@@ -160,8 +161,8 @@ def _check_fields(model, values: dict[str, Any], *, allow_id: bool) -> None:
 
 
 @contextmanager
-def write_transaction(engine: Engine, tenant_id: str, *, actor_id: str | None = None
-                      ) -> Iterator[tuple[Session, TenantRepository]]:
+def write_transaction(engine: Engine, tenant_id: str, *, actor_id: str | None = None,
+                      actor_key_id: str | None = None) -> Iterator[tuple[Session, TenantRepository]]:
     """One write transaction in a tenant that checks, then writes (conflicts, plan limits).
 
     SQLite takes its write lock up front (``BEGIN IMMEDIATE``), so what was checked cannot change
@@ -172,7 +173,7 @@ def write_transaction(engine: Engine, tenant_id: str, *, actor_id: str | None = 
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         with Session(bind=conn) as session:
             try:
-                yield session, TenantRepository(session, tenant_id, actor_id=actor_id)
+                yield session, TenantRepository(session, tenant_id, actor_id=actor_id, actor_key_id=actor_key_id)
                 session.flush()
                 conn.commit()
             except BaseException as error:

@@ -158,13 +158,13 @@ def deactivate_artist(engine: Engine, actor: Actor, artist_id: str) -> ArtistSum
 # helpers
 
 def _repo(session: Session, actor: Actor) -> TenantRepository:
-    return TenantRepository(session, actor.tenant_id, actor_id=actor.user_id)
+    return TenantRepository(session, actor.tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id)
 
 
 def _writing(engine: Engine, actor: Actor):
     """One write transaction in the actor's tenant; SQLite takes the write lock up front, so the
     active-artist count cannot change before the commit."""
-    return write_transaction(engine, actor.tenant_id, actor_id=actor.user_id)
+    return write_transaction(engine, actor.tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id)
 
 
 def _check_limit(session: Session, repo: TenantRepository, doing: str) -> None:

@@ -375,7 +375,7 @@ def _has_savepoints(session: Session) -> bool:
 
 
 def _repo(session: Session, actor: Actor) -> TenantRepository:
-    return TenantRepository(session, actor.tenant_id, actor_id=actor.user_id)
+    return TenantRepository(session, actor.tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id)
 
 
 def _target(repo: TenantRepository, user_id: str) -> User:

@@ -35,11 +35,12 @@ from sqlalchemy.schema import CreateIndex
 from auditoryx.errors import AuditoryxError
 from operational.generator import columns as col
 from operational.generator.schema import TABLE_ORDER, column_kinds, sa_table
-from operational.models import AuditLog, Base, Organization, UserSession
+from operational.models import Base, Organization
 
-TENANT_TABLES = tuple(t for t in TABLE_ORDER if t != "organizations") + (AuditLog.__tablename__,
-                                                                         UserSession.__tablename__)
-"""Every table holding tenant rows, parents first (deleted in reverse: login sessions first)."""
+TENANT_TABLES = tuple(t for t in TABLE_ORDER if t != "organizations") + tuple(
+    table.name for table in Base.metadata.sorted_tables if "org_id" in table.c and table.name not in TABLE_ORDER)
+"""Every table holding tenant rows, parents first (deleted in reverse: login sessions, API keys,
+outboxes… first): the generated ones, then every other table with an ``org_id``."""
 BULK_TABLE = "bookings"
 
 

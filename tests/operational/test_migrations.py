@@ -12,10 +12,10 @@ from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
 
 from auditoryx.errors import AuditoryxError
-from operational.db import INITIAL_REVISION, alembic_config, create_schema, current_revision, make_engine, migration_connection
+from operational.db import (INITIAL_REVISION, alembic_config, create_schema, current_revision, head_revision,
+                            make_engine, migration_connection)
 from operational.models import Base, Organization
 
-HEAD = "0003"
 
 
 def _diffs(engine) -> list:
@@ -44,7 +44,7 @@ def _structure(conn, schema: str | None = None) -> dict:
 
 
 def test_migrated_schema_equals_models(migrated):
-    assert current_revision(migrated) == HEAD
+    assert current_revision(migrated) == head_revision()
     assert _diffs(migrated) == []
 
 
@@ -70,12 +70,12 @@ def test_migrated_schema_equals_create_all_including_checks(migrated, tmp_path):
 
 def test_create_schema_is_idempotent_and_downgrade_round_trips(migrated):
     create_schema(migrated)
-    assert current_revision(migrated) == HEAD
+    assert current_revision(migrated) == head_revision()
     with migration_connection(migrated) as conn:
         command.downgrade(alembic_config(conn), "base")
     assert set(inspect(migrated).get_table_names()) == {"alembic_version"}
     create_schema(migrated)
-    assert current_revision(migrated) == HEAD and _diffs(migrated) == []
+    assert current_revision(migrated) == head_revision() and _diffs(migrated) == []
 
 
 def test_database_made_by_create_all_is_stamped_then_upgraded(db_url):
@@ -87,7 +87,7 @@ def test_database_made_by_create_all_is_stamped_then_upgraded(db_url):
         session.add(Organization(id="org-1", name="Old", slug="old-org", type="INDIVIDUAL", plan="FREE",
                                  branding={}, settings={}, is_active=True))
     create_schema(engine)
-    assert current_revision(engine) == HEAD
+    assert current_revision(engine) == head_revision()
     with Session(engine) as session:
         assert session.get(Organization, "org-1").slug == "old-org"  # data kept
     if engine.dialect.name == "postgresql":  # later revisions ran: RLS is on
@@ -120,7 +120,7 @@ def test_concurrent_create_schema_runs_once(db_url):
     for thread in threads:
         thread.join()
     assert errors == []
-    assert current_revision(engines[0]) == HEAD and _diffs(engines[0]) == []
+    assert current_revision(engines[0]) == head_revision() and _diffs(engines[0]) == []
     for engine in engines:
         engine.dispose()
 
