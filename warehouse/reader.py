@@ -34,6 +34,7 @@ from warehouse.layout import (
     tenant_dir,
     validate_version,
 )
+from warehouse.mart_catalog import natural_order
 
 _READ_STATEMENTS = {duckdb.StatementType.SELECT}
 
@@ -136,7 +137,8 @@ def open_version_folder(tenant_id: str, version: str, folder: Path,
             if not path.is_file():
                 raise SnapshotDamaged(f"snapshot {version} of tenant {tenant_id} lacks {table} ({path})",
                                       tenant_id=tenant_id, path=folder, version=version)
-            conn.read_parquet(str(path), hive_partitioning=False).create_view(table)
+            # rows in the table's natural order (top performers by rank, months ascending…)
+            natural_order(conn.read_parquet(str(path), hive_partitioning=False), table).create_view(table)
         conn.execute("SET lock_configuration = true")
     except BaseException:
         conn.close()

@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse.layout import META_TABLE, PUBLISHED_MARTS, current_version, version_dir
+from warehouse.mart_catalog import natural_order
 from warehouse.reader import SnapshotNotFound
 
 
@@ -28,7 +29,8 @@ def write_tenant_snapshot(published_dir: Path, tenant_id: str, out_file: Path) -
     try:
         conn.execute("CREATE SCHEMA marts")
         for mart in PUBLISHED_MARTS:
-            conn.read_parquet(str(folder / f"{mart}.parquet"), hive_partitioning=False).create(f"marts.{mart}")
+            natural_order(conn.read_parquet(str(folder / f"{mart}.parquet"), hive_partitioning=False),
+                          mart).create(f"marts.{mart}")
         conn.read_parquet(str(folder / f"{META_TABLE}.parquet"), hive_partitioning=False).create(f"main.{META_TABLE}")
         conn.execute("CHECKPOINT")
     finally:
