@@ -485,3 +485,95 @@ class FeedToken(Base):
 
 
 TENANT_TABLES = ("users", "artists", "projects", "project_users", "project_milestones", "bookings", "audit_log")
+
+
+# Durable delivery (migration 0005): webhook endpoints, the outbox and its delivery log.
+
+OUTBOX_CHANNELS = ("webhook", "email")
+OUTBOX_STATUSES = ("pending", "delivered", "dead")
+OUTBOX_OUTCOMES = ("delivered", "failed", "dead")
+
+
+class WebhookEndpoint(Base):
+    """An organization's webhook receiver: the events it subscribes to and its signing secret.
+
+    The secret is kept as is (HMAC needs it); after a rotation the previous one also signs until
+    ``previous_secret_expires_at``, so receivers can switch without missing a delivery."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (
+        Index("ix_webhook_endpoints_org", "org_id"),
+        tenant_key("webhook_endpoints"),
+        tenant_fk("webhook_endpoints", "created_by_id", "users"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str | None] = mapped_column(String(200))
+    events: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    secret: Mapped[str] = mapped_column(String(100))
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class OutboxMessage(Base):
+    """One message to deliver (a webhook call, an e-mail), written in the transaction of the change
+    it reports. Never deleted: ``delivered``, or ``dead`` after ``max_attempts`` (still visible).
+    ``claim_token``: the worker holding it until ``next_attempt_at`` (a lease)."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+        Index("ix_outbox_messages_org_created", "org_id", "created_at"),
+        Index("ix_outbox_messages_endpoint", "endpoint_id"),
+        tenant_key("outbox_messages"),
+        tenant_fk("outbox_messages", "endpoint_id", "webhook_endpoints"),
+        CheckConstraint("channel IN ('webhook', 'email')", name="ck_outbox_messages_channel"),
+        CheckConstraint("status IN ('pending', 'delivered', 'dead')", name="ck_outbox_messages_status"),
+        CheckConstraint("attempts >= 0 AND max_attempts > 0", name="ck_outbox_messages_attempts"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    event_type: Mapped[str | None] = mapped_column(String(64))
+    endpoint_id: Mapped[str | None] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="SET NULL"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=10)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class OutboxAttempt(Base):
+    """The delivery log: one row per attempt of a message (outcome, HTTP status or error, time)."""
+
+    __tablename__ = "outbox_attempts"
+    __table_args__ = (
+        UniqueConstraint("message_id", "attempt", name="uq_outbox_attempts_message_attempt"),
+        Index("ix_outbox_attempts_org", "org_id"),
+        tenant_fk("outbox_attempts", "message_id", "outbox_messages"),
+        CheckConstraint("outcome IN ('delivered', 'failed', 'dead')", name="ck_outbox_attempts_outcome"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(ForeignKey("outbox_messages.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(16))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+DELIVERY_TABLES = ("webhook_endpoints", "outbox_messages", "outbox_attempts")

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from operational.models import TENANT_TABLES
+from operational.models import DELIVERY_TABLES, TENANT_TABLES
 
 APP_ROLE = "auditoryx_app"
 TENANT_SETTING = "app.tenant_id"
 POLICY_NAME = "tenant_isolation"
-RLS_TABLES = ("organizations", *TENANT_TABLES, "user_sessions")
+RLS_TABLES = ("organizations", *TENANT_TABLES, "user_sessions", *DELIVERY_TABLES)
 
 
 def is_postgresql(connection: Connection) -> bool:
