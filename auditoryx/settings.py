@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         "`auditoryx refresh --tenant` in the background; 'sensor' leaves it to Dagster's "
         "operational_change_sensor; 'off' waits for the next scheduled refresh.",
     )
+    api_token_secret: str | None = Field(
+        default=None, min_length=32,
+        description="Signs people's short-lived API tokens (at least 32 characters; the same in every API "
+        "process). Default: a random secret generated once into var/api_token_secret.",
+    )
+    api_token_minutes: float = Field(default=15, gt=0, le=60, description="Lifetime of a person's API token.")
     warehouse_dir: Path | None = Field(default=None, description="Default var/warehouse.")
     as_of: dt.date | None = Field(default=None, description="As-of date D; default today (UTC).")
     publish_grace_seconds: int = Field(
@@ -55,6 +61,25 @@ class Settings(BaseSettings):
     landing_dir: Path | None = Field(default=None, description="File drops; default var/landing.")
     archive_dir: Path | None = Field(default=None, description="Processed file drops; default var/archive.")
     exports_dir: Path | None = Field(default=None, description="Report exports; default var/exports.")
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server that sends e-mails of the outbox (scheduled reports); unset: e-mails wait "
+        "in the outbox until it is set.",
+    )
+    smtp_port: int = Field(default=587, gt=0, lt=65536, description="SMTP server port.")
+    smtp_username: str | None = Field(default=None, description="SMTP login (none: no authentication).")
+    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    smtp_from: str = Field(default="AuditoryX Reports <reports@localhost>",
+                           description="The From address of e-mails sent.")
+    smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_timeout_seconds: float = Field(default=30, gt=0, description="SMTP connection and command time-out.")
+    webhook_timeout_seconds: float = Field(default=10, gt=0,
+                                           description="A webhook receiver must answer within this.")
+    webhook_allow_local_http: bool = Field(
+        default=False,
+        description="Accept http:// webhook URLs on localhost/127.0.0.1 and private addresses (tests and "
+        "development only; otherwise https to a public host is required).",
+    )
 
     @property
     def resolved_var_dir(self) -> Path:

@@ -219,6 +219,19 @@ def _session_user(session: Session, tenant_id: str, user_id: str) -> SessionUser
                        permissions=tuple(user.permissions or ()), artist_ids=tuple(sorted(artist_ids)))
 
 
+def active_user(engine: Engine, tenant_id: str, user_id: str) -> SessionUser | None:
+    """The user as a session would show them, if they and their organization are still active
+    (API tokens ask on every request, so a deactivation or role change applies at once)."""
+    with Session(engine) as session, session.begin():
+        rls.tenant_scope(session.connection(), tenant_id)
+        active = session.execute(
+            select(User.is_active, Organization.is_active).join(Organization, Organization.id == User.org_id)
+            .where(User.id == user_id, User.org_id == tenant_id)).first()
+        if active is None or not all(active):
+            return None
+        return _session_user(session, tenant_id, user_id)
+
+
 # sessions
 
 def _token_hash(token: str) -> str:

@@ -10,7 +10,7 @@ import datetime as dt
 import decimal
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, and_, or_
 from sqlalchemy.orm import Session
 
 from operational.models import Artist, Booking, Project
@@ -55,17 +55,20 @@ def scope_criteria(actor: Actor, scope: Scope) -> list:
 def list_bookings(engine: Engine, actor: Actor, *, start: dt.datetime | None = None, end: dt.datetime | None = None,
                   artist_id: str | None = None, project_id: str | None = None,
                   limit: int | None = DEFAULT_LIMIT, resource: Resource = Resource.BOOKINGS,
-                  action: Action = Action.READ) -> list[BookingLine]:
+                  action: Action = Action.READ, after: tuple[dt.datetime, str] | None = None) -> list[BookingLine]:
     """Bookings the actor may read that overlap [start, end), soonest first.
 
     ``resource``/``action`` name the permission whose scope filters the rows (bookings: read by
     default; the calendar asks with calendar: read or export). ``artist_id``/``project_id``
-    narrow the list further (an id of another tenant simply matches nothing).
+    narrow the list further (an id of another tenant simply matches nothing). ``after`` (start,
+    id) continues a list after that booking (keyset pages).
     """
     resource, action = Resource(resource), Action(action)
     if (resource, action) not in READ_PERMISSIONS:
         raise ValueError(f"bookings are not listed under {resource}:{action}")
     scope = require_permission(actor, resource, action)
+    if start is not None and end is not None and end <= start:
+        raise ValueError("the end of a period must be after its start")
     criteria = scope_criteria(actor, scope)
     if start is not None:
         criteria.append(Booking.end_date > start)
@@ -75,6 +78,10 @@ def list_bookings(engine: Engine, actor: Actor, *, start: dt.datetime | None = N
         criteria.append(Booking.artist_id == artist_id)
     if project_id is not None:
         criteria.append(Booking.project_id == project_id)
+    if after is not None:
+        after_start, after_id = after
+        criteria.append(or_(Booking.start_date > after_start,
+                            and_(Booking.start_date == after_start, Booking.id > after_id)))
     with Session(engine) as session:
         repo = TenantRepository(session, actor.tenant_id, actor_id=actor.user_id, actor_key_id=actor.api_key_id)
         bookings = repo.list(Booking, *criteria, order_by=(Booking.start_date, Booking.id), limit=limit)

@@ -58,6 +58,14 @@ DATA_URL_PATTERN = re.compile(r"^data:(image/(?:png|jpeg));base64,([A-Za-z0-9+/=
 # The keys of organizations.settings / organizations.branding (as the generator writes them).
 BASE_CURRENCY, TIME_ZONE, REPORT_RECIPIENTS = "base_currency", "timezone", "report_recipients"
 DISPLAY_NAME, PRIMARY_COLOUR, LOGO = "display_name", "primary_colour", "logo"
+# organizations.settings["report_schedule"]: the scheduled report (run by reports/schedules.py, sent
+# to REPORT_RECIPIENTS); the vocabulary is reports/'s (a test keeps the two equal).
+REPORT_SCHEDULE = "report_schedule"
+REPORT_CADENCES = ("weekly", "monthly")
+REPORT_SECTIONS = ("kpis", "revenue_by_month", "top_performers", "receivables_aging", "project_health",
+                   "recent_activity")
+REPORT_FORMATS = ("xlsx", "html", "pdf", "csv", "parquet")
+REPORT_PERIODS = ("last-7-days", "last-30-days", "previous-month", "last-3-months", "last-12-months")
 
 
 class InvalidSetting(AuditoryxError):
@@ -99,6 +107,7 @@ class OrganizationSettings:
     base_currency: str
     time_zone: str
     report_recipients: tuple[str, ...]
+    report_schedule: dict[str, Any] | None = None   # see validate_report_schedule
 
     def logo_bytes(self) -> bytes | None:
         """The uploaded logo's bytes (None for none, or for a logo given as an https URL)."""
@@ -227,7 +236,8 @@ def update_organization_settings(db: Engine | Session, actor: Actor, *, display_
                                  primary_color: str | None = None, logo_bytes: bytes | None = None,
                                  remove_logo: bool = False, base_currency: str | None = None,
                                  time_zone: str | None = None,
-                                 report_recipients: Iterable[str] | str | None = None) -> OrganizationSettings:
+                                 report_recipients: Iterable[str] | str | None = None,
+                                 report_schedule: dict[str, Any] | None = None) -> OrganizationSettings:
     """Change some of the organization's settings (None leaves a value as it is). Every value is
     checked before anything is written; the audit entry shows a logo as its type and size."""
     require_permission(actor, Resource.SETTINGS, Action.UPDATE)
@@ -249,6 +259,8 @@ def update_organization_settings(db: Engine | Session, actor: Actor, *, display_
         settings[TIME_ZONE] = _time_zone(time_zone, InvalidSetting)
     if report_recipients is not None:
         settings[REPORT_RECIPIENTS] = _recipients(report_recipients)
+    if report_schedule is not None:
+        settings[REPORT_SCHEDULE] = validate_report_schedule(report_schedule)
 
     if isinstance(db, Session):
         return _update_settings(db, actor, branding, settings)
@@ -324,7 +336,8 @@ def _settings_of(org: Organization) -> OrganizationSettings:
         display_name=branding.get(DISPLAY_NAME) or org.name, primary_color=branding.get(PRIMARY_COLOUR),
         logo_url=logo, logo_mime_type=parsed[0] if parsed else None, logo_size=len(parsed[1]) if parsed else None,
         base_currency=settings.get(BASE_CURRENCY) or "USD", time_zone=settings.get(TIME_ZONE) or "UTC",
-        report_recipients=tuple(settings.get(REPORT_RECIPIENTS) or ()))
+        report_recipients=tuple(settings.get(REPORT_RECIPIENTS) or ()),
+        report_schedule=dict(settings[REPORT_SCHEDULE]) if isinstance(settings.get(REPORT_SCHEDULE), dict) else None)
 
 
 def _summary(org: Organization, users: int, active: int) -> OrganizationSummary:
@@ -407,6 +420,53 @@ def _recipients(value: Iterable[str] | str) -> list[str]:
     return emails
 
 
+def validate_report_schedule(value: Any) -> dict[str, Any]:
+    """The scheduled report as stored: ``enabled``, ``cadence`` (weekly on ``weekday`` 0 = Monday…
+    6, or monthly on ``day`` 1–28), ``hour_utc`` (0–23), ``sections``, ``formats`` (at least one
+    each, in report order) and ``period``; recipients are the organization's report recipients."""
+    if not isinstance(value, dict):
+        raise InvalidSetting("report schedule: expected a mapping of its fields")
+    unknown = sorted(set(value) - {"enabled", "cadence", "weekday", "day", "hour_utc", "sections", "formats",
+                                   "period"})
+    if unknown:
+        raise InvalidSetting(f"report schedule: unknown field {unknown[0]!r}")
+    cadence = str(value.get("cadence") or "weekly").strip().lower()
+    if cadence not in REPORT_CADENCES:
+        raise InvalidSetting(f"report schedule: cadence {value.get('cadence')!r} is not one of {', '.join(REPORT_CADENCES)}")
+
+    def number(key: str, default: int, low: int, high: int, meaning: str) -> int:
+        raw = value.get(key, default)
+        if isinstance(raw, bool) or not isinstance(raw, (int, str)) or not str(raw).strip().lstrip("-").isdigit() \
+                or not low <= int(raw) <= high:
+            raise InvalidSetting(f"report schedule: {key} must be {meaning} ({low}–{high}), not {raw!r}")
+        return int(raw)
+
+    def choices(key: str, allowed: tuple[str, ...], default: tuple[str, ...]) -> list[str]:
+        raw = value.get(key)
+        items = list(default) if raw is None else [str(x).strip().lower() for x in
+                                                   (raw.split(",") if isinstance(raw, str) else raw)]
+        bad = [x for x in items if x not in allowed]
+        if bad:
+            raise InvalidSetting(f"report schedule: unknown {key[:-1]} {bad[0]!r}: one of {', '.join(allowed)}")
+        picked = [x for x in allowed if x in items]
+        if not picked:
+            raise InvalidSetting(f"report schedule: choose at least one of the {key}")
+        return picked
+
+    period = str(value.get("period") or "last-12-months").strip().lower()
+    if period not in REPORT_PERIODS:
+        raise InvalidSetting(f"report schedule: period {value.get('period')!r} is not one of {', '.join(REPORT_PERIODS)}")
+    schedule: dict[str, Any] = {"enabled": bool(value.get("enabled", True)), "cadence": cadence,
+                                "hour_utc": number("hour_utc", 6, 0, 23, "an hour of the day, UTC"),
+                                "sections": choices("sections", REPORT_SECTIONS, REPORT_SECTIONS),
+                                "formats": choices("formats", REPORT_FORMATS, ("xlsx", "html")), "period": period}
+    if cadence == "weekly":
+        schedule["weekday"] = number("weekday", 0, 0, 6, "a weekday, 0 = Monday")
+    else:
+        schedule["day"] = number("day", 1, 1, 28, "a day of the month")
+    return schedule
+
+
 def logo_mime_type(data: bytes) -> str:
     """``image/png`` or ``image/jpeg`` from the content's first bytes (the file name is never
     trusted), or :class:`InvalidSetting`."""
@@ -447,3 +507,26 @@ def _describe_logo(value: Any) -> Any:
     if isinstance(value, str) and value.startswith("data:"):
         return {"type": "unknown", "size": len(value)}
     return value
+
+
+@dataclass(frozen=True)
+class OrganizationProfile:
+    """What anyone acting in an organization may know about it (no settings, no branding)."""
+
+    id: str
+    name: str
+    slug: str
+    type: str
+    plan: str
+    is_active: bool
+    base_currency: str
+    time_zone: str
+
+
+def own_organization(engine: Engine, actor: Actor) -> OrganizationProfile:
+    """The actor's own organization: any member, key or token of it may read this."""
+    with Session(engine) as session:
+        org = TenantRepository(session, actor.tenant_id).organization()
+        settings = _settings_of(org)
+        return OrganizationProfile(org.id, org.name, org.slug, str(org.type), str(org.plan), bool(org.is_active),
+                                   settings.base_currency, settings.time_zone)

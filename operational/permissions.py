@@ -358,3 +358,12 @@ def api_key_actor(tenant_id: str, key_id: str, scopes: Iterable[str]) -> Actor:
                        if (resource, action) not in allowed)
     return Actor(user_id=None, tenant_id=tenant_id, role=UserRole.ORG_ADMIN, grants=Grants(denied=denied),
                  api_key_id=key_id)
+
+
+def calendar_feed_reader(tenant_id: str) -> Actor:
+    """Whoever holds a calendar-feed token: reads the tenant's calendar, nothing else."""
+    keep = {(Resource.CALENDAR, READ), (Resource.CALENDAR, EXPORT)}
+    denied = frozenset((resource, action) for resource in TENANT_RESOURCES for action in APPLICABLE_ACTIONS[resource]
+                       if (resource, action) not in keep)
+    return Actor(user_id=None, tenant_id=tenant_id, role=UserRole.ORG_ADMIN, grants=Grants(denied=denied),
+                 read_only=True)

@@ -1,0 +1,204 @@
+"""What every route gets: the caller (from the API key or token only), their rate limit, the
+engine, the analytics reader, and idempotent execution of writes.
+
+The tenant is the caller's: it comes from the key or the signed token and nowhere else; no route
+takes a tenant id.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from fastapi import Depends, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from api.problems import MEDIA_TYPE, RateLimited, Unauthorized, is_known, problem_for
+from api.serialize import plain
+from auditoryx.settings import Settings
+from operational import api_keys, idempotency, rate_limits
+from operational.api_tokens import TOKEN_PREFIX, verify_token
+from operational.auth import SessionUser, active_user
+from operational.models import Organization
+from operational.permissions import Actor, api_key_actor
+from operational.repository import TenantRepository
+from warehouse.tenant_analytics import TenantAnalytics
+
+PLAN_CACHE_SECONDS = 60.0
+TOUCH_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an API key (``kind="api_key"``) or a person with a token (``"user"``)."""
+
+    actor: Actor
+    kind: str
+    id: str
+    user: SessionUser | None = None
+
+    @property
+    def tenant_id(self) -> str:
+        return self.actor.tenant_id
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    engine: Engine
+    analytics: TenantAnalytics
+    token_secret: bytes
+    _limits: dict[str, tuple[float, int]] = field(default_factory=dict)
+    _touched: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def requests_per_minute(self, tenant_id: str) -> int:
+        """The tenant's limit from its plan and settings (re-read at most once a minute)."""
+        now = time.monotonic()
+        cached = self._limits.get(tenant_id)
+        if cached and cached[0] > now:
+            return cached[1]
+        with Session(self.engine) as session:
+            org = TenantRepository(session, tenant_id).organization()
+            limit = rate_limits.limit_for(str(org.plan), org.settings or {})
+        self._limits[tenant_id] = (now + PLAN_CACHE_SECONDS, limit)
+        return limit
+
+    def touch(self, identity: api_keys.KeyIdentity) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self._touched.get(identity.key_id, 0.0) > now:
+                return
+            self._touched[identity.key_id] = now + TOUCH_SECONDS
+        api_keys.touch_key(self.engine, identity)
+
+
+def token_secret(settings: Settings) -> bytes:
+    """AUDITORYX_API_TOKEN_SECRET, or a random secret generated once into var/api_token_secret
+    (mode 0600) so that every API process of this machine signs alike."""
+    if settings.api_token_secret:
+        return settings.api_token_secret.encode("utf-8")
+    path = Path(settings.resolved_var_dir) / "api_token_secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(temporary, path)  # first writer wins; the others read its secret
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink(missing_ok=True)
+    return path.read_text(encoding="utf-8").strip().encode("utf-8")
+
+
+def get_context(request: Request) -> ApiContext:
+    return request.app.state.context
+
+
+def authenticate(request: Request, context: ApiContext) -> Principal:
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential:
+        raise Unauthorized("send 'Authorization: Bearer <API key or token>'")
+    if credential.startswith(api_keys.KEY_PREFIX):
+        identity = api_keys.authenticate_key(context.engine, credential)
+        context.touch(identity)
+        return Principal(api_key_actor(identity.tenant_id, identity.key_id, identity.scopes), "api_key",
+                         identity.key_id)
+    if credential.startswith(TOKEN_PREFIX):
+        claims = verify_token(context.token_secret, credential)
+        user = active_user(context.engine, claims.tenant_id, claims.user_id)
+        if user is None:
+            raise Unauthorized("invalid or expired token")
+        return Principal(user.actor(), "user", user.user_id, user)
+    raise Unauthorized("invalid API key or token")
+
+
+def principal(request: Request, response: Response, context: ApiContext = Depends(get_context)) -> Principal:
+    """The authenticated caller, after taking one request from their rate-limit buckets."""
+    caller = authenticate(request, context)
+    per_minute = context.requests_per_minute(caller.tenant_id)
+    decision = rate_limits.take(context.engine, caller.tenant_id,
+                                rate_limits.limits_for(caller.tenant_id, caller.name, per_minute))
+    headers = {
+        "RateLimit-Policy": f"{decision.limit.per_minute};w=60",
+        "RateLimit-Limit": str(decision.limit.per_minute),
+        "RateLimit-Remaining": str(decision.remaining),
+        "RateLimit-Reset": str(max(0, round(decision.reset_after))),
+    }
+    request.state.rate_headers = headers
+    response.headers.update(headers)
+    if not decision.allowed:
+        raise RateLimited(decision.retry_after)
+    return caller
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    key: str
+    fingerprint: str
+
+
+async def idempotency_key(request: Request) -> IdempotentRequest | None:
+    """The request's ``Idempotency-Key`` and a fingerprint of what it asks (method, path, body)."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    body = await request.body()
+    return IdempotentRequest(idempotency.check_key(key),
+                             idempotency.request_hash(request.method, request.url.path, body))
+
+
+def run_write(context: ApiContext, caller: Principal, request: IdempotentRequest | None,
+              produce: Callable[[], Any], *, status_code: int = 200) -> Response:
+    """Run a write once per Idempotency-Key: a retry gets the first answer (success or a 4xx
+    problem), marked ``Idempotent-Replayed: true``; without a key, just run it."""
+    if request is None:
+        return JSONResponse(jsonable_encoder(plain(produce())), status_code=status_code)
+    engine, tenant = context.engine, caller.tenant_id
+    stored = idempotency.reserve(engine, tenant, caller.name, request.key, request.fingerprint)
+    if stored is not None:
+        return Response(stored.body, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"},
+                        media_type=MEDIA_TYPE if stored.status_code >= 400 else "application/json")
+    try:
+        status, body = status_code, json.dumps(jsonable_encoder(plain(produce())))
+    except Exception as exc:
+        status, problem = problem_for(exc)
+        if not is_known(exc) or status >= 500 or isinstance(exc, RateLimited):
+            idempotency.release(engine, tenant, caller.name, request.key)
+            raise
+        body = json.dumps(problem)
+    except BaseException:
+        idempotency.release(engine, tenant, caller.name, request.key)
+        raise
+    idempotency.complete(engine, tenant, caller.name, request.key, idempotency.StoredResponse(status, body))
+    return Response(body, status_code=status, media_type=MEDIA_TYPE if status >= 400 else "application/json")
+
+
+def utc(value: dt.datetime | None) -> dt.datetime | None:
+    """Query datetimes without an offset are UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def organization_name(engine: Engine, tenant_id: str) -> str:
+    with Session(engine) as session:
+        TenantRepository(session, tenant_id)
+        return session.scalar(select(Organization.name).where(Organization.id == tenant_id)) or ""

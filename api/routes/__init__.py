@@ -1,0 +1,1 @@
+"""One router per area; each route translates HTTP to a service call and back."""

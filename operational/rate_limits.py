@@ -1,0 +1,112 @@
+"""API rate limits: token buckets per tenant and per key, shared by every API process.
+
+The arithmetic is pure (:func:`refill`, :func:`decide`); the buckets live in the operational
+database (``api_rate_buckets``), read and written in one transaction that locks them, so limits
+hold across worker processes. Limits come from the organization's plan; an organization's
+settings may raise or lower them (``api_requests_per_minute``, for custom contracts).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Mapping
+
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from operational.enums import Plan
+from operational.models import ApiRateBucket
+from operational.repository import TenantRepository
+
+REQUESTS_PER_MINUTE: Mapping[str, int] = {
+    Plan.FREE: 60,
+    Plan.STUDIO_PRO: 600,
+    Plan.LABEL_ENTERPRISE: 6_000,
+    Plan.WHITE_LABEL: 6_000,
+    Plan.CUSTOM: 60_000,
+}
+"""Sustained requests a minute for a whole tenant, by plan; each key gets the same limit, so one
+key can use the tenant's whole budget but several keys share it."""
+BURST_SECONDS = 10  # a bucket holds this many seconds of the sustained rate (at least 10 requests)
+SETTING = "api_requests_per_minute"
+
+
+@dataclass(frozen=True)
+class Limit:
+    bucket: str
+    capacity: float
+    per_second: float
+
+    @property
+    def per_minute(self) -> int:
+        return round(self.per_second * 60)
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: Limit              # the most constraining bucket
+    remaining: int            # whole requests left in it after this one
+    retry_after: float        # seconds until one request is possible again (0 when allowed)
+    reset_after: float        # seconds until that bucket is full again
+
+
+def limit_for(plan: str, settings: Mapping | None = None) -> int:
+    """Requests a minute for a tenant on ``plan`` (its settings may say otherwise)."""
+    override = (settings or {}).get(SETTING)
+    if isinstance(override, int) and not isinstance(override, bool) and override > 0:
+        return override
+    return REQUESTS_PER_MINUTE.get(str(plan), REQUESTS_PER_MINUTE[Plan.FREE])
+
+
+def limits_for(tenant_id: str, key_id: str | None, per_minute: int) -> list[Limit]:
+    per_second = per_minute / 60
+    capacity = max(10.0, per_second * BURST_SECONDS)
+    limits = [Limit(f"tenant:{tenant_id}", capacity, per_second)]
+    if key_id:
+        limits.append(Limit(f"key:{key_id}", capacity, per_second))
+    return limits
+
+
+def refill(tokens: float, refilled_at: float, now: float, limit: Limit) -> float:
+    """Tokens in the bucket at ``now`` (never above its capacity; a clock going back adds none)."""
+    return min(limit.capacity, tokens + max(0.0, now - refilled_at) * limit.per_second)
+
+
+def decide(levels: Mapping[str, float], limits: list[Limit]) -> Decision:
+    """Take one token from every bucket, or from none: allowed only if each holds one."""
+    allowed = all(levels[limit.bucket] >= 1 for limit in limits)
+    after = {limit.bucket: levels[limit.bucket] - (1 if allowed else 0) for limit in limits}
+    tightest = min(limits, key=lambda limit: after[limit.bucket] / limit.capacity)
+    left = after[tightest.bucket]
+    retry = 0.0 if allowed else max((1 - levels[lim.bucket]) / lim.per_second for lim in limits
+                                    if levels[lim.bucket] < 1)
+    return Decision(allowed=allowed, limit=tightest, remaining=max(0, math.floor(left)),
+                    retry_after=retry, reset_after=(tightest.capacity - left) / tightest.per_second)
+
+
+def take(engine: Engine, tenant_id: str, limits: list[Limit], *, now: float | None = None) -> Decision:
+    """Apply :func:`decide` to the stored buckets in one locking transaction."""
+    now = time.time() if now is None else now
+    limits = sorted(limits, key=lambda limit: limit.bucket)  # one lock order: no deadlock
+    names = [limit.bucket for limit in limits]
+    with Session(engine) as session, session.begin():
+        TenantRepository(session, tenant_id)  # row-level security scope (PostgreSQL)
+        dialect = session.get_bind().dialect.name
+        # the first statement writes: SQLite takes its write lock here, PostgreSQL then locks the rows
+        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ApiRateBucket)
+        session.execute(insert.values([{"bucket": limit.bucket, "org_id": tenant_id, "tokens": limit.capacity,
+                                        "refilled_at": now} for limit in limits]).on_conflict_do_nothing())
+        rows = session.execute(select(ApiRateBucket).where(ApiRateBucket.bucket.in_(names))
+                               .order_by(ApiRateBucket.bucket).with_for_update()).scalars().all()
+        stored = {row.bucket: row for row in rows}
+        levels = {limit.bucket: refill(stored[limit.bucket].tokens, stored[limit.bucket].refilled_at, now, limit)
+                  for limit in limits}
+        decision = decide(levels, limits)
+        for limit in limits:
+            row = stored[limit.bucket]
+            row.tokens = levels[limit.bucket] - (1 if decision.allowed else 0)
+            row.refilled_at = max(now, row.refilled_at)
+        return decision
