@@ -40,7 +40,10 @@ postgres:
 test: install chromium postgres
 	$(PY) -m pytest
 
+# dbt docs (front page: dbt_project/models/overview.md) and the mart descriptions `auditoryx tables`
+# prints (warehouse/mart_docs.json, compiled from the marts' .yml)
 docs: install
+	$(PY) -m warehouse.mart_catalog
 	$(PY) -m warehouse.dbt_runner docs
 
 clean:
