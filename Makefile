@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install dagster docs clean chromium postgres
+.PHONY: demo test install dagster docs clean chromium postgres api
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (Python 3.11 is required)"; exit 1; }
@@ -20,6 +20,11 @@ install: $(STAMP)
 
 demo: install
 	$(VENV)/bin/auditoryx demo
+
+API_PORT ?= 8000
+
+api: install
+	$(VENV)/bin/auditoryx api --port $(API_PORT)
 
 DAGSTER_HOME ?= $(CURDIR)/var/dagster_home
 
@@ -37,8 +42,12 @@ postgres:
 	@pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1 || \
 		{ command -v pg_ctlcluster >/dev/null 2>&1 && pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -n1) main start || true; }
 
+# pytest-xdist: TEST_WORKERS processes (auto: one per CPU), a test file stays on one worker so its
+# module fixtures (dbt builds, Streamlit servers) are set up once; `make test TEST_WORKERS=0` is serial
+TEST_WORKERS ?= auto
+
 test: install chromium postgres
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # dbt docs (front page: dbt_project/models/overview.md) and the mart descriptions `auditoryx tables`
 # prints (warehouse/mart_docs.json, compiled from the marts' .yml)

@@ -24,6 +24,29 @@ def _engine(url: str):
     return make_engine(url)
 
 
+class RateLimitHeaders:
+    """Adds the caller's ``RateLimit-*`` headers (set by :func:`api.context.principal` in the
+    request's state) to whatever response goes out, errors included. Plain ASGI: no overhead
+    beyond one dictionary lookup."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                extra = (scope.get("state") or {}).get("rate_headers")
+                if extra:
+                    message["headers"] = [*message.get("headers", []),
+                                          *((k.lower().encode(), v.encode()) for k, v in extra.items())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(
@@ -40,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                    analytics=TenantAnalytics(settings.published_dir),
                                    token_secret=token_secret(settings))
     problems.install(app)
+    app.add_middleware(RateLimitHeaders)
     for module in (auth, organizations, users, bookings, projects, analytics, keys):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(feeds.router)

@@ -130,7 +130,7 @@ def authenticate(request: Request, context: ApiContext) -> Principal:
     raise Unauthorized("invalid API key or token")
 
 
-def principal(request: Request, response: Response, context: ApiContext = Depends(get_context)) -> Principal:
+def principal(request: Request, context: ApiContext = Depends(get_context)) -> Principal:
     """The authenticated caller, after taking one request from their rate-limit buckets."""
     caller = authenticate(request, context)
     per_minute = context.requests_per_minute(caller.tenant_id)
@@ -142,8 +142,7 @@ def principal(request: Request, response: Response, context: ApiContext = Depend
         "RateLimit-Remaining": str(decision.remaining),
         "RateLimit-Reset": str(max(0, round(decision.reset_after))),
     }
-    request.state.rate_headers = headers
-    response.headers.update(headers)
+    request.state.rate_headers = headers  # api.app.RateLimitHeaders adds them to the response
     if not decision.allowed:
         raise RateLimited(decision.retry_after)
     return caller

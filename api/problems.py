@@ -94,10 +94,6 @@ def problem_response(status: int, body: dict[str, Any], headers: dict[str, str] 
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
-def rate_headers(request: Request) -> dict[str, str]:
-    return dict(getattr(request.state, "rate_headers", None) or {})
-
-
 def install(app) -> None:
     """Register the handlers that turn every error into a problem response."""
 
@@ -105,7 +101,7 @@ def install(app) -> None:
         status, body = problem_for(exc)
         if status == 500:
             log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-        headers = rate_headers(request)
+        headers = {}
         if status == 401:
             headers["WWW-Authenticate"] = "Bearer"
         if isinstance(exc, RateLimited):
@@ -116,7 +112,7 @@ def install(app) -> None:
     async def http_error(request: Request, exc: HTTPException):
         body = {"type": "about:blank", "title": TITLES.get(exc.status_code, "Error"), "status": exc.status_code,
                 "detail": str(exc.detail), "instance": request.url.path}
-        return problem_response(exc.status_code, body, {**rate_headers(request), **(exc.headers or {})})
+        return problem_response(exc.status_code, body, dict(exc.headers or {}))
 
     async def validation_error(request: Request, exc: RequestValidationError):
         errors = [{"location": list(map(str, error.get("loc", ()))), "message": error.get("msg", "")}
@@ -124,7 +120,7 @@ def install(app) -> None:
         body = {"type": TYPE_BASE + "invalid-request", "title": TITLES[422], "status": 422,
                 "detail": "the request does not match the API's schema", "errors": errors,
                 "instance": request.url.path}
-        return problem_response(422, body, rate_headers(request))
+        return problem_response(422, body)
 
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)

@@ -10,6 +10,7 @@ from typing import Optional
 import click
 import typer
 
+from auditoryx.cli_api import api, api_keys_app
 from auditoryx.cli_sql import sql, tables
 from auditoryx.cli_tenants import tenants_app
 from auditoryx.cli_users import users_app
@@ -25,6 +26,8 @@ app = typer.Typer(
 
 app.add_typer(users_app, name="users")
 app.add_typer(tenants_app, name="tenants")
+app.add_typer(api_keys_app, name="api-keys")
+app.command("api")(api)  # auditoryx/cli_api.py: uvicorn on port 8000
 
 
 class _Progress:
@@ -205,16 +208,28 @@ def snapshot(
 @app.command()
 def export(
     tenant: str = typer.Option(..., "--tenant", help="Tenant slug (looked up; the folder is named by tenant id)."),
+    format: str = typer.Option("xlsx,html,csv", "--format",
+                               help="Comma-separated: xlsx, html, pdf (headless Chromium), csv, parquet."),
+    period: str = typer.Option("last-12-months", "--period",
+                               help="last-12-months, last-N-months, last-N-days, previous-month, YYYY, YYYY-Qn, "
+                                    "YYYY-MM or YYYY-MM-DD..YYYY-MM-DD (relative to the snapshot's as-of date)."),
+    sections: Optional[str] = typer.Option(None, "--sections", help="Comma-separated section keys (default: all): "
+                                           "kpis, revenue_by_month, top_performers, receivables_aging, "
+                                           "project_health, recent_activity."),
+    include_ids: bool = typer.Option(False, "--include-ids", help="Add internal ids (artist, project, entity)."),
 ) -> None:
-    """Export the tenant's current snapshot as CSV files with a manifest (var/exports/<tenant id>/…)."""
+    """Export the tenant's report (XLSX, HTML, PDF, CSV, Parquet) with a manifest under
+    var/exports/<tenant id>/<period>/<generated stamp>/."""
     from operational.permissions import command_line_operator
-    from reports.csv_export import export_tenant_csv
+    from reports.export import export_tenant
 
     settings = get_settings()
     (tenant_id,) = _tenant_ids(settings, [tenant])
-    result = export_tenant_csv(settings.published_dir, settings.resolved_exports_dir, tenant_id, tenant,
-                               actor=command_line_operator(tenant_id))
+    result = export_tenant(settings, tenant_id, actor=command_line_operator(tenant_id), formats=format,
+                           period=period, sections=sections, include_ids=include_ids)
     typer.echo(f"wrote {result.folder} ({len(result.manifest['files'])} files)")
+    for entry in result.manifest["files"]:
+        typer.echo(f"  {entry['file']}  ({entry['rows']} rows, sha256 {entry['sha256'][:12]}…)", err=True)
 
 
 @app.command()

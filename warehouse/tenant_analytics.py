@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -133,30 +134,21 @@ class TenantAnalytics:
 
     # answers
 
-    def dashboard(self, actor: Actor) -> dict[str, Any]:
-        """The label dashboard's numbers: KPIs, revenue by month and type, top performers."""
+    @staticmethod
+    def _check_dashboard(actor: Actor) -> None:
         for resource in (Resource.ANALYTICS, Resource.REVENUE, Resource.ARTIST_PERFORMANCE):
             require_permission(actor, resource, Action.READ)
-        tenant_id = actor.tenant_id
-        def compute(snapshot: TenantSnapshot) -> dict[str, Any]:
-            meta = _one(snapshot, _SQL_META, tenant_id)
-            if meta is None:
-                raise SnapshotNotFound(f"snapshot {snapshot.version} has no meta row for its tenant")
-            this_month = month_start(meta["as_of"])
-            first, last = add_months(this_month, -REVENUE_MONTHS_BACK), add_months(this_month, REVENUE_MONTHS_AHEAD)
-            kpis = _one(snapshot, _SQL_KPIS, tenant_id)
-            return {
-                "tenant": {"id": tenant_id, "slug": meta["tenant_slug"], "name": meta["tenant_name"]},
-                "as_of": jsonable(meta["as_of"]),
-                "base_currency": meta["base_currency"],
-                "snapshot": {"version": snapshot.version, "refreshed_at": jsonable(meta["refreshed_at"])},
-                "kpis": {key: jsonable(value) for key, value in (kpis or {}).items()
-                         if key not in ("as_of", "base_currency")},
-                "revenue_monthly": {"first_month": first.isoformat(), "last_month": last.isoformat(),
-                                    "rows": _rows(snapshot.query(_SQL_REVENUE_MONTHLY, [tenant_id, first, last]))},
-                "top_performers": _rows(snapshot.query(_SQL_TOP_PERFORMERS, [tenant_id, TOP_PERFORMERS])),
-            }
-        return self._answer(tenant_id, "dashboard", (), compute)
+
+    def dashboard(self, actor: Actor) -> dict[str, Any]:
+        """The label dashboard's numbers: KPIs, revenue by month and type, top performers."""
+        self._check_dashboard(actor)
+        return self._answer(actor.tenant_id, "dashboard", (), lambda snapshot: _dashboard(snapshot, actor.tenant_id))
+
+    def dashboard_json(self, actor: Actor) -> bytes:
+        """:meth:`dashboard` as UTF-8 JSON, serialized once per version (the API's hot path)."""
+        self._check_dashboard(actor)
+        return self._answer(actor.tenant_id, "dashboard_json", (), lambda snapshot: json.dumps(
+            _dashboard(snapshot, actor.tenant_id), separators=(",", ":")).encode("utf-8"))
 
     def bookings_summary(self, actor: Actor, first_month: dt.date, last_month: dt.date) -> dict[str, Any]:
         """Bookings counted by local start month and revenue by service month, per month and in total."""
@@ -199,6 +191,25 @@ class TenantAnalytics:
             return self._answer(tenant_id, "project_health", (project_id,), compute)
         except NothingPublished:
             return None
+
+
+def _dashboard(snapshot: TenantSnapshot, tenant_id: str) -> dict[str, Any]:
+    meta = _one(snapshot, _SQL_META, tenant_id)
+    if meta is None:
+        raise SnapshotNotFound(f"snapshot {snapshot.version} has no meta row for its tenant")
+    this_month = month_start(meta["as_of"])
+    first, last = add_months(this_month, -REVENUE_MONTHS_BACK), add_months(this_month, REVENUE_MONTHS_AHEAD)
+    kpis = _one(snapshot, _SQL_KPIS, tenant_id)
+    return {
+        "tenant": {"id": tenant_id, "slug": meta["tenant_slug"], "name": meta["tenant_name"]},
+        "as_of": jsonable(meta["as_of"]),
+        "base_currency": meta["base_currency"],
+        "snapshot": {"version": snapshot.version, "refreshed_at": jsonable(meta["refreshed_at"])},
+        "kpis": {key: jsonable(value) for key, value in (kpis or {}).items() if key not in ("as_of", "base_currency")},
+        "revenue_monthly": {"first_month": first.isoformat(), "last_month": last.isoformat(),
+                            "rows": _rows(snapshot.query(_SQL_REVENUE_MONTHLY, [tenant_id, first, last]))},
+        "top_performers": _rows(snapshot.query(_SQL_TOP_PERFORMERS, [tenant_id, TOP_PERFORMERS])),
+    }
 
 
 _COUNT_FIELDS = ("total_bookings", "completed_bookings", "cancelled_bookings")

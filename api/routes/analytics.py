@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import Response
 
 from api.context import ApiContext, Principal, get_context, principal
 
@@ -9,5 +10,5 @@ router = APIRouter(prefix="/analytics", tags=["analytics"])
 
 
 @router.get("/dashboard", summary="The label dashboard's numbers (KPIs, revenue by month and type, top performers)")
-def dashboard(caller: Principal = Depends(principal), context: ApiContext = Depends(get_context)) -> dict:
-    return context.analytics.dashboard(caller.actor)
+def dashboard(caller: Principal = Depends(principal), context: ApiContext = Depends(get_context)) -> Response:
+    return Response(context.analytics.dashboard_json(caller.actor), media_type="application/json")
