@@ -318,3 +318,11 @@ def test_example_script_runs_against_a_published_snapshot(env):
     assert out.index("Lumen Vale") < out.index("Marisol Keys") < out.index("The Quiet Harbor")
     assert out.index("2024-04-01") < out.index("2025-03-01") < out.index("2025-06-01")  # months ascending
     assert CANARY not in out
+
+
+@pytest.mark.parametrize("command, words", [("sql", ["--format", "--output", "interactive shell"]),
+                                            ("tables", ["--tenant", "descriptions"])])
+def test_commands_have_help(command, words, monkeypatch, capsys):
+    code, out, _ = cli(monkeypatch, capsys, command, "--help")
+    assert code == 0 and "Usage" in out
+    assert all(word in " ".join(out.split()) for word in words), out
