@@ -1,21 +1,24 @@
-"""Report exports: CSV files and a manifest per tenant, from its own snapshot only."""
+"""Report exports over a real refresh (dbt marts): per tenant, complete, human, and B's canary
+never in A's files. (The format details are tested in tests/reports on a small snapshot.)"""
 from __future__ import annotations
 
 import csv
 import hashlib
 import json
 
+import polars as pl
 import pytest
 
-from auditoryx.errors import AuditoryxError
 from operational.permissions import command_line_operator as operator
-from reports.csv_export import EXPORTED_MARTS, export_tenant_csv, neutralize
+from reports.csv_export import export_tenant_csv, neutralize
+from reports.export import export_report, verify_export
 from tests.e2e.conftest import CANARY
 
 
 def test_neutralize_formulas():
     assert neutralize('=HYPERLINK("http://x","y")') == '\'=HYPERLINK("http://x","y")'
-    assert neutralize("-12") == "'-12" and neutralize("plain") == "plain" and neutralize(3) == 3
+    assert neutralize("-12") == "'-12" and neutralize("plain") == "plain" and neutralize(-12) == -12
+    assert neutralize("＝1+1") == "'＝1+1"
 
 
 def test_exports_ask_the_permission_module(tmp_path):
@@ -32,31 +35,30 @@ def test_exports_ask_the_permission_module(tmp_path):
     assert not (tmp_path / "exports").exists()
 
 
-def test_exports_are_per_tenant_complete_and_idempotent(refreshed):
+def test_exports_of_real_marts_are_per_tenant_and_complete(refreshed):
     settings, (tenant_a, tenant_b) = refreshed
     exports = settings.resolved_exports_dir
-    a = export_tenant_csv(settings.published_dir, exports, tenant_a.id, tenant_a.slug, actor=operator(tenant_a.id))
+    a = export_report(settings.published_dir, exports, tenant_a.id, actor=operator(tenant_a.id),
+                      formats="xlsx,html,csv,parquet")
     b = export_tenant_csv(settings.published_dir, exports, tenant_b.id, tenant_b.slug, actor=operator(tenant_b.id))
     assert a.folder.is_relative_to(exports / tenant_a.id) and b.folder.is_relative_to(exports / tenant_b.id)
     assert sorted(p.name for p in exports.iterdir()) == sorted([tenant_a.id, tenant_b.id])  # by id, not slug
     manifest = json.loads((a.folder / "manifest.json").read_text(encoding="utf-8"))
     assert (manifest["tenant_id"], manifest["tenant_slug"]) == (tenant_a.id, tenant_a.slug)  # slug: display only
-    assert [f["file"] for f in manifest["files"]] == [f"{m}.csv" for m in EXPORTED_MARTS]
+    assert verify_export(a.folder) == []
     for entry in manifest["files"]:
-        data = (a.folder / entry["file"]).read_bytes()
-        assert hashlib.sha256(data).hexdigest() == entry["sha256"]
-        with open(a.folder / entry["file"], newline="", encoding="utf-8") as handle:
-            assert sum(1 for _ in csv.reader(handle)) == entry["rows"] + 1
-    everything_a = "".join((a.folder / f["file"]).read_text(encoding="utf-8") for f in manifest["files"])
-    assert CANARY not in everything_a and tenant_b.id not in everything_a
-    assert CANARY in (b.folder / "top_performers.csv").read_text(encoding="utf-8")
-    again = export_tenant_csv(settings.published_dir, exports, tenant_a.id, tenant_a.slug, actor=operator(tenant_a.id))
-    assert again.folder == a.folder and again.manifest == a.manifest
-    with pytest.raises(AuditoryxError):
-        export_tenant_csv(settings.published_dir, exports, tenant_a.id, "../" + tenant_b.slug, actor=operator(tenant_a.id))
-    with pytest.raises(AuditoryxError):  # A's snapshot under B's name
-        export_tenant_csv(settings.published_dir, exports, tenant_a.id, tenant_b.slug, actor=operator(tenant_a.id))
-    for bad_id in ("../" + tenant_b.id, "", tenant_a.id + "/.."):
-        with pytest.raises(AuditoryxError):  # the id is validated before it becomes a folder
-            export_tenant_csv(settings.published_dir, exports, bad_id, tenant_a.slug, actor=operator(bad_id))
-    assert sorted(p.name for p in exports.iterdir()) == sorted([tenant_a.id, tenant_b.id])
+        assert hashlib.sha256((a.folder / entry["file"]).read_bytes()).hexdigest() == entry["sha256"]
+        if entry["format"] == "csv":
+            with open(a.folder / entry["file"], newline="", encoding="utf-8-sig") as handle:
+                assert sum(1 for _ in csv.reader(handle)) == entry["rows"] + 1
+    sections = {s["key"]: s["rows"] for s in manifest["sections"]}
+    assert sections["kpis"] == 1 and sections["receivables_aging"] == 4 and sections["revenue_by_month"] > 0
+    assert sections["top_performers"] > 0
+    top = list(csv.reader(open(a.folder / "Top performers.csv", newline="", encoding="utf-8-sig")))
+    assert top[0][:2] == ["Rank", "Artist"] and [int(r[0]) for r in top[1:]] == list(range(1, len(top)))
+    text_a = "".join((a.folder / f["file"]).read_text(encoding="utf-8-sig") for f in manifest["files"]
+                     if f["format"] in ("csv", "html"))
+    text_a += "".join(pl.read_parquet(a.folder / f["file"]).write_csv() for f in manifest["files"]
+                      if f["format"] == "parquet")
+    assert CANARY not in text_a and tenant_b.id not in text_a and tenant_a.id not in text_a  # no ids by default
+    assert CANARY in (b.folder / "Top performers.csv").read_text(encoding="utf-8-sig")
