@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from auditoryx.errors import AuditoryxError
 from operational import booking_rules as rules
+from operational import webhooks
 from operational.booking_rules import BookingDraft, BookingError, Interval, ValidBooking
 from operational.enums import BookingStatus, UserRole
 from operational.models import Artist, Booking, Project, User
@@ -184,6 +185,7 @@ def create_booking(engine: Engine, actor: Actor, draft: BookingDraft, *,
                                                                             valid.interval.duration),
                                       alternatives(valid.interval, artist.id) if alternatives else ())
         booking = repo.add(Booking, **booking_values(valid), **extra, created_by_id=actor.user_id)
+        webhooks.emit_booking(session, actor, booking, "booking.created")
         return _view(booking, artist)
 
 
@@ -238,6 +240,7 @@ def change_status(engine: Engine, actor: Actor, booking_id: str, change: str) ->
                 raise BookingConflict(valid, clashes, rules.next_free_start(busy, booking.start_date,
                                                                             interval.duration))
         updated = repo.update(Booking, booking_id, status=step.target)
+        webhooks.emit_booking(session, actor, updated, webhooks.status_event(step.target))
         return _view(updated, artist)
 
 
@@ -248,6 +251,7 @@ def set_payment_status(engine: Engine, actor: Actor, booking_id: str, status: st
         booking = repo.require(Booking, booking_id)
         target = rules.payment_change(booking.payment_status, status)
         updated = repo.update(Booking, booking_id, payment_status=target)
+        webhooks.emit_booking(session, actor, updated, "booking.updated")
         return _view(updated, repo.require(Artist, updated.artist_id))
 
 

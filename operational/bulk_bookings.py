@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from auditoryx.errors import AuditoryxError
 from operational import booking_rules as rules
-from operational import bookings
+from operational import bookings, webhooks
 from operational.booking_rules import BookingDraft, BookingError, ValidBooking
 from operational.enums import BookingStatus
 from operational.models import Artist, Booking, Project
@@ -486,6 +486,7 @@ def commit_bookings(engine: Engine, actor: Actor, rows: Sequence[RawRow], *,
                 continue
             booking = repo.add(Booking, **bookings.booking_values(item.valid), **item.extra,
                                created_by_id=actor.user_id)
+            webhooks.emit_booking(session, actor, booking, "booking.created")
             created.append(CreatedBooking(row.row, booking.id, row.artist_name or "", booking.title))
         return BulkCommitResult(mode, created, preview)
 

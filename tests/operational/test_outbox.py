@@ -13,6 +13,7 @@ from operational import outbox
 from operational.db import make_engine
 from operational.models import OutboxAttempt, OutboxMessage
 from operational.outbox import Outcome, decide, next_delay
+from tests.operational.delivery_fixtures import db_url, delivery_template, migrated, tenants  # noqa: F401
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 12, 1, 12, tzinfo=UTC)
