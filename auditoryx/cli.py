@@ -11,6 +11,7 @@ import click
 import typer
 
 from auditoryx.cli_api import api, api_keys_app
+from auditoryx.cli_deliver import deliver
 from auditoryx.cli_sql import sql, tables
 from auditoryx.cli_tenants import tenants_app
 from auditoryx.cli_users import users_app
@@ -28,6 +29,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(tenants_app, name="tenants")
 app.add_typer(api_keys_app, name="api-keys")
 app.command("api")(api)  # auditoryx/cli_api.py: uvicorn on port 8000
+app.command("deliver")(deliver)  # auditoryx/cli_deliver.py: the outbox (webhooks, e-mail)
 
 
 class _Progress:

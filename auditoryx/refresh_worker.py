@@ -7,11 +7,16 @@ during a refresh starts the next round) and runs one incremental refresh of exac
 tenants, in-process: no interpreter start-up, dbt's project already parsed. It writes a
 heartbeat file so that writers know it is alive (they start a one-off refresh otherwise).
 `auditoryx serve` starts it beside the dashboards; it stops when its parent does.
+
+It also delivers the outbox (webhooks, e-mails: operational.outbox) in a thread of its own, so
+that a slow receiver never delays a refresh; a round runs every ``deliver_seconds``, at once
+again while messages keep coming.
 """
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -61,13 +66,51 @@ def _active_tenants(settings: Settings) -> set[str]:
         engine.dispose()
 
 
+def _deliver_outbox(settings: Settings, stop: threading.Event, deliver: Callable | None,
+                    deliver_seconds: float) -> None:
+    """The delivery thread: one outbox round per ``deliver_seconds`` until ``stop``."""
+    owned = None
+    if deliver is None:
+        from operational.outbox import OutboxDeliverer
+
+        deliver = owned = OutboxDeliverer(settings)
+    try:
+        while not stop.is_set():
+            try:
+                report = deliver()
+                busy = bool(getattr(report, "claimed", 0)) and report.claimed >= getattr(deliver, "limit", 1 << 30)
+            except Exception:  # noqa: BLE001 - one failed round must not stop the worker
+                log.exception("outbox delivery failed")
+                busy = False
+            if not busy:
+                stop.wait(deliver_seconds)
+    finally:
+        if owned is not None:
+            owned.close()
+
+
 def run(settings: Settings, *, poll_seconds: float = 0.2, refresh: Callable | None = None,
         should_stop: Callable[[], bool] | None = None,
-        known_tenants: Callable[[Settings], set[str]] = _active_tenants) -> None:
+        known_tenants: Callable[[Settings], set[str]] = _active_tenants,
+        deliver: Callable | None = None, deliver_seconds: float = 1.0) -> None:
     """Serve requests until the parent process goes away (or ``should_stop`` says so); only
-    active tenants of the operational database are refreshed."""
+    active tenants of the operational database are refreshed. Meanwhile a thread delivers the
+    outbox (``deliver``: one round per call; default the settings' webhook and e-mail senders)."""
     if refresh is None:
         from auditoryx.pipeline import refresh
+    stop = threading.Event()
+    delivery = threading.Thread(target=_deliver_outbox, args=(settings, stop, deliver, deliver_seconds),
+                                name="outbox-delivery", daemon=True)
+    delivery.start()
+    try:
+        _serve_requests(settings, poll_seconds, refresh, should_stop, known_tenants)
+    finally:
+        stop.set()
+        delivery.join(timeout=30)
+
+
+def _serve_requests(settings: Settings, poll_seconds: float, refresh: Callable,
+                    should_stop: Callable[[], bool] | None, known_tenants: Callable[[Settings], set[str]]) -> None:
     folder = requests_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     parent = os.getppid()
