@@ -91,8 +91,8 @@ def feed_ics(engine: Engine, token: str, *, now: dt.datetime | None = None) -> b
                                        "FROM auditoryx_feed_token_by_hash(:hash)"), {"hash": digest}).first()
         else:
             row = session.execute(
-                select(FeedToken.id, FeedToken.org_id, FeedToken.artist_id, FeedToken.revoked_at,
-                       Organization.is_active).join(Organization, Organization.id == FeedToken.org_id)
+                select(FeedToken.id.label("token_id"), FeedToken.org_id, FeedToken.artist_id, FeedToken.revoked_at,
+                       Organization.is_active.label("org_active")).join(Organization, Organization.id == FeedToken.org_id)
                 .where(FeedToken.token_hash == digest)).first()
     if row is None or row.revoked_at is not None or not row.org_active:
         raise InvalidFeedToken("no such calendar feed")

@@ -365,5 +365,4 @@ def calendar_feed_reader(tenant_id: str) -> Actor:
     keep = {(Resource.CALENDAR, READ), (Resource.CALENDAR, EXPORT)}
     denied = frozenset((resource, action) for resource in TENANT_RESOURCES for action in APPLICABLE_ACTIONS[resource]
                        if (resource, action) not in keep)
-    return Actor(user_id=None, tenant_id=tenant_id, role=UserRole.ORG_ADMIN, grants=Grants(denied=denied),
-                 read_only=True)
+    return Actor(user_id=None, tenant_id=tenant_id, role=UserRole.ORG_ADMIN, grants=Grants(denied=denied))

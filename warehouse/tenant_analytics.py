@@ -44,9 +44,7 @@ _SQL_REVENUE_BY_MONTH = """SELECT month, sum(recognized_revenue) AS recognized_r
        sum(pipeline_revenue) AS pipeline_revenue, sum(collected_revenue) AS collected_revenue,
        sum(outstanding_revenue) AS outstanding_revenue
 FROM fct_revenue_monthly WHERE tenant_id = ? AND month BETWEEN ? AND ? GROUP BY month ORDER BY month"""
-_SQL_PROJECT_HEALTH = """SELECT project_id, name, status, budget, spent, budget_used_pct, milestones_total,
-       milestones_completed, milestones_overdue, is_over_budget, is_past_deadline, is_at_risk, deadline,
-       base_currency
+_SQL_PROJECT_HEALTH = """SELECT * EXCLUDE (tenant_id)
 FROM fct_project_health WHERE tenant_id = ? AND project_id = ?"""
 
 

@@ -32,7 +32,7 @@ UTC_TIMESTAMP = sa.DateTime(timezone=True)
 TENANT = "current_setting('app.tenant_id', true)"
 GRANTS = {
     "api_keys": "SELECT, INSERT, UPDATE",
-    "api_idempotency": "SELECT, INSERT, DELETE",
+    "api_idempotency": "SELECT, INSERT, UPDATE, DELETE",
     "api_rate_buckets": "SELECT, INSERT, UPDATE",
     "feed_tokens": "SELECT, INSERT, UPDATE",
 }
