@@ -352,3 +352,21 @@ def test_rotation_without_grace_and_expired_grace_sign_once(migrated, tenants, r
     with pytest.raises(ValueError):
         with Session(migrated) as session:
             webhooks.emit(session, a.id, "booking.deleted", {})
+
+
+def test_the_readme_receiver_verifies_our_signatures():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Webhooks and e-mail delivery", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {"__name__": "readme_receiver"}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    verify = namespace["verify"]
+    body = webhooks.body_bytes({"type": "booking.created", "data": {"id": "b1", "title": "Señorita"}})
+    now = int(time.time())
+    assert verify(SECRET, signature_header([SECRET], body, now), body)
+    assert verify(SECRET, signature_header(["whsec_new", SECRET], body, now), body)  # during a rotation
+    assert not verify(SECRET, signature_header([SECRET], body, now), body + b" ")
+    assert not verify(SECRET, signature_header([SECRET], body, now - 301), body)
+    assert not verify(SECRET, "", body)
