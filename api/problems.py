@@ -24,6 +24,7 @@ from operational.permissions import PermissionDenied
 from operational.repository import NotFoundError, TenantScopeError
 from operational.roster import PlanLimitReached
 from operational.users import DuplicateEmail
+from operational.webhooks import WebhookError
 from warehouse.reader import SnapshotNotFound
 
 MEDIA_TYPE = "application/problem+json"
@@ -53,6 +54,7 @@ _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
     (BookingConflict, 409, "booking-conflict"),
     (DuplicateEmail, 409, "duplicate"),
     (PlanLimitReached, 409, "plan-limit"),
+    (WebhookError, 422, "invalid-webhook"),
     (IdempotencyInProgress, 409, "idempotency-in-progress"),
     (IdempotencyMismatch, 422, "idempotency-mismatch"),
     (InvalidIdempotencyKey, 400, "bad-idempotency-key"),
