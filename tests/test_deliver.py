@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
+from typer.testing import CliRunner
+
 from auditoryx import refresh_worker
+from auditoryx.cli import app
+from auditoryx.errors import NotInitialized
 from operational import bookings, webhooks
 from operational.booking_rules import BookingDraft
 from operational.db import create_schema, make_engine
@@ -19,8 +20,6 @@ from sqlalchemy.orm import Session
 
 from tests.operational.conftest import seed_tenant
 from tests.operational.test_webhooks import Receiver
-
-AUDITORYX = str(Path(sys.executable).with_name("auditoryx"))
 
 
 def _tenant_with_endpoint(settings, receiver):
@@ -44,13 +43,13 @@ def test_deliver_command_sends_pending_webhooks(app_env, monkeypatch):
     settings = get_settings()
     receiver = Receiver()
     try:
-        before = subprocess.run([AUDITORYX, "deliver"], capture_output=True, text=True, timeout=120, env=os.environ)
-        assert before.returncode == 1 and "auditoryx init" in before.stderr
+        before = CliRunner().invoke(app, ["deliver"])
+        assert isinstance(before.exception, NotInitialized) and "auditoryx init" in str(before.exception)
         assert not Path(settings.operational_database_url.removeprefix("sqlite:///")).exists()  # nothing created
         engine, secret, made = _tenant_with_endpoint(settings, receiver)
         engine.dispose()
-        result = subprocess.run([AUDITORYX, "deliver"], capture_output=True, text=True, timeout=120, env=os.environ)
-        assert result.returncode == 0, result.stderr
+        result = CliRunner().invoke(app, ["deliver"])
+        assert result.exit_code == 0, result.output
         assert "1 delivered" in result.stdout and "0 pending" in result.stdout
         assert "AUDITORYX_SMTP_HOST is not set" in result.stderr
         [request] = receiver.requests
