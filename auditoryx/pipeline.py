@@ -5,7 +5,7 @@ Plain functions; the CLI and the Dagster assets both call these.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -13,11 +13,15 @@ from auditoryx.locking import exclusive_lock
 from auditoryx.settings import Settings
 from ingestion.extract import ExtractionResult, Mode, extract_operational
 from ingestion.files import FileDropReport, ensure_file_tables, ingest_file_drops, landing_folder
+from ingestion.files.ingest import tenants_to_replay
+from ingestion.fx import fx_currencies
+from ingestion.operational_quarantine import apply_quarantine, plan_quarantine, quarantined_rows
 from ingestion.operational_source import open_operational
-from warehouse.build_db import closing_quietly, connect_build
-from warehouse.dbt_runner import build_all
+from warehouse.build_db import closing_quietly, connect_build, is_damage, probe_build_database, set_aside
+from warehouse.dbt_runner import build_all, tenant_failures
 from warehouse.pending import mark_pending, narrow_marks
 from warehouse.publish import PublishResult, publish_platform, publish_tenants, retire_tenant
+from warehouse.tenant_status import failed_tenants as failed_status
 
 Progress = Callable[[str], None]
 
@@ -26,6 +30,8 @@ Progress = Callable[[str], None]
 class IngestResult:
     extraction: ExtractionResult
     file_drops: FileDropReport
+    # operational rows kept out of the build, (tenant_id, entity, id, reason), every tenant's
+    quarantined: tuple[tuple[str, str, str, str], ...] = ()
 
     @property
     def tenant_ids(self) -> list[str]:
@@ -38,6 +44,7 @@ class RefreshResult:
     as_of: dt.date
     ingestion: IngestResult
     publication: PublishResult
+    failed_tenants: dict[str, list[str]] = field(default_factory=dict)  # tenant → why its build failed
 
     @property
     def extraction(self) -> ExtractionResult:
@@ -63,14 +70,33 @@ def ingest(settings: Settings, tenant_ids: Sequence[str] | None = None,
             extraction = extract_operational(reader, conn, tenant_ids, progress, mode)
         if tenant_ids is not None and marked_at is not None:  # the rows are committed: say which tables changed
             narrow_marks(conn, marked_at, extraction.changed_tables())
+        quarantined = quarantine_operational_rows(conn, progress)
         ensure_file_tables(conn)
         mark_pending(conn, tenants_with_landing_files(settings.resolved_landing_dir, known_tenants(conn)))
+        mark_pending(conn, tenants_to_replay(conn, settings.resolved_archive_dir))  # archived drops to load again
         drops = ingest_file_drops(conn, settings.resolved_landing_dir, settings.resolved_archive_dir,
                                   known_tenants(conn))
+        if drops.replayed:
+            _say(progress, f"file drops: {len(drops.replayed)} archived files replayed into the build database "
+                           f"({sum(f.rows_loaded for f in drops.replayed)} rows loaded)")
         if drops.files:
             _say(progress, f"file drops: {len(drops.files)} files, {drops.rows_loaded} rows loaded, "
                            f"{drops.rows_quarantined} quarantined")
-        return IngestResult(extraction=extraction, file_drops=drops)
+        return IngestResult(extraction=extraction, file_drops=drops, quarantined=quarantined)
+
+
+def quarantine_operational_rows(conn, progress: Progress | None = None) -> tuple[tuple[str, str, str, str], ...]:
+    """Keep out of the build the operational rows it could not use (a booking in a currency without
+    FX rates), for every tenant; tenants whose quarantined rows change are marked pending first."""
+    changed = plan_quarantine(conn, fx_currencies())
+    if changed:
+        mark_pending(conn, changed)
+    apply_quarantine(conn, changed, dt.datetime.now(dt.timezone.utc))
+    rows = tuple(quarantined_rows(conn))
+    if rows:
+        _say(progress, f"quarantined {len(rows)} operational rows of {len({r[0] for r in rows})} tenants "
+                       f"(e.g. {rows[0][1]} {rows[0][2]}: {rows[0][3]})")
+    return rows
 
 
 def tenants_with_landing_files(landing_dir: Path, tenant_ids: Iterable[str]) -> list[str]:
@@ -86,23 +112,62 @@ def known_tenants(conn) -> dict[str, str]:
     return {tenant_id: slug for tenant_id, slug in conn.execute("SELECT id, slug FROM raw_organizations").fetchall()}
 
 
-def build_models(settings: Settings, as_of: dt.date) -> None:
+def build_models(settings: Settings, as_of: dt.date) -> dict[str, list[str]]:
+    """dbt build; returns tenant → reasons of the tenants whose rows failed a data test (they are
+    not published: see warehouse/dbt_runner.py)."""
     build_all(settings.build_database_path, settings.dbt_work_dir, as_of, threads=settings.dbt_threads)
+    return tenant_failures(settings.build_database_path)
 
 
 def publish(settings: Settings, as_of: dt.date, tenant_ids: Sequence[str] | None = None,
             progress: Progress | None = None) -> PublishResult:
-    """Publish the given tenants (default all) and a new operator (platform) version."""
+    """Publish the given tenants (default all) and a new operator (platform) version.
+
+    Tenants whose rows failed a data test of the last build keep their last good version (and a
+    BUILD_STATUS.json with the reasons); tenants that failed before and pass now are published
+    even when not asked for."""
+    failures = tenant_failures(settings.build_database_path)
+    recovered = [t for t in failed_status(settings.published_dir) if t not in failures]
+    if tenant_ids is not None:
+        tenant_ids = sorted(set(tenant_ids) | set(recovered))
     with closing_quietly(connect_build(settings.build_database_path)) as conn:
-        if (tenant_ids is not None and not list(tenant_ids)) or not known_tenants(conn):
+        if (tenant_ids is not None and not list(tenant_ids) and not failures) or not known_tenants(conn):
             # no tenant to publish (none yet, or every one gone): only the operator's version
             version = publish_platform(conn, settings.published_dir, as_of=as_of,
                                        grace_seconds=settings.publish_grace_seconds)
             return PublishResult(version=version, tenant_ids=(), removed_versions=0)
         result = publish_tenants(conn, settings.published_dir, as_of=as_of, tenant_ids=tenant_ids,
-                                 grace_seconds=settings.publish_grace_seconds, progress=progress)
+                                 grace_seconds=settings.publish_grace_seconds, progress=progress,
+                                 failed=failures)
         publish_platform(conn, settings.published_dir, as_of=as_of, grace_seconds=settings.publish_grace_seconds)
         return result
+
+
+def _set_aside(settings: Settings, reason: str, progress: Progress | None) -> None:
+    moved = set_aside(settings.build_database_path)
+    _say(progress, f"the build database was damaged ({reason}): moved to {moved}; rebuilding it from the "
+                   "operational database and the archived file drops")
+
+
+def heal_build_database(settings: Settings, progress: Progress | None = None) -> bool:
+    """The build database is a cache: a damaged one is moved aside (kept for inspection) so that
+    this refresh rebuilds it. Returns whether it was. Call it holding the build lock."""
+    problem = probe_build_database(settings.build_database_path)
+    if problem is None:
+        return False
+    _set_aside(settings, problem, progress)
+    return True
+
+
+def _ingest_and_build(settings: Settings, tenant_ids: Sequence[str] | None, progress: Progress | None, mode: Mode,
+                      as_of: dt.date) -> tuple[IngestResult, dict[str, list[str]]]:
+    if not settings.build_database_path.exists():
+        tenant_ids = None  # a new build database: every tenant, every archived file drop
+    _say(progress, "extracting operational data")
+    ingestion = ingest(settings, tenant_ids, progress, mode)
+    extraction = ingestion.extraction
+    _say(progress, f"extracted {extraction.rows.get('bookings', 0)} bookings; running dbt build (as of {as_of})")
+    return ingestion, build_models(settings, as_of)
 
 
 def refresh(settings: Settings, tenant_ids: Sequence[str] | None = None,
@@ -113,11 +178,17 @@ def refresh(settings: Settings, tenant_ids: Sequence[str] | None = None,
     """
     as_of = settings.effective_as_of()
     with exclusive_lock(settings.resolved_warehouse_dir / "build.lock"):
-        _say(progress, "extracting operational data")
-        ingestion = ingest(settings, tenant_ids, progress, mode)
+        heal_build_database(settings, progress)
+        try:
+            ingestion, failed = _ingest_and_build(settings, tenant_ids, progress, mode, as_of)
+        except Exception as error:  # noqa: BLE001 - only a damaged file is retried, anything else re-raised
+            if not is_damage(error):
+                raise
+            _set_aside(settings, str(error), progress)  # found damaged on the way: rebuild once
+            ingestion, failed = _ingest_and_build(settings, tenant_ids, progress, mode, as_of)
         extraction = ingestion.extraction
-        _say(progress, f"extracted {extraction.rows.get('bookings', 0)} bookings; running dbt build (as of {as_of})")
-        build_models(settings, as_of)
+        for tenant_id, reasons in failed.items():
+            _say(progress, f"tenant {tenant_id}: build failed, keeps its last version: {'; '.join(reasons)}")
         _say(progress, "publishing tenant snapshots")
         publication = publish(settings, as_of, ingestion.tenant_ids, progress)
         for tenant_id in extraction.removed_tenants:
@@ -127,4 +198,4 @@ def refresh(settings: Settings, tenant_ids: Sequence[str] | None = None,
         _say(progress, f"published version {publication.version} for {len(publication.tenant_ids)} tenants")
     else:
         _say(progress, "nothing to refresh: no tenants")
-    return RefreshResult(as_of=as_of, ingestion=ingestion, publication=publication)
+    return RefreshResult(as_of=as_of, ingestion=ingestion, publication=publication, failed_tenants=failed)

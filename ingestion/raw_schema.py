@@ -80,3 +80,13 @@ def file_drop_table_name(entity: str) -> str:
     if entity not in FILE_DROP_ENTITIES:
         raise KeyError(f"not a file-drop entity: {entity}")
     return f"raw_files_{entity}"
+
+
+# Operational rows validation keeps out of the build (ingestion/operational_quarantine.py): the raw
+# tables stay a copy of the source, and dbt staging leaves these rows out (macros/with_file_drops.sql).
+OPERATIONAL_QUARANTINE_TABLE = "operational_quarantine"
+OPERATIONAL_QUARANTINE_COLUMNS: dict[str, str] = {
+    "tenant_id": "VARCHAR NOT NULL", "entity": "VARCHAR NOT NULL", "id": "VARCHAR NOT NULL",
+    "column": "VARCHAR NOT NULL", "value": "VARCHAR", "reason": "VARCHAR NOT NULL",
+    "quarantined_at": "TIMESTAMPTZ NOT NULL",
+}

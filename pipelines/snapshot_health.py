@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -13,6 +13,7 @@ from auditoryx.errors import AuditoryxError
 from auditoryx.settings import Settings
 from warehouse.layout import META_TABLE, PUBLISHED_MARTS, current_version, version_dir
 from warehouse.reader import open_tenant_snapshot
+from warehouse.tenant_status import failed_tenants, read_status
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class SnapshotHealth:
     version: str | None
     refreshed_at: dt.datetime | None
     problem: str | None
+    # the tenant's last build failed (its rows failed a data test): why, and which version it keeps
+    build_failure: str | None = None
 
 
 def published_tenants(settings: Settings) -> list[str]:
@@ -38,6 +41,12 @@ def _current(settings: Settings, tenant_id: str) -> tuple[str | None, str | None
 
 
 def check_tenant(settings: Settings, tenant_id: str) -> SnapshotHealth:
+    health = _check_tenant(settings, tenant_id)
+    status = read_status(settings.published_dir, tenant_id)
+    return replace(health, build_failure=status.summary()) if status else health
+
+
+def _check_tenant(settings: Settings, tenant_id: str) -> SnapshotHealth:
     version, damaged = _current(settings, tenant_id)
     if damaged:
         return SnapshotHealth(None, None, damaged)
@@ -61,6 +70,17 @@ def check_tenant(settings: Settings, tenant_id: str) -> SnapshotHealth:
     elif bookings > 0 and non_draft == 0:
         problem = f"{bookings} source bookings but fct_bookings_monthly is empty"
     return SnapshotHealth(version, meta["refreshed_at"], problem)
+
+
+def build_results(tenants: Collection[str], failures: dict[str, str]) -> list[tuple[str, bool, str | None]]:
+    """(tenant, passed, why not) per tenant of ``tenants``, from ``failures`` (tenant → summary of
+    its recorded build failure). Pure."""
+    return [(tenant_id, tenant_id not in failures, failures.get(tenant_id)) for tenant_id in sorted(set(tenants))]
+
+
+def tenant_build_failures(settings: Settings) -> dict[str, str]:
+    """tenant → summary of its recorded build failure (BUILD_STATUS.json, warehouse/tenant_status.py)."""
+    return {tenant_id: status.summary() for tenant_id, status in failed_tenants(settings.published_dir).items()}
 
 
 DEEP_CHECK_LIMIT = 50  # tenants opened one by one through the confined reader, per check
@@ -93,11 +113,14 @@ def snapshot_health(settings: Settings, deep: Collection[str] | None = None) -> 
     try:
         found |= _bulk_health(folders)
     except duckdb.Error:
-        found |= {tenant_id: check_tenant(settings, tenant_id) for tenant_id in folders}
+        found |= {tenant_id: _check_tenant(settings, tenant_id) for tenant_id in folders}
     chosen = [t for t in (tenants if deep is None else sorted(deep)) if t in folders][:DEEP_CHECK_LIMIT]
     for tenant_id in chosen:
         if found[tenant_id].problem is None:
-            found[tenant_id] = check_tenant(settings, tenant_id)
+            found[tenant_id] = _check_tenant(settings, tenant_id)
+    for tenant_id, status in failed_tenants(settings.published_dir).items():
+        if tenant_id in found:
+            found[tenant_id] = replace(found[tenant_id], build_failure=status.summary())
     return dict(sorted(found.items()))
 
 

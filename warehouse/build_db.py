@@ -1,16 +1,28 @@
-"""The DuckDB build database: one writer at a time, raw tables created from the contract."""
+"""The DuckDB build database: one writer at a time, raw tables created from the contract.
+
+It is a cache: everything in it is rebuilt from the operational database and the archived file
+drops (their journal, ingestion/files/journal.py). A damaged file (not a DuckDB database, cut
+short, failing checksums) is reported by :func:`connect_build` as :class:`DamagedBuildDatabase`,
+naming the file and how to rebuild it; ``auditoryx refresh`` moves it aside
+(:func:`set_aside`) and rebuilds it.
+"""
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
+from auditoryx.errors import AuditoryxError
 from ingestion.raw_schema import (
     FILE_DROP_ENTITIES,
     FILE_META_COLUMNS,
+    OPERATIONAL_QUARANTINE_COLUMNS,
+    OPERATIONAL_QUARANTINE_TABLE,
     RAW_TABLES,
     file_drop_table_name,
     raw_table_name,
@@ -78,18 +90,79 @@ def quote_identifier(name: str) -> str:
     return f'"{name}"'
 
 
+# what DuckDB says of a damaged file (never of a lock held by another process)
+_DAMAGE_MARKERS = ("not a valid DuckDB database file", "Corrupt database file", "Could not read enough bytes",
+                   "does not match stored checksum", "INTERNAL Error: Failed to load metadata",
+                   "Serialization Error")
+
+
+class DamagedBuildDatabase(AuditoryxError):
+    """The build database file is damaged; it is a cache: ``auditoryx refresh`` rebuilds it."""
+
+    def __init__(self, path: Path, cause: BaseException | str) -> None:
+        detail = " ".join(str(cause).split())[:300]
+        super().__init__(f"the build database {path} is damaged ({detail}); it is a cache: `auditoryx refresh` "
+                         f"moves it aside and rebuilds it from the operational database and the archived file "
+                         f"drops (or remove {path} and {path}.wal yourself, then run `auditoryx refresh`)")
+        self.path = Path(path)
+
+
+def is_damage(error: BaseException) -> bool:
+    """Whether an error (DuckDB's, or dbt's one-line summary of it) says the database file is
+    damaged (pure)."""
+    if isinstance(error, DamagedBuildDatabase):
+        return True
+    return isinstance(error, (duckdb.Error, AuditoryxError)) and any(m in str(error) for m in _DAMAGE_MARKERS)
+
+
 def connect_build(path: Path) -> duckdb.DuckDBPyConnection:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = duckdb.connect(str(path))
+    try:
+        conn = duckdb.connect(str(path))
+    except duckdb.Error as error:
+        if is_damage(error):
+            raise DamagedBuildDatabase(path, error) from error
+        raise
     conn.execute("SET TimeZone = 'UTC'")
     return conn
 
 
+def probe_build_database(path: Path) -> str | None:
+    """Why the build database cannot be used (damaged), or None (sound, or not there yet): it opens
+    and its catalog and every table's row count read."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        with closing_quietly(duckdb.connect(str(path))) as conn:
+            tables = conn.execute("SELECT schema_name, table_name FROM duckdb_tables() "
+                                  "WHERE database_name = current_database()").fetchall()
+            for schema, table in tables:
+                conn.execute(f"SELECT count(*) FROM {quote_identifier(schema)}.{quote_identifier(table)}").fetchall()
+    except duckdb.Error as error:
+        return " ".join(str(error).split())[:300] if is_damage(error) else None
+    return None
+
+
+def set_aside(path: Path, now: dt.datetime | None = None) -> Path:
+    """Move a damaged build database (and its WAL) to ``<name>.damaged-<UTC time>``; return the new path."""
+    path = Path(path)
+    stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%S%fZ")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    os.replace(path, target)
+    wal = path.with_name(path.name + ".wal")
+    if wal.exists():
+        os.replace(wal, target.with_name(target.name + ".wal"))
+    return target
+
+
 def ensure_raw_tables(conn: duckdb.DuckDBPyConnection) -> None:
-    """The raw tables dbt reads: raw_<table> per operational table, raw_files_<entity> per file-drop entity."""
+    """The raw tables dbt reads: raw_<table> per operational table, raw_files_<entity> per file-drop
+    entity, and the operational rows validation quarantined."""
     tables = {raw_table_name(table): columns for table, columns in RAW_TABLES.items()}
     tables |= {file_drop_table_name(entity): {**RAW_TABLES[entity], **FILE_META_COLUMNS} for entity in FILE_DROP_ENTITIES}
+    tables[OPERATIONAL_QUARANTINE_TABLE] = OPERATIONAL_QUARANTINE_COLUMNS
     for name, columns in tables.items():
         column_sql = ", ".join(f"{quote_identifier(column)} {sql_type}" for column, sql_type in columns.items())
         conn.execute(f"CREATE TABLE IF NOT EXISTS {name} ({column_sql})")

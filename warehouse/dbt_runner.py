@@ -10,6 +10,15 @@ engine: ``build_all`` keeps a fingerprint of those in the build database
 (``main.dbt_build_state``) and runs with ``--full-refresh`` whenever it differs from the one of
 the last successful build (or there is none).
 
+Tenant isolation: data tests warn instead of failing dbt (``dbt_project.yml``), so one tenant's
+bad rows never stop the models of the others. After the build, each test that found rows is run
+again as ``SELECT tenant_id, count(*) FROM (<its compiled SQL>)`` (``attribute_failures``): the
+tenants it names are recorded as failed with the reasons (``main.tenant_build_failures``) and stay
+pending, so every later build checks them again until they pass; publishing skips them (they keep
+their last good version). A failing test whose rows name no tenant (the FX seed's own tests, a
+test without a ``tenant_id`` column) still fails the whole build. Tests marked
+``meta: {advisory: true}`` only warn.
+
     python -m warehouse.dbt_runner docs   # dbt docs for the settings' build database (Makefile `docs`)
 """
 from __future__ import annotations
@@ -28,7 +37,8 @@ from pathlib import Path
 
 from auditoryx.errors import AuditoryxError
 from ingestion.raw_schema import RAW_TABLES
-from warehouse.pending import build_scope, clear_pending, scope_tables
+from warehouse.build_db import closing_quietly, transaction
+from warehouse.pending import build_scope, clear_pending, mark_pending, scope_tables
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 BUILD_DB_ENV = "AUDITORYX_BUILD_DB"
@@ -51,6 +61,8 @@ _LOCK = threading.RLock()
 
 INCREMENTAL_SELECTOR = "incremental_build"  # dbt_project/selectors.yml
 STATE_TABLE = "dbt_build_state"  # in schema main of the build database
+FAILURES_TABLE = "tenant_build_failures"  # in schema main: tenants whose rows failed a data test
+_MAX_SAMPLE = 200
 _FINGERPRINT_SUFFIXES = frozenset({".sql", ".yml", ".yaml", ".csv"})
 _FINGERPRINT_PACKAGES = ("dbt-core", "dbt-duckdb", "duckdb")
 
@@ -140,6 +152,36 @@ def dbt_flags(*, work_dir: Path, as_of: dt.date, threads: int, target_dir: Path 
     ]
 
 
+@dataclass(frozen=True)
+class FailedTest:
+    """A data test that found rows (dbt status ``warn``; see the module docstring)."""
+    name: str
+    failures: int | None
+    message: str
+    compiled_code: str | None
+
+
+@dataclass(frozen=True)
+class DbtOutcome:
+    failure: str | None  # one line naming what failed dbt itself (model errors…), None on success
+    failed_tests: tuple[FailedTest, ...] = ()  # data tests with failing rows, to attribute to tenants
+
+
+def _failed_tests(result: object) -> tuple[FailedTest, ...]:
+    found = []
+    for node_result in getattr(getattr(result, "result", None), "results", None) or []:
+        status = str(getattr(node_result.status, "value", node_result.status))
+        node = node_result.node
+        if status != "warn" or getattr(node, "resource_type", None) != "test":
+            continue
+        meta = getattr(getattr(node, "config", None), "meta", None) or {}
+        if meta.get("advisory"):
+            continue
+        found.append(FailedTest(node.name, getattr(node_result, "failures", None), _one_line(node_result.message or ""),
+                                getattr(node, "compiled_code", None)))
+    return tuple(found)
+
+
 def invoke_dbt(
     args: Sequence[str],
     *,
@@ -151,7 +193,8 @@ def invoke_dbt(
     tenant_scope: Sequence[str] | None = None,
 ) -> str | None:
     """Run ``dbt <args>`` in-process on ``build_db``; return None on success, else a one-line
-    summary of what failed (failing nodes and tests, or the exception).
+    summary of what failed (failing nodes and tests, or the exception). Data tests with failing
+    rows only warn (see the module docstring): ``invoke_dbt_outcome`` lists them.
 
     ``args`` starts with the dbt command (``["build"]``, ``["test", "--select", "marts"]``…).
     Artifacts go to ``target_dir``, by default ``work_dir/target``; they are written for failed
@@ -159,6 +202,21 @@ def invoke_dbt(
     also serialize the whole ``manifest.json`` on every invocation (~0.3 s, before the first
     node runs); ``parse`` (Dagster's manifest) and ``docs generate`` write it.
     """
+    return invoke_dbt_outcome(args, build_db=build_db, work_dir=work_dir, as_of=as_of, threads=threads,
+                              target_dir=target_dir, tenant_scope=tenant_scope).failure
+
+
+def invoke_dbt_outcome(
+    args: Sequence[str],
+    *,
+    build_db: Path,
+    work_dir: Path,
+    as_of: dt.date,
+    threads: int = 2,
+    target_dir: Path | None = None,
+    tenant_scope: Sequence[str] | None = None,
+) -> DbtOutcome:
+    """``invoke_dbt`` that also returns the data tests that found rows."""
     if not args:
         raise AuditoryxError("dbt needs a command, e.g. ['build']")
     if not isinstance(as_of, dt.date) or isinstance(as_of, dt.datetime):
@@ -182,13 +240,113 @@ def invoke_dbt(
         try:
             result = dbtRunner().invoke(cli_args)
         except Exception as exc:  # dbt normally reports through the result; be safe
-            return f"dbt {command} failed: {_one_line(exc, 300)}"
+            return DbtOutcome(f"dbt {command} failed: {_one_line(exc, 300)}")
         finally:
             _release_build_database(vacuum=not scope)
         if results_only:
             _write_run_results(result, target)
 
-    return None if result.success else _failure_summary(command, result)
+    return DbtOutcome(None if result.success else _failure_summary(command, result), _failed_tests(result))
+
+
+@dataclass(frozen=True)
+class TenantFailures:
+    """Failed data tests, attributed: tenant → reasons, and the tests whose rows name no tenant."""
+    by_tenant: dict[str, list[str]]
+    unattributed: list[str]
+
+    def summary(self) -> str:
+        listed = "; ".join(self.unattributed[:_MAX_LISTED])
+        more = f"; and {len(self.unattributed) - _MAX_LISTED} more" if len(self.unattributed) > _MAX_LISTED else ""
+        return f"dbt build failed, {len(self.unattributed)} failing test(s) not limited to tenants: {listed}{more}"
+
+
+def _sample(columns: Sequence[str], row: Sequence[object]) -> str:
+    pairs = ", ".join(f"{c}={v}" for c, v in zip(columns, row) if c != "tenant_id")
+    return _one_line(pairs, _MAX_SAMPLE)
+
+
+def attribute_failures(build_db: Path, failed: Sequence[FailedTest]) -> TenantFailures:
+    """Run each failed test's compiled SQL again, grouped by ``tenant_id``: the reasons of each
+    tenant ("<test>: <n> failing rows, e.g. <first row>"), and the tests that cannot be pinned on
+    tenants (no compiled SQL, no ``tenant_id`` column, a row without a tenant)."""
+    import duckdb
+
+    by_tenant: dict[str, list[str]] = {}
+    unattributed: list[str] = []
+    if not failed:
+        return TenantFailures(by_tenant, unattributed)
+    with closing_quietly(duckdb.connect(str(build_db))) as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        for test in failed:
+            described = f"test {test.name} ({test.message or 'failing rows'})"
+            if not test.compiled_code:
+                unattributed.append(described)
+                continue
+            query = f"SELECT * FROM ({test.compiled_code}\n) AS failing"
+            try:
+                cursor = conn.execute(f"SELECT * FROM ({query}) ORDER BY ALL")
+                columns = [d[0] for d in cursor.description]
+                rows = cursor.fetchall()
+            except duckdb.Error as error:
+                unattributed.append(f"{described}: {_one_line(error)}")
+                continue
+            if "tenant_id" not in columns or any(r[columns.index("tenant_id")] is None for r in rows):
+                unattributed.append(described)
+                continue
+            position = columns.index("tenant_id")
+            per_tenant: dict[str, list[Sequence[object]]] = {}
+            for row in rows:
+                per_tenant.setdefault(str(row[position]), []).append(row)
+            for tenant_id, tenant_rows in sorted(per_tenant.items()):
+                count = len(tenant_rows)
+                by_tenant.setdefault(tenant_id, []).append(
+                    f"dbt test {test.name}: {count} failing row{'s' if count != 1 else ''}, "
+                    f"e.g. {_sample(columns, tenant_rows[0])}")
+    return TenantFailures(by_tenant, unattributed)
+
+
+_FAILURES_DDL = (f"CREATE TABLE IF NOT EXISTS main.{FAILURES_TABLE} (tenant_id VARCHAR NOT NULL, "
+                 "reason VARCHAR NOT NULL, failed_at TIMESTAMPTZ NOT NULL)")
+
+
+def record_tenant_failures(build_db: Path, scope: Sequence[str] | None,
+                           by_tenant: dict[str, list[str]]) -> None:
+    """Replace the recorded failures of the build's tenants (``scope``; None: every tenant) and
+    mark the failed tenants pending: every later build checks them again until they pass."""
+    import duckdb
+
+    now = dt.datetime.now(dt.timezone.utc)
+    with closing_quietly(duckdb.connect(str(build_db))) as conn:
+        conn.execute(_FAILURES_DDL)
+        with transaction(conn):
+            if scope is None:
+                conn.execute(f"DELETE FROM main.{FAILURES_TABLE}")
+            else:
+                conn.execute(f"DELETE FROM main.{FAILURES_TABLE} WHERE list_contains(?, tenant_id)", [list(scope)])
+            rows = [[tenant_id, reason, now] for tenant_id, reasons in sorted(by_tenant.items()) for reason in reasons]
+            if rows:
+                conn.executemany(f"INSERT INTO main.{FAILURES_TABLE} VALUES (?, ?, ?)", rows)
+        if by_tenant:
+            mark_pending(conn, sorted(by_tenant))
+
+
+def tenant_failures(build_db: Path) -> dict[str, list[str]]:
+    """tenant → reasons of the tenants whose rows failed a data test in the last builds."""
+    import duckdb
+
+    if not Path(build_db).is_file():
+        return {}
+    with closing_quietly(duckdb.connect(str(build_db))) as conn:
+        found = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
+                             "AND table_name = ?", [FAILURES_TABLE]).fetchall()[0][0]
+        if not found:
+            return {}
+        failures: dict[str, list[str]] = {}
+        for tenant_id, reason in conn.execute(
+                f"SELECT tenant_id, reason FROM main.{FAILURES_TABLE} ORDER BY tenant_id, reason").fetchall():
+            failures.setdefault(tenant_id, []).append(reason)
+        return failures
 
 
 def _write_run_results(result: object, target: Path) -> None:
@@ -319,11 +477,20 @@ class BuildPlan:
         return [*(["--full-refresh"] if self.full_refresh else []), *selection,
                 *(["--exclude-resource-type", *excluded] if excluded else [])]
 
-    def succeeded(self, as_of: dt.date, *, every_model: bool = True) -> None:
-        """Record the project fingerprint; forget the pending tenants when every model was built."""
+    def succeeded(self, as_of: dt.date, *, every_model: bool = True,
+                  failed_tests: Sequence[FailedTest] = ()) -> dict[str, list[str]]:
+        """Pin the failed data tests on their tenants (AuditoryxError when one cannot be: the
+        whole build failed), record the project fingerprint, forget the pending tenants when
+        every model was built, and record the failed tenants (which stay pending).
+        Returns tenant → reasons of the tenants that failed."""
+        failures = attribute_failures(self.build_db, failed_tests)
+        if failures.unattributed:
+            raise AuditoryxError(failures.summary())
         record_build(self.build_db, self.fingerprint, as_of, self.full_refresh)
         if every_model:
             clear_pending(self.build_db, before=self.started_at)
+        record_tenant_failures(self.build_db, self.tenant_scope, failures.by_tenant)
+        return failures.by_tenant
 
 
 def plan_build(build_db: Path, as_of: dt.date, full_refresh: bool | None = None) -> BuildPlan:
@@ -363,6 +530,8 @@ def build_all(
     incremental bookings model compares their rows, the as-of marts recompute only them and the
     data tests check only their rows (``TENANT_SCOPE_ENV``); when the marks name the raw tables
     that changed, only what depends on those tables is built, and nothing when none did.
+    A data test whose failing rows belong to some tenants fails only those tenants (recorded,
+    see ``tenant_failures``); one whose rows name no tenant raises AuditoryxError.
     Unit tests check SQL logic on fixed inputs, not the data: they run in the test suite
     (``unit_tests=True`` or ``run_dbt(["test", "--select", "test_type:unit"], …)``), not on every
     refresh. Returns whether the build was a full refresh.
@@ -373,9 +542,11 @@ def build_all(
             plan.succeeded(as_of)
             return False
         args = ["build", *plan.flags(unit_tests=unit_tests)]
-        run_dbt(args, build_db=plan.build_db, work_dir=work_dir, as_of=as_of, threads=threads,
-                tenant_scope=plan.tenant_scope)
-        plan.succeeded(as_of)
+        outcome = invoke_dbt_outcome(args, build_db=plan.build_db, work_dir=work_dir, as_of=as_of, threads=threads,
+                                     tenant_scope=plan.tenant_scope)
+        if outcome.failure is not None:
+            raise AuditoryxError(outcome.failure)
+        plan.succeeded(as_of, failed_tests=outcome.failed_tests)
     return plan.full_refresh
 
 

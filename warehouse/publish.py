@@ -12,7 +12,10 @@ fsyncs the tenant folder. A power cut therefore never leaves a pointer naming un
 Isolation: one tenant's damaged ``CURRENT`` (garbage, empty, naming a missing or incomplete
 version) is reported as a warning with its tenant and path and repaired by the new version's
 flip; a tenant that fails to publish is skipped with a warning. Neither stops the other tenants
-nor ``_platform``.
+nor ``_platform``. A tenant whose rows failed a data test of the build (``failed``, from
+warehouse/dbt_runner.py ``tenant_failures``) is not published: its ``CURRENT`` keeps the last good
+version and ``BUILD_STATUS.json`` beside it records the reasons (warehouse/tenant_status.py),
+until a version of it is published again.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping, Sequence
 
 import duckdb
 
@@ -45,6 +48,7 @@ from warehouse.layout import (
     validate_tenant_id,
     validate_version,
 )
+from warehouse.tenant_status import clear_status, write_failed
 
 STAGING_DIR = "_staging"
 RETIRED_DIR = "_retired"
@@ -61,6 +65,7 @@ class PublishResult:
     # "tenant <id>: <path>: <problem>; …" for damaged pointers (repaired) and skipped tenants
     warnings: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()  # tenants that could not be published (their old CURRENT stays)
+    failed: tuple[str, ...] = ()  # tenants whose build failed: not published, BUILD_STATUS.json says why
 
 
 def new_version(now: dt.datetime | None = None) -> str:
@@ -111,15 +116,29 @@ def publish_tenants(
     tenant_ids: Iterable[str] | None = None,
     grace_seconds: int = 300,
     progress: Callable[[str], None] | None = None,
+    failed: Mapping[str, Sequence[str]] | None = None,
 ) -> PublishResult:
-    """Write a new version for each tenant (default: every tenant in raw_organizations)."""
+    """Write a new version for each tenant (default: every tenant in raw_organizations) but the
+    ``failed`` ones (tenant → reasons): those keep their CURRENT and get a BUILD_STATUS.json."""
     published_dir = Path(published_dir).resolve()
     version = new_version()
     known = [row[0] for row in conn.execute("SELECT id FROM raw_organizations ORDER BY id").fetchall()]
     requested = known if tenant_ids is None else [validate_tenant_id(t) for t in tenant_ids]
-    tenants = [validate_tenant_id(t) for t in requested if t in set(known)]  # gone tenants: nothing to publish
+    failed = {validate_tenant_id(t): tuple(reasons) for t, reasons in (failed or {}).items() if t in set(known)}
+    failed_now: list[str] = []
+    for tenant_id in sorted(failed):
+        try:
+            write_failed(published_dir, tenant_id, failed[tenant_id])
+        except OSError as error:  # the tenant still keeps its version; only the record is missing
+            log.warning("tenant %s: build failure not recorded: %s", tenant_id, error)
+        failed_now.append(tenant_id)
+        if progress:
+            progress(f"tenant {tenant_id}: not published (keeps its last version): " + "; ".join(failed[tenant_id]))
+    # gone tenants: nothing to publish; failed ones keep their last good version
+    tenants = [validate_tenant_id(t) for t in requested if t in set(known) and t not in failed]
     conn.execute("CREATE OR REPLACE TEMP TABLE _publish_tenants (tenant_id VARCHAR)")
-    conn.executemany("INSERT INTO _publish_tenants VALUES (?)", [[t] for t in tenants])
+    if tenants:
+        conn.executemany("INSERT INTO _publish_tenants VALUES (?)", [[t] for t in tenants])
     _build_meta(conn, version, as_of, dt.datetime.now(dt.timezone.utc))
 
     staging = published_dir / STAGING_DIR / version
@@ -178,6 +197,10 @@ def publish_tenants(
                      f"could not be replaced: {error}")
                 continue
             published.append(tenant_id)
+            try:
+                clear_status(published_dir, tenant_id)
+            except OSError as error:
+                log.warning("tenant %s: old build status not removed: %s", tenant_id, error)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     removed = 0
@@ -188,7 +211,7 @@ def publish_tenants(
             log.warning("tenant %s: old versions not removed: %s", tenant_id, error)
     _remove_stale_staging(published_dir, grace_seconds)
     return PublishResult(version=version, tenant_ids=tuple(published), removed_versions=removed,
-                         warnings=tuple(warnings), skipped=tuple(skipped))
+                         warnings=tuple(warnings), skipped=tuple(skipped), failed=tuple(failed_now))
 
 
 def _discard(folder: Path) -> None:

@@ -9,7 +9,7 @@ with aging as (
 
 )
 
-select kpi.tenant_id, kpi.outstanding_revenue as kpi_outstanding, aging.outstanding_revenue as aging_outstanding
+select coalesce(kpi.tenant_id, aging.tenant_id) as tenant_id, kpi.outstanding_revenue as kpi_outstanding, aging.outstanding_revenue as aging_outstanding
 from {{ scoped_ref('kpi_summary') }} as kpi
 full outer join aging
     on aging.tenant_id = kpi.tenant_id

@@ -14,7 +14,16 @@ One call processes every file waiting in the landing folder, each in its own tra
 3. stream it into a staging table (:mod:`ingestion.files.readers`), validate and split it
    (:mod:`ingestion.files.validate`): good rows upserted by ``id``, bad rows quarantined;
 4. record the file (``file_registry``) and the run (``ingestion_runs``) in the same transaction;
-5. move the file to ``<archive>/<tenant_id>/<entity>/<UTC timestamp>__<checksum8>__<name>``.
+5. move the file to ``<archive>/<tenant_id>/<entity>/<UTC timestamp>__<checksum8>__<name>``;
+6. append it to the journal ``<archive>/file_registry.jsonl`` (:mod:`ingestion.files.journal`),
+   the durable registry outside the build database.
+
+The build database is a cache: journal entries its ``file_registry`` lacks (a deleted or rebuilt
+build database) are replayed first, from the archive, in the journal's order and with their
+original batch times, so that the raw rows come out the same. A kill between the commit and the
+move leaves a registry row naming an archive file that does not exist yet: when the same file is
+met again (still in the landing folder, a duplicate), it is archived and the registry row and the
+journal name the file where it now is.
 
 Outcomes: ``ok`` (possibly with quarantined rows), ``rejected`` (nothing of the file is loaded:
 unreadable, wrong encoding, over the size limit, missing required columns, unknown tenant or
@@ -52,6 +61,7 @@ from ingestion.files.readers import (
     preflight,
     salvage_csv,
 )
+from ingestion.files.journal import JournalEntry, append_entries, format_time, read_journal
 from ingestion.files.schema import ENTITIES, SPECS
 from ingestion.files.tables import ensure_file_tables
 from ingestion.files.validate import (
@@ -80,6 +90,9 @@ class FileDropLimits:
     max_field_chars: int = 65_536            # longest value of a column without a model length
     max_line_bytes: int = 8 * 1024**2        # longest CSV record (a longer one rejects the file)
     min_age_seconds: float = 0.0             # files modified more recently wait for the next run
+    # DuckDB memory while files are ingested (they stream into temporary tables that spill to the
+    # build database's temporary folder beyond it); None: DuckDB's default (80 % of RAM)
+    memory_limit: str | None = "1GB"
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,7 @@ class FileDropReport:
     files: list[FileDropResult] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)   # uploads in progress / too recent, untouched
     ignored: list[str] = field(default_factory=list)   # e.g. symbolic links to folders (not followed)
+    replayed: list[FileDropResult] = field(default_factory=list)  # archived files loaded again (journal)
 
     def with_status(self, status: Status) -> list[FileDropResult]:
         return [f for f in self.files if f.status == status]
@@ -129,7 +143,7 @@ class FileDropReport:
     @property
     def tenants_changed(self) -> list[str]:
         """Tenants whose file tables changed (rows loaded or quarantined): refresh these."""
-        return sorted({f.tenant_id for f in self.files
+        return sorted({f.tenant_id for f in [*self.files, *self.replayed]
                        if f.tenant_id and f.status == "ok" and (f.rows_loaded or f.rows_quarantined)})
 
 
@@ -143,6 +157,7 @@ class _Candidate:
     entity: str | None = None
     fmt: str | None = None
     problem: str | None = None     # set: rejected without reading
+    replay: JournalEntry | None = None  # set: an archived file loaded again (not moved, not journaled)
 
     @property
     def source(self) -> str:
@@ -331,13 +346,32 @@ class _Ingestion:
         except OSError:  # another file system: copy then remove the original (still a move)
             shutil.move(str(source), str(target))
 
+    # ---------------------------------------------------------------------------------- journal
+    def _entry(self, c: _Candidate, status: Status, checksum: str, size: int, error: str | None,
+               archived: Path) -> JournalEntry:
+        return JournalEntry(tenant_id=c.tenant_id or "", entity=c.entity or "", checksum=checksum,
+                            file=c.rel.as_posix(), archived_to=archived.relative_to(self.archive_dir).as_posix(),
+                            status=status, error=error, batch_time=format_time(self.now), size_bytes=size)
+
+    def _journal(self, entry: JournalEntry) -> None:
+        append_entries(self.archive_dir, [entry])
+
+    def _repair_archive(self, entry: JournalEntry, archived: Path) -> None:
+        relative = archived.relative_to(self.archive_dir).as_posix()
+        self.conn.execute("UPDATE file_registry SET archived_to = $archived "
+                          "WHERE tenant_id = $tenant AND entity = $entity AND checksum = $checksum",
+                          {"archived": relative, "tenant": entry.tenant_id, "entity": entry.entity,
+                           "checksum": entry.checksum})
+        if entry.key not in {e.key for e in read_journal(self.archive_dir)}:
+            self._journal(JournalEntry(**{**entry.__dict__, "archived_to": relative}))
+
     # ---------------------------------------------------------------------------------- outcomes
     def _finish(self, c: _Candidate, run_id: str, status: Status, started: dt.datetime, checksum: str | None,
                 size: int | None = None, error: str | None = None, notes: str | None = None,
                 register: bool = False, work: Callable[[], tuple[LoadCounts, str | None]] | None = None,
-                ) -> FileDropResult:
+                repair: JournalEntry | None = None) -> FileDropResult:
         """Record the outcome in one transaction (with ``work``: the load itself), then archive."""
-        archived = self._archive_path(c, checksum)
+        archived = (self.archive_dir / c.replay.archived_to) if c.replay else self._archive_path(c, checksum)
         outcome: dict = {"counts": LoadCounts(0, 0, 0), "notes": notes}
 
         def transaction() -> None:
@@ -348,11 +382,21 @@ class _Ingestion:
             self._record_run(c, run_id, status, started, checksum, outcome["counts"], error, outcome["notes"])
 
         self._in_transaction(transaction)
-        try:
-            self._move(c.path, archived)
-        except OSError as exc:  # recorded already; the next run sees a duplicate and archives it then
-            outcome["notes"] = "; ".join(filter(None, [outcome["notes"], f"could not archive: {exc}"]))
-            archived = None
+        if c.replay is None:
+            try:
+                self._move(c.path, archived)
+            except OSError as exc:  # recorded already; the next run sees a duplicate and archives it then
+                outcome["notes"] = "; ".join(filter(None, [outcome["notes"], f"could not archive: {exc}"]))
+                archived = None
+        journaled = register and checksum is not None and c.tenant_id and c.entity
+        if archived is not None and c.replay is None and (journaled or repair is not None):
+            try:
+                if repair is not None:  # the registered row named an archive file a kill left unwritten
+                    self._repair_archive(repair, archived)
+                else:
+                    self._journal(self._entry(c, status, checksum, size or 0, error, archived))
+            except (OSError, duckdb.Error) as exc:  # the next run adds what is missing (see _reconcile)
+                outcome["notes"] = "; ".join(filter(None, [outcome["notes"], f"not journaled: {exc}"]))
         counts = outcome["counts"]
         return FileDropResult(
             source=c.source, status=status, run_id=run_id, tenant_slug=c.slug, tenant_id=c.tenant_id,
@@ -386,15 +430,24 @@ class _Ingestion:
         check = preflight(c.path, c.fmt if c.problem is None else None)
         if c.problem is not None:
             return self._reject(c, run_id, started, check.checksum, size, c.problem)
+        if c.replay is not None and check.checksum != c.replay.checksum:
+            raise AuditoryxError(f"archived file {c.path} has changed since it was loaded "
+                                 f"(checksum {check.checksum[:12]}…, journal {c.replay.checksum[:12]}…)")
         previous = self.conn.execute(
-            "SELECT file, status, registered_at FROM file_registry "
+            "SELECT file, status, registered_at, archived_to, error, size_bytes, registered_at FROM file_registry "
             "WHERE tenant_id = $tenant AND entity = $entity AND checksum = $checksum",
             {"tenant": c.tenant_id, "entity": c.entity, "checksum": check.checksum},
         ).fetchone()
         if previous is not None:
             note = (f"same content as {previous[0]} registered at "
                     f"{previous[2].astimezone(dt.timezone.utc):%Y-%m-%dT%H:%M:%SZ} (status {previous[1]})")
-            return self._finish(c, run_id, "skipped_duplicate", started, check.checksum, notes=note)
+            repair = None
+            if previous[3] is None or not (self.archive_dir / previous[3]).is_file():
+                # a kill after the commit, before the move: this is that file; the registry and the
+                # journal will name the archive file it is moved to now
+                repair = JournalEntry(c.tenant_id, c.entity, check.checksum, previous[0], "", previous[1],
+                                      previous[4], format_time(previous[6]), int(previous[5]))
+            return self._finish(c, run_id, "skipped_duplicate", started, check.checksum, notes=note, repair=repair)
         if size == 0:
             return self._reject(c, run_id, started, check.checksum, size, "file is empty (0 bytes)")
         if check.encoding_error and not check.row_level:
@@ -509,16 +562,25 @@ def ingest_file_drops(
     tenants = _known_tenant_ids(tenants)
     report = FileDropReport(started_at=_clock())
     ensure_file_tables(conn)
+    journal = reconcile_journal(conn, archive_dir)
+    replays = _replay_candidates(conn, archive_dir, journal, tenants, report)
     candidates = discover(landing_dir, tenants, limits, report)
-    if not candidates:
+    if not candidates and not replays:
         report.ended_at = _clock()
         return report
-    saved = {name: _setting(conn, name) for name in ("TimeZone", "preserve_insertion_order")}
+    saved = {name: _setting(conn, name) for name in ("TimeZone", "preserve_insertion_order", "memory_limit")}
+    if limits.memory_limit:
+        if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", limits.memory_limit):
+            raise ValueError(f"memory_limit must look like '512MB' or '2GB', got {limits.memory_limit!r}")
+        conn.execute(f"SET memory_limit = {_literal(limits.memory_limit)}")
     conn.execute("SET TimeZone = 'UTC'")              # naive timestamps in files are UTC
     conn.execute("SET preserve_insertion_order = true")  # row numbers follow the file
     prepare_session(conn)
     try:
         with tempfile.TemporaryDirectory(prefix="auditoryx-drops-") as scratch:
+            for candidate in replays:  # first, as they came: later files may build on their rows
+                replaying = _Ingestion(conn, archive_dir, candidate.replay.batch_datetime, limits, Path(scratch))
+                report.replayed.append(replaying.process(candidate))
             ingestion = _Ingestion(conn, archive_dir, batch_time, limits, Path(scratch))
             for candidate in candidates:
                 report.files.append(ingestion.process(candidate))
@@ -526,5 +588,57 @@ def ingest_file_drops(
         cleanup_session(conn)
         conn.execute(f"SET TimeZone = {_literal(saved['TimeZone'])}")
         conn.execute(f"SET preserve_insertion_order = {_literal(saved['preserve_insertion_order'])}")
+        conn.execute("RESET memory_limit")  # exact when it was DuckDB's default (the usual case)
+        if _setting(conn, "memory_limit") != saved["memory_limit"]:
+            conn.execute(f"SET memory_limit = {_literal(saved['memory_limit'])}")
     report.ended_at = _clock()
     return report
+
+
+def _registered(conn: duckdb.DuckDBPyConnection) -> list[tuple]:
+    return conn.execute(
+        "SELECT tenant_id, entity, checksum, file, archived_to, status, error, registered_at, size_bytes "
+        "FROM file_registry ORDER BY registered_at, run_id").fetchall()
+
+
+def reconcile_journal(conn: duckdb.DuckDBPyConnection, archive_dir: Path) -> list[JournalEntry]:
+    """The journal, completed with the registered files it lacks whose archive file exists (a kill
+    after the move, before the journal line); returns it, in order."""
+    journal = read_journal(archive_dir)
+    known = {entry.key for entry in journal}
+    missing = [JournalEntry(tenant_id, entity, checksum, file, archived_to, status, error, format_time(registered_at),
+                            int(size))
+               for tenant_id, entity, checksum, file, archived_to, status, error, registered_at, size in _registered(conn)
+               if (tenant_id, entity, checksum) not in known and archived_to
+               and (Path(archive_dir) / archived_to).is_file()]
+    if missing:
+        append_entries(archive_dir, missing)
+    return [*journal, *missing]
+
+
+def tenants_to_replay(conn: duckdb.DuckDBPyConnection, archive_dir: Path) -> list[str]:
+    """Tenants with journaled files the build database has not loaded (mark them pending first)."""
+    ensure_file_tables(conn)
+    registered = {(t, e, c) for t, e, c, *_ in _registered(conn)}
+    return sorted({entry.tenant_id for entry in read_journal(archive_dir) if entry.key not in registered})
+
+
+def _replay_candidates(conn: duckdb.DuckDBPyConnection, archive_dir: Path, journal: list[JournalEntry],
+                       tenants: Mapping[str, str], report: FileDropReport) -> list[_Candidate]:
+    """The journal's files that ``file_registry`` lacks, in the journal's order, read from the archive."""
+    registered = {(t, e, c) for t, e, c, *_ in _registered(conn)}
+    candidates = []
+    for entry in journal:
+        if entry.key in registered:
+            continue
+        if entry.tenant_id not in tenants:
+            continue  # a tenant that is gone: its rows would leave the warehouse anyway
+        path = archive_dir / entry.archived_to
+        if not path.is_file() or entry.entity not in ENTITIES:
+            report.ignored.append(f"journal entry {entry.file}: archived file {entry.archived_to} is missing; "
+                                  "its rows are not in the build database")
+            continue
+        candidates.append(_Candidate(path=path, rel=PurePosixPath(entry.file), folder=entry.tenant_id,
+                                     slug=tenants[entry.tenant_id], tenant_id=entry.tenant_id, entity=entry.entity,
+                                     fmt=file_format(path), replay=entry))
+    return candidates

@@ -7,7 +7,8 @@ copy). Each rule below is one SELECT over it producing ``(row_number, column, va
 their UNION ALL is ``_fd_problems``. A row with any problem is quarantined (one entry per problem,
 counted once); the others are upserted by ``id`` into ``raw_files_<entity>``. Rules, in order:
 
-length limit · required · type · JSON shape · enum · ISO 4217 currency · email · IANA time zone · tenant ·
+length limit · required · type · JSON shape · enum · ISO 4217 currency · FX rate (bookings: a
+currency the FX seed has no rate for, :mod:`ingestion.fx`) · email · IANA time zone · tenant ·
 foreign keys (same tenant) · id owned by another tenant · duplicate id in the file (every
 occurrence but the last is quarantined, the last one is validated like any row) · model CHECKs.
 
@@ -33,6 +34,7 @@ from ingestion.files.schema import (
     iana_time_zones,
 )
 from ingestion.files.tables import file_table_columns, file_table_name
+from ingestion.fx import fx_currencies
 from ingestion.raw_schema import raw_table_name
 from operational.models import EMAIL_PATTERN
 from warehouse.build_db import quote_identifier
@@ -50,6 +52,8 @@ _TYPE_HINT = {
 }
 _ARTICLE = {"artists": "artist", "projects": "project"}
 EMAIL_COLUMNS = ("email", "client_email")  # validated with operational.models.validate_email
+# entities whose currency must have FX rates (the build converts their amounts; see ingestion/fx.py)
+FX_CHECKED_ENTITIES = ("bookings",)
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,8 @@ def prepare_session(conn: duckdb.DuckDBPyConnection) -> None:
                  {"codes": sorted(ISO_4217_CODES)})
     conn.execute("CREATE OR REPLACE TEMP TABLE _fd_timezones AS SELECT unnest($zones::VARCHAR[]) AS name",
                  {"zones": iana_time_zones()})
+    conn.execute("CREATE OR REPLACE TEMP TABLE _fd_fx_currencies AS SELECT unnest($codes::VARCHAR[]) AS code",
+                 {"codes": sorted(fx_currencies())})
 
 
 def drop_file_temps(conn: duckdb.DuckDBPyConnection) -> None:
@@ -87,7 +93,7 @@ def drop_file_temps(conn: duckdb.DuckDBPyConnection) -> None:
 
 def cleanup_session(conn: duckdb.DuckDBPyConnection) -> None:
     drop_file_temps(conn)
-    for table in ("_fd_currencies", "_fd_timezones"):
+    for table in ("_fd_currencies", "_fd_timezones", "_fd_fx_currencies"):
         conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
     for macro in ("_fd_q", "_fd_cut", "_fd_blank", "_fd_clean"):
         conn.execute(f"DROP MACRO IF EXISTS temp.{macro}")
@@ -227,6 +233,15 @@ def _column_rules(rules: _Rules, column: ColumnSpec, max_field_chars: int, tenan
                   source=f"_fd_typed t ANTI JOIN {known} k ON k.id = {value}")
 
 
+def _fx_rule(rules: _Rules, column: ColumnSpec) -> None:
+    """A valid ISO 4217 code without rates in the FX seed: the build could not convert the row."""
+    raw, value = f"t.r_{column.name}", f"t.{typed(column)}"
+    rules.add(column.name, f"NOT _fd_blank({raw}) AND {value} IN (SELECT code FROM _fd_currencies) "
+                           f"AND {value} NOT IN (SELECT code FROM _fd_fx_currencies)",
+              f"'currency ' || _fd_q({raw}) || ' has no FX rate (not in the FX seed): "
+              "its amounts cannot be converted'")
+
+
 def _key_rules(rules: _Rules, spec: EntitySpec, tenant_id: str) -> None:
     key = KEY_COLUMN
     tenant = rules.param("tenant", tenant_id)
@@ -261,6 +276,8 @@ def validate_and_load(conn: duckdb.DuckDBPyConnection, spec: EntitySpec, *, tena
     rules.param("tenant", tenant_id)
     for column in spec.columns:
         _column_rules(rules, column, max_field_chars, tenant_slug)
+    if spec.entity in FX_CHECKED_ENTITIES:
+        _fx_rule(rules, spec.column("currency"))
     _key_rules(rules, spec, tenant_id)
     for check in spec.checks:
         rules.add(check.column, check.violated, check.reason)

@@ -5,8 +5,15 @@ import dagster as dg
 
 from pipelines.defs.assets.ingest import raw_asset_key
 from pipelines.defs.assets.publish import tenant_snapshots
+from pipelines.defs.partitions import tenant_partitions
 from pipelines.defs.resources import AuditoryxSettings
-from pipelines.snapshot_health import DEEP_CHECK_LIMIT, snapshot_health, unreconciled_runs
+from pipelines.snapshot_health import (
+    DEEP_CHECK_LIMIT,
+    build_results,
+    snapshot_health,
+    tenant_build_failures,
+    unreconciled_runs,
+)
 
 
 def run_tenants(context: dg.AssetCheckExecutionContext) -> list[str] | None:
@@ -26,7 +33,8 @@ def run_tenants(context: dg.AssetCheckExecutionContext) -> list[str] | None:
 def snapshots_complete(context: dg.AssetCheckExecutionContext, auditoryx: AuditoryxSettings) -> dg.AssetCheckResult:
     deep = run_tenants(context)
     health = snapshot_health(auditoryx.settings(), deep=deep)
-    problems = {t: h.problem for t, h in health.items() if h.problem}
+    # a tenant with nothing published because its build failed is reported by tenant_build_passed
+    problems = {t: h.problem for t, h in health.items() if h.problem and not (h.build_failure and h.version is None)}
     opened = min(DEEP_CHECK_LIMIT, len(health) if deep is None else len(set(deep) & set(health)))
     return dg.AssetCheckResult(passed=bool(health) and not problems,
                                metadata={"tenants": len(health), "opened_one_by_one": opened,
@@ -50,3 +58,23 @@ def snapshots_fresh(auditoryx: AuditoryxSettings) -> dg.AssetCheckResult:
 def file_drops_reconcile(auditoryx: AuditoryxSettings) -> dg.AssetCheckResult:
     unbalanced = unreconciled_runs(auditoryx.settings())
     return dg.AssetCheckResult(passed=not unbalanced, metadata={"unbalanced_runs": str(unbalanced)[:2000]})
+
+
+TENANT_BUILD_CHECK = "tenant_build_passed"
+
+
+@dg.asset_check(asset=tenant_snapshots, name=TENANT_BUILD_CHECK, partitions_def=tenant_partitions,
+                description="Per tenant partition: the tenant's rows passed every data test of the build. A tenant "
+                            "that failed keeps its last good version (the others publish); the reasons are in "
+                            "the check's metadata and in published/<tenant id>/BUILD_STATUS.json.")
+def tenant_build_passed(context: dg.AssetCheckExecutionContext, auditoryx: AuditoryxSettings):
+    """One evaluation per tenant partition of the run (a run over many tenants is a single run,
+    so the evaluations are emitted per partition rather than as one result for the range)."""
+    tenants = run_tenants(context) or []
+    failures = tenant_build_failures(auditoryx.settings())
+    for tenant_id, passed, reason in build_results(tenants, failures):
+        yield dg.AssetCheckEvaluation(
+            asset_key=tenant_snapshots.key, check_name=TENANT_BUILD_CHECK, passed=passed, partition=tenant_id,
+            severity=dg.AssetCheckSeverity.ERROR, blocking=False,
+            metadata={"reason": (reason or "")[:2000]} if reason else {})
+    yield dg.Output(None)

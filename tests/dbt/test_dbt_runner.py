@@ -1,4 +1,4 @@
-"""The runner: failures become one-line AuditoryxErrors; a missing FX rate fails the build."""
+"""The runner: failures become one-line AuditoryxErrors; a missing FX rate fails its tenant."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,7 +9,8 @@ import pytest
 
 from auditoryx.errors import AuditoryxError
 from tests.dbt.build_data import create_build_db, utc
-from warehouse.dbt_runner import _failure_summary, build_all, dbt_flags
+from warehouse.dbt_runner import _failure_summary, build_all, dbt_flags, tenant_failures
+from warehouse.pending import build_scope
 
 
 def _booking(booking_id: str, tenant_id: str, currency: str, end: dt.datetime) -> dict:
@@ -21,38 +22,55 @@ def _booking(booking_id: str, tenant_id: str, currency: str, end: dt.datetime) -
     }
 
 
-def test_missing_fx_rate_fails_the_build(tmp_path):
+def test_missing_fx_rate_fails_its_tenant(tmp_path):
     rows = {
         "organizations": [
             {"id": "t1", "name": "T1", "slug": "t1", "type": "RECORD_LABEL", "plan": "FREE",
              "settings": {"base_currency": "EUR"}},
+            {"id": "t2", "name": "T2", "slug": "t2", "type": "RECORD_LABEL", "plan": "FREE"},
         ],
-        "artists": [{"id": "a1", "org_id": "t1", "name": "Ann"}],
+        "artists": [{"id": "a1", "org_id": "t1", "name": "Ann"}, {"id": "a2", "org_id": "t2", "name": "Bo"}],
         "bookings": [
             _booking("ok", "t1", "USD", utc(2024, 6, 3, 12)),
             _booking("no-such-currency", "t1", "ISK", utc(2024, 6, 3, 12)),   # no ISK in the seed
             _booking("before-first-rate", "t1", "USD", utc(2021, 12, 31, 12)),  # seed starts 2022-01-03
+            {**_booking("fine", "t2", "EUR", utc(2024, 6, 3, 12)), "artist_id": "a2"},
         ],
     }
     build_db = create_build_db(tmp_path / "build.duckdb", rows)
 
-    with pytest.raises(AuditoryxError) as failure:
-        build_all(build_db, tmp_path / "work", dt.date(2024, 6, 30))
+    build_all(build_db, tmp_path / "work", dt.date(2024, 6, 30))  # t2 is not stopped by t1's rows
 
-    message = str(failure.value)
-    assert "\n" not in message
-    assert "assert_bookings_have_fx_rates" in message
-    # no mart was built from the unconvertible bookings (the project and activity marts do not read them)
+    failures = tenant_failures(build_db)
+    assert list(failures) == ["t1"]
+    reasons = " | ".join(failures["t1"])
+    assert "\n" not in reasons
+    assert "dbt test assert_bookings_have_fx_rates: 2 failing rows" in reasons  # the two unconvertible bookings
+    assert "currency=ISK" in reasons
+    assert build_scope(build_db) == ["t1"]  # checked again by every build until it passes
     with duckdb.connect(str(build_db), read_only=True) as con:
-        marts = {
-            row[0]
-            for row in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'marts'"
-            ).fetchall()
-        }
-    assert marts <= {"fct_project_health", "fct_recent_activity"}
+        assert con.execute("select count(*) from marts.fct_revenue_monthly where tenant_id = 't2'").fetchone()[0] > 0
 
-    assert "Got 2 results" in message  # the two bookings that cannot be converted
+    with duckdb.connect(str(build_db)) as con:  # fixed at the source: the next build clears it
+        con.execute("delete from main.raw_bookings where id in ('no-such-currency', 'before-first-rate')")
+    build_all(build_db, tmp_path / "work", dt.date(2024, 6, 30))
+    assert tenant_failures(build_db) == {} and build_scope(build_db) is None
+
+
+def test_a_failing_test_without_tenants_fails_the_build(tmp_path):
+    """Failing rows that name no tenant (here: the seed's own test is bypassed by a test on a
+    relation without tenant_id) cannot be pinned on a tenant: the whole build fails."""
+    from warehouse.dbt_runner import FailedTest, attribute_failures
+
+    build_db = create_build_db(tmp_path / "build.duckdb", {})
+    failures = attribute_failures(build_db, [
+        FailedTest("no_tenant_column", 1, "Got 1 result", "select 1 as n"),
+        FailedTest("null_tenant", 1, "Got 1 result", "select null as tenant_id"),
+        FailedTest("pinned", 2, "Got 2 results", "select * from (values ('t9', 'x'), ('t9', 'y')) v(tenant_id, k)"),
+    ])
+    assert failures.by_tenant == {"t9": ["dbt test pinned: 2 failing rows, e.g. k=x"]}
+    assert [u.split(" (")[0] for u in failures.unattributed] == ["test no_tenant_column", "test null_tenant"]
+    assert "not limited to tenants" in failures.summary()
 
 
 def test_flags_keep_dbt_out_of_the_repository(tmp_path):

@@ -11,10 +11,11 @@ from pipelines.dbt_events import dbt_run_events
 from pipelines.defs.assets.dbt import AuditoryxDbtTranslator
 from tests.dbt.build_data import create_build_db, utc
 from tests.dbt.test_dbt_runner import _booking
-from warehouse.dbt_runner import invoke_dbt, run_dbt
+from warehouse.dbt_runner import invoke_dbt_outcome, run_dbt
 
 
-def test_a_failing_build_reports_built_models_and_failed_checks(tmp_path):
+def test_a_build_with_failing_rows_reports_built_models_and_failed_checks(tmp_path):
+    """Failing rows warn (their tenants fail, warehouse/dbt_runner.py): the models downstream still build."""
     rows = {
         "organizations": [{"id": "t1", "name": "T1", "slug": "t1", "type": "RECORD_LABEL", "plan": "FREE",
                            "settings": {"base_currency": "EUR"}}],
@@ -24,9 +25,10 @@ def test_a_failing_build_reports_built_models_and_failed_checks(tmp_path):
     }
     build_db = create_build_db(tmp_path / "build.duckdb", rows)
     target = tmp_path / "run-target"
-    failure = invoke_dbt(["build", "--exclude-resource-type", "unit_test"], build_db=build_db,
-                         work_dir=tmp_path / "work", as_of=dt.date(2024, 6, 30), target_dir=target)
-    assert failure is not None and "assert_bookings_have_fx_rates" in failure
+    outcome = invoke_dbt_outcome(["build", "--exclude-resource-type", "unit_test"], build_db=build_db,
+                                 work_dir=tmp_path / "work", as_of=dt.date(2024, 6, 30), target_dir=target)
+    assert outcome.failure is None
+    assert "assert_bookings_have_fx_rates" in {t.name for t in outcome.failed_tests}
 
     run_results = json.loads((target / "run_results.json").read_text())
     assert not (target / "manifest.json").exists()  # builds write results only; the manifest comes from parse
@@ -46,9 +48,9 @@ def test_a_failing_build_reports_built_models_and_failed_checks(tmp_path):
                if isinstance(event, dg.AssetCheckResult)}
 
     assert {"fx_rates", "stg_operational__bookings", "int_bookings_enriched"} <= built
-    assert "fct_revenue_monthly" not in built  # skipped after the failed test upstream
+    assert "fct_revenue_monthly" in built  # not skipped: the other tenants' rows still build
     failed = results[("int_bookings_enriched", "assert_bookings_have_fx_rates")]
-    assert not failed.passed and failed.severity == dg.AssetCheckSeverity.ERROR
+    assert not failed.passed and failed.severity == dg.AssetCheckSeverity.WARN
     assert failed.metadata["dagster_dbt/failed_row_count"].value == 1
     assert results[("stg_operational__bookings", "not_null_stg_operational__bookings_booking_id")].passed
 

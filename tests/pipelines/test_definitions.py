@@ -145,9 +145,10 @@ def test_file_drop_sensor_requests_the_dropping_tenant(app_env, tenants):
     assert [r.partition_key for r in requests] == [generated[2].id]
 
 
-def test_a_failing_dbt_test_fails_the_run_and_its_check(app_env, tenants):
-    """A booking in a currency without FX rates: the dbt test becomes a failed asset check on
-    int_bookings_enriched, the run fails without retrying, and nothing is published."""
+def test_a_failing_dbt_test_fails_only_its_tenants_partition(app_env, tenants):
+    """A booking that cannot be converted (EUR before the FX seed's first rate): the dbt test is a
+    failed (warning) check on int_bookings_enriched, the tenant's partition fails the check
+    tenant_build_passed with the reason, and the run's other partitions publish."""
     import datetime as dt
     import uuid
 
@@ -159,24 +160,32 @@ def test_a_failing_dbt_test_fails_the_run_and_its_check(app_env, tenants):
     tenant = generated[0]
     with Session(engine) as session, session.begin():
         artist_id = session.scalar(select(Artist.id).where(Artist.org_id == tenant.id).limit(1))
-        end = dt.datetime(2024, 6, 3, 12, tzinfo=dt.timezone.utc)
+        end = dt.datetime(2021, 6, 3, 12, tzinfo=dt.timezone.utc)
         session.execute(insert(Booking), [{
             "id": str(uuid.uuid4()), "org_id": tenant.id, "artist_id": artist_id, "title": "No rate",
             "type": "MIXING", "status": "COMPLETED", "start_date": end - dt.timedelta(hours=1), "end_date": end,
-            "duration_minutes": 60, "timezone": "UTC", "final_price": 10, "currency": "ISK",
+            "duration_minutes": 60, "timezone": "UTC", "final_price": 10, "currency": "EUR",
             "payment_status": "PAID"}])
     defs = _definitions()
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("tenants", [t.id for t in generated])
+    keys = sorted(t.id for t in generated)
     result = defs.resolve_job_def("refresh_tenants").execute_in_process(
-        instance=instance, partition_key=tenant.id, raise_on_error=False)
+        instance=instance, raise_on_error=False,
+        tags={"dagster/asset_partition_range_start": generated[0].id,
+              "dagster/asset_partition_range_end": generated[-1].id})
 
-    assert not result.success
-    checks = {(e.event_specific_data.asset_key.to_user_string(), e.event_specific_data.check_name):
-              e.event_specific_data.passed
-              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
-    assert checks[("int_bookings_enriched", "assert_bookings_have_fx_rates")] is False
-    assert checks[("stg_operational__bookings", "not_null_stg_operational__bookings_booking_id")] is True
+    assert result.success
+    evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    checks = {(c.asset_key.to_user_string(), c.check_name): c for c in evaluations if c.partition is None}
+    assert checks[("int_bookings_enriched", "assert_bookings_have_fx_rates")].passed is False
+    assert checks[("stg_operational__bookings", "not_null_stg_operational__bookings_booking_id")].passed is True
+    per_tenant = {c.partition: c for c in evaluations if c.check_name == "tenant_build_passed"}
+    assert sorted(per_tenant) == keys
+    assert per_tenant[tenant.id].passed is False
+    assert "assert_bookings_have_fx_rates" in per_tenant[tenant.id].metadata["reason"].value
+    assert all(per_tenant[t].passed for t in keys if t != tenant.id)
     dbt_steps = [e for e in result.all_events if e.step_key == "auditoryx_dbt_models"]
     assert not [e for e in dbt_steps if e.event_type_value == "STEP_UP_FOR_RETRY"]
-    assert current_version(app_env.published_dir, tenant.id) is None
+    assert current_version(app_env.published_dir, tenant.id) is None  # nothing good to keep yet
+    assert all(current_version(app_env.published_dir, t.id) for t in generated[1:])

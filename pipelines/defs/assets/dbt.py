@@ -23,7 +23,7 @@ from pipelines.defs.assets.ingest import raw_asset_key
 from pipelines.defs.partitions import BUILD_DB_TAGS, single_run, tenant_partitions
 from pipelines.defs.resources import AuditoryxSettings
 from pipelines.retries import is_transient
-from warehouse.dbt_runner import invoke_dbt, plan_build, run_dbt
+from warehouse.dbt_runner import invoke_dbt_outcome, plan_build, run_dbt
 
 KEEP_RUN_TARGETS = 5
 
@@ -96,9 +96,10 @@ def build_dbt_definitions(manifest_path: Path) -> dg.Definitions:
         results = target / "run_results.json"
         results.unlink(missing_ok=True)  # a retry of this run writes into the same folder
         started = time.perf_counter()
-        failure = invoke_dbt(args, build_db=settings.build_database_path, work_dir=settings.dbt_work_dir,
-                             as_of=as_of, threads=settings.dbt_threads, target_dir=target,
-                             tenant_scope=plan.tenant_scope)
+        outcome = invoke_dbt_outcome(args, build_db=settings.build_database_path, work_dir=settings.dbt_work_dir,
+                                     as_of=as_of, threads=settings.dbt_threads, target_dir=target,
+                                     tenant_scope=plan.tenant_scope)
+        failure = outcome.failure
         context.log.info(f"dbt build finished in {time.perf_counter() - started:.2f}s"
                          f"{' (full refresh)' if plan.full_refresh else ''}"
                          f"{f' (looking at {len(plan.tenant_scope)} changed tenants)' if plan.tenant_scope else ''}"
@@ -112,7 +113,13 @@ def build_dbt_definitions(manifest_path: Path) -> dg.Definitions:
                                       selected_outputs=context.selected_output_names, selected_checks=selected_checks)
         if failure:  # failed models or tests: the data is wrong, retrying would not help
             raise dg.Failure(failure, allow_retries=False)
-        plan.succeeded(as_of, every_model=selection == ["--select", "fqn:*"])
+        try:  # failing rows of some tenants fail only those (check tenant_build_passed on their partitions)
+            failed = plan.succeeded(as_of, every_model=selection == ["--select", "fqn:*"],
+                                    failed_tests=outcome.failed_tests)
+        except AuditoryxError as error:  # failing rows that name no tenant: the whole build failed
+            raise dg.Failure(str(error), allow_retries=False) from error
+        for tenant_id, reasons in failed.items():
+            context.log.warning(f"tenant {tenant_id}: build failed, keeps its last version: {'; '.join(reasons)}")
 
     return dg.Definitions(assets=[auditoryx_dbt_models])
 

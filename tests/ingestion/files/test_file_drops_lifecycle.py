@@ -94,7 +94,8 @@ def test_three_identical_ingestions_give_identical_tables(drops):
     assert snapshots[0] == snapshots[1] == snapshots[2]
     statuses = drops.rows("SELECT status, count(*) FROM ingestion_runs GROUP BY 1 ORDER BY 1")
     assert statuses == [("ok", 4), ("rejected", 1), ("skipped_duplicate", 10)]
-    assert len([p for p in drops.archive.rglob("*") if p.is_file()]) == 15
+    assert len([p for p in drops.archive.rglob("*") if p.is_file() and p.name != "file_registry.jsonl"]) == 15
+    assert len((drops.archive / "file_registry.jsonl").read_text().splitlines()) == 5  # the registered files
 
 
 def test_same_batch_references_and_unknown_references(drops):

@@ -1,0 +1,80 @@
+"""The build database is a cache (issue #16): deleted or damaged, a refresh rebuilds it from the
+operational database and the archived file drops (replayed in their original order, from the
+journal outside the build database), and the marts come out identical."""
+from __future__ import annotations
+
+import duckdb
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from auditoryx.pipeline import refresh
+from ingestion.files import landing_folder
+from ingestion.files.journal import read_journal
+from operational.db import create_schema, make_engine
+from operational.generator import generate
+from operational.models import Artist
+from warehouse.layout import PUBLISHED_MARTS
+from warehouse.reader import open_tenant_snapshot
+
+HEADER = "id,artist_id,title,type,status,start_date,end_date,duration_minutes,timezone,final_price,currency,payment_status"
+
+
+def _marts(settings, tenant_ids) -> dict:
+    found = {}
+    for tenant_id in tenant_ids:
+        snap = open_tenant_snapshot(settings.published_dir, tenant_id)
+        try:
+            found[tenant_id] = {m: snap.query(f"SELECT * FROM {m} ORDER BY ALL").rows() for m in PUBLISHED_MARTS}
+        finally:
+            snap.close()
+    return found
+
+
+def _drop(settings, tenant_id: str, name: str, rows: list[str]) -> None:
+    folder = landing_folder(settings.resolved_landing_dir, tenant_id) / "bookings"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+
+
+def test_deleted_or_damaged_build_database_gives_identical_marts(app_env):
+    settings = app_env
+    engine = make_engine(settings.operational_database_url)
+    create_schema(engine)
+    tenants = generate(engine, tenants=2, seed=11, as_of=settings.as_of, password="pw", scale=0.05)
+    with Session(engine) as session:
+        artist = session.scalar(select(Artist.id).where(Artist.org_id == tenants[1].id).order_by(Artist.id).limit(1))
+    engine.dispose()
+    ids = [t.id for t in tenants]
+    day = settings.as_of.isoformat()
+    # two drops (processed by name); the second changes a row of the first (order matters) and adds a bad row
+    _drop(settings, ids[1], "first.csv", [
+        f"drop-1,{artist},Dropped,MIXING,COMPLETED,{day}T08:00:00Z,{day}T10:00:00Z,120,Europe/Berlin,250.00,EUR,PAID",
+        f"drop-2,{artist},Dropped too,MIXING,CONFIRMED,{day}T08:00:00Z,{day}T10:00:00Z,120,UTC,80.00,USD,PENDING"])
+    _drop(settings, ids[1], "second.csv", [
+        f"drop-2,{artist},Now done,MIXING,COMPLETED,{day}T08:00:00Z,{day}T10:00:00Z,120,UTC,95.00,USD,PAID",
+        f"drop-3,{artist},Crowns,MIXING,COMPLETED,{day}T08:00:00Z,{day}T10:00:00Z,120,UTC,10.00,DKK,PAID"])
+    refresh(settings)
+    before = _marts(settings, ids)
+    journal = read_journal(settings.resolved_archive_dir)
+    assert [e.file.rsplit("/", 1)[1] for e in journal] == ["first.csv", "second.csv"]
+    with duckdb.connect(str(settings.build_database_path), read_only=True) as conn:
+        dropped = conn.execute("SELECT id, final_price FROM raw_files_bookings ORDER BY id").fetchall()
+        quarantined = conn.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+    assert [(i, str(p)) for i, p in dropped] == [("drop-1", "250.00"), ("drop-2", "95.00")] and quarantined == 1
+
+    settings.build_database_path.unlink()  # deleted: rebuilt, the drops replayed in order
+    rebuilt = refresh(settings)
+    assert [f.source for f in rebuilt.ingestion.file_drops.replayed] == [
+        f"file:{ids[1]}/bookings/first.csv", f"file:{ids[1]}/bookings/second.csv"]
+    assert _marts(settings, ids) == before
+    with duckdb.connect(str(settings.build_database_path), read_only=True) as conn:
+        assert conn.execute("SELECT id, final_price FROM raw_files_bookings ORDER BY id").fetchall() == dropped
+        assert conn.execute("SELECT count(*) FROM quarantine").fetchone()[0] == quarantined
+    assert read_journal(settings.resolved_archive_dir) == journal  # nothing appended twice
+
+    settings.build_database_path.write_bytes(b"\x00garbage" * 4096)  # damaged: moved aside, rebuilt
+    messages = []
+    refresh(settings, [ids[0]], progress=messages.append)
+    assert any("damaged" in m and "moved to" in m for m in messages)
+    assert list(settings.build_database_path.parent.glob("build.duckdb.damaged-*"))
+    assert _marts(settings, ids) == before
