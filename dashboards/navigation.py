@@ -25,6 +25,7 @@ PAGES = (
              Resource.BOOKINGS, Action.CREATE),
     PageSpec("views/06_calendar.py", "Calendar", ":material/calendar_month:", "calendar", Resource.CALENDAR),
     PageSpec("views/09_roster.py", "Roster", ":material/groups:", "roster", Resource.ROSTER),
+    PageSpec("views/10_reports.py", "Reports", ":material/summarize:", "reports", Resource.REPORTS),
     PageSpec("views/02_users.py", "Users", ":material/group:", "users", Resource.USERS),
     PageSpec("views/03_organization.py", "Organization settings", ":material/tune:", "organization",
              Resource.SETTINGS),

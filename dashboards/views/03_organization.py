@@ -1,7 +1,9 @@
-"""Organization settings: name shown, colour, logo, base currency, time zone, report recipients.
-Layout only: validation and auditing are in operational/organizations.py."""
+"""Organization settings: name shown, colour, logo, base currency, time zone, report recipients and
+the scheduled report (cadence, sections, formats). Layout only: validation and auditing are in
+operational/organizations.py; reports/schedules.py runs the schedule."""
 from __future__ import annotations
 
+import calendar
 import zoneinfo
 
 import streamlit as st
@@ -36,13 +38,41 @@ with st.form("organization_settings"):
                         else zones.index("UTC"), disabled=not editable)
     recipients = st.text_area("Report recipients (one email per line)", value="\n".join(current.report_recipients),
                               disabled=not editable)
+    schedule = current.report_schedule or {}
+    st.markdown("**Scheduled report** (sent to the report recipients; times in UTC)")
+    schedule_on = st.checkbox("Send a scheduled report", value=bool(schedule.get("enabled")), disabled=not editable,
+                              key="report_schedule_enabled")
+    cadences = list(organizations.REPORT_CADENCES)
+    cadence = st.selectbox("Cadence", cadences, index=cadences.index(schedule.get("cadence", "weekly")),
+                           format_func=str.title, disabled=not editable, key="report_schedule_cadence")
+    weekday = st.selectbox("Weekday (weekly)", list(range(7)), index=int(schedule.get("weekday", 0)),
+                           format_func=lambda day: calendar.day_name[day], disabled=not editable,
+                           key="report_schedule_weekday")
+    month_day = st.number_input("Day of the month (monthly)", min_value=1, max_value=28,
+                                value=int(schedule.get("day", 1)), disabled=not editable, key="report_schedule_day")
+    hour = st.number_input("Hour (UTC)", min_value=0, max_value=23, value=int(schedule.get("hour_utc", 6)),
+                           disabled=not editable, key="report_schedule_hour")
+    periods = list(organizations.REPORT_PERIODS)
+    period = st.selectbox("Period", periods, index=periods.index(schedule.get("period", "last-12-months")),
+                          format_func=lambda p: p.replace("-", " ").capitalize(), disabled=not editable,
+                          key="report_schedule_period")
+    report_sections = st.multiselect("Sections", list(organizations.REPORT_SECTIONS),
+                                     default=schedule.get("sections", list(organizations.REPORT_SECTIONS)),
+                                     format_func=lambda key: key.replace("_", " ").capitalize(),
+                                     disabled=not editable, key="report_schedule_sections")
+    report_formats = st.multiselect("Formats", list(organizations.REPORT_FORMATS),
+                                    default=schedule.get("formats", ["xlsx", "html"]), format_func=str.upper,
+                                    disabled=not editable, key="report_schedule_formats")
     saved = st.form_submit_button("Save settings", type="primary", disabled=not editable)
 if saved:
     try:
         organizations.update_organization_settings(
             engine(), actor, display_name=display_name, primary_color=colour,
             logo_bytes=upload.getvalue() if upload is not None else None, base_currency=currency, time_zone=zone,
-            report_recipients=[line.strip() for line in recipients.splitlines() if line.strip()])
+            report_recipients=[line.strip() for line in recipients.splitlines() if line.strip()],
+            report_schedule={"enabled": schedule_on, "cadence": cadence, "weekday": weekday, "day": int(month_day),
+                             "hour_utc": int(hour), "period": period, "sections": report_sections,
+                             "formats": report_formats} if schedule_on or schedule else None)
     except AuditoryxError as exc:
         st.error(str(exc))
     else:

@@ -195,10 +195,10 @@ def test_every_role_of_tenant_a_sees_what_its_role_allows_and_only_tenant_a(worl
 
 
 @pytest.mark.parametrize("role,pages", [
-    ("ORG_ADMIN", ["dashboard", "bookings", "bulk-booking", "calendar", "roster", "users", "organization"]),
-    ("SUPER_ADMIN", ["dashboard", "bookings", "calendar", "roster", "users", "organization", "platform"]),
-    ("LABEL_MANAGER", ["dashboard", "bookings", "bulk-booking", "calendar", "roster"]),
-    ("ACCOUNTANT", ["dashboard", "bookings"]),
+    ("ORG_ADMIN", ["dashboard", "bookings", "bulk-booking", "calendar", "roster", "reports", "users", "organization"]),
+    ("SUPER_ADMIN", ["dashboard", "bookings", "calendar", "roster", "reports", "users", "organization", "platform"]),
+    ("LABEL_MANAGER", ["dashboard", "bookings", "bulk-booking", "calendar", "roster", "reports"]),
+    ("ACCOUNTANT", ["dashboard", "bookings", "reports"]),
     ("VIEWER", ["dashboard", "roster"]),
     ("CREATOR", ["my-bookings", "calendar"]),
     ("CLIENT", ["my-bookings", "bookings", "calendar"]),
