@@ -370,3 +370,43 @@ def test_the_readme_receiver_verifies_our_signatures():
     assert not verify(SECRET, signature_header([SECRET], body, now), body + b" ")
     assert not verify(SECRET, signature_header([SECRET], body, now - 301), body)
     assert not verify(SECRET, "", body)
+
+
+def test_postgresql_the_web_tiers_rls_role_runs_the_whole_service(migrated, tenants, receivers, db_url):
+    """Through an engine whose every connection is the row-level-security role auditoryx_app:
+    each service call works in its tenant, and no other tenant's rows are reachable."""
+    if migrated.dialect.name != "postgresql":
+        pytest.skip("row-level security is PostgreSQL's")
+    from sqlalchemy import event, text
+
+    a, b = tenants
+    app_engine = make_engine(db_url)
+
+    @event.listens_for(app_engine, "connect")
+    def _as_app_role(dbapi_connection, _record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET ROLE auditoryx_app")
+        dbapi_connection.commit()
+
+    try:
+        receiver = receivers([500])
+        endpoint, _ = webhooks.create_endpoint(app_engine, admin(a), url=receiver.url, events=["*"],
+                                               allow_local_http=True)
+        other, _ = webhooks.create_endpoint(app_engine, admin(b), url=receiver.url, events=["*"], allow_local_http=True)
+        webhooks.update_endpoint(app_engine, admin(a), endpoint.id, description="CRM")
+        webhooks.rotate_secret(app_engine, admin(a), endpoint.id)
+        bookings.create_booking(app_engine, admin(a), draft(a.artist_id))
+        assert [e.id for e in webhooks.list_endpoints(app_engine, admin(a))] == [endpoint.id]
+        with pytest.raises(NotFoundError):
+            webhooks.get_endpoint(app_engine, admin(a), other.id)
+        deliver(migrated)  # the worker: the owner's connection, every tenant (one 500)
+        [log] = webhooks.deliveries(app_engine, admin(a))
+        assert [x.status_code for x in log.log] == [500]
+        webhooks.delete_endpoint(app_engine, admin(a), endpoint.id)
+        webhooks.redeliver(app_engine, admin(a), log.id)
+        with app_engine.connect() as conn:
+            assert conn.execute(text("SELECT current_user")).scalar() == "auditoryx_app"
+            for table in ("webhook_endpoints", "outbox_messages", "outbox_attempts"):
+                assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0, table  # no tenant set
+    finally:
+        app_engine.dispose()
