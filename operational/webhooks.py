@@ -492,14 +492,40 @@ class WebhookSender:
             EVENT_HEADER: message.event_type or "",
             DELIVERY_HEADER: message.id,
         }
+        if not self.allow_local_http:
+            private = _private_address(urlsplit(url).hostname or "", urlsplit(url).port or 443)
+            if private:
+                return outbox.Outcome.failed(f"the webhook host resolves to a non-public address ({private})")
         try:
-            response = self.client.post(url, content=body, headers=headers, timeout=self.timeout)
+            with self.client.stream("POST", url, content=body, headers=headers, timeout=self.timeout) as response:
+                status = response.status_code
+                snippet = b""
+                if not 200 <= status < 300:  # read at most a little of an error page
+                    for chunk in response.iter_bytes():
+                        snippet += chunk
+                        if len(snippet) >= 200:
+                            break
         except httpx.TimeoutException:
             return outbox.Outcome.failed(f"no answer within {self.timeout:g}s")
         except httpx.HTTPError as exc:
             return outbox.Outcome.failed(f"{type(exc).__name__}: {exc}"[:500])
-        if 200 <= response.status_code < 300:
-            return outbox.Outcome.delivered(response.status_code)
-        snippet = response.text[:200].strip()
-        return outbox.Outcome.failed(f"HTTP {response.status_code}" + (f": {snippet}" if snippet else ""),
-                                     status_code=response.status_code)
+        if 200 <= status < 300:
+            return outbox.Outcome.delivered(status)
+        text = snippet[:200].decode("utf-8", "replace").strip()
+        return outbox.Outcome.failed(f"HTTP {status}" + (f": {text}" if text else ""), status_code=status)
+
+
+def _private_address(host: str, port: int) -> str | None:
+    """The first loopback/private/link-local address ``host`` resolves to, if any (a public
+    name pointing inside the network is refused; an unresolvable one is left to the HTTP client)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return None
+    for info in infos:
+        address = str(info[4][0])
+        if _is_local(address.split("%", 1)[0]):
+            return address
+    return None

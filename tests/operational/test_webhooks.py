@@ -410,3 +410,33 @@ def test_postgresql_the_web_tiers_rls_role_runs_the_whole_service(migrated, tena
                 assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0, table  # no tenant set
     finally:
         app_engine.dispose()
+
+
+def test_sender_refuses_a_public_name_resolving_inside_and_reads_little_of_an_error_page(monkeypatch):
+    import socket
+
+    import httpx
+
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(502, content=b"x" * 100_000)
+
+    class Endpoints(webhooks.WebhookSender):
+        def _endpoint(self, message):
+            return "https://hooks.example.com/in", [SECRET], True, ["*"]
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    sender = Endpoints(engine=None, client=client, allow_local_http=False)
+    message = outbox.Message("m-1", "org-1", "webhook", "booking.created", "e-1", {"a": 1}, 1, 10,
+                             dt.datetime.now(UTC))
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(socket.AF_INET, 1, 6, "", ("10.1.2.3", 443))])
+    refused = sender(message)
+    assert not refused.ok and "10.1.2.3" in refused.error and calls == []
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(socket.AF_INET, 1, 6, "", ("93.184.216.34", 443))])
+    failed = sender(message)
+    assert (failed.ok, failed.status_code) == (False, 502) and len(failed.error) < 300
+    assert verify_signature(SECRET, calls[0].headers["AuditoryX-Signature"], calls[0].content)
+    assert calls[0].headers["AuditoryX-Delivery"] == "m-1" and calls[0].headers["AuditoryX-Event"] == "booking.created"
+    client.close()
