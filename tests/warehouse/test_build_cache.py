@@ -4,6 +4,7 @@ journal outside the build database), and the marts come out identical."""
 from __future__ import annotations
 
 import duckdb
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,7 +37,7 @@ def _drop(settings, tenant_id: str, name: str, rows: list[str]) -> None:
     (folder / name).write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
 
 
-def test_deleted_or_damaged_build_database_gives_identical_marts(app_env):
+def test_deleted_build_database_gives_identical_marts(app_env):
     settings = app_env
     engine = make_engine(settings.operational_database_url)
     create_schema(engine)
@@ -72,9 +73,29 @@ def test_deleted_or_damaged_build_database_gives_identical_marts(app_env):
         assert conn.execute("SELECT count(*) FROM quarantine").fetchone()[0] == quarantined
     assert read_journal(settings.resolved_archive_dir) == journal  # nothing appended twice
 
-    settings.build_database_path.write_bytes(b"\x00garbage" * 4096)  # damaged: moved aside, rebuilt
+
+
+def test_a_damaged_build_database_is_detected_and_moved_aside(app_env, tmp_path):
+    from auditoryx.pipeline import heal_build_database
+    from warehouse.build_db import DamagedBuildDatabase, connect_build, is_damage, probe_build_database
+
+    path = app_env.build_database_path
+    path.parent.mkdir(parents=True)
+    assert probe_build_database(path) is None and not heal_build_database(app_env)  # none yet: nothing to do
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("CREATE TABLE t AS SELECT range AS i FROM range(100000)")
+    assert probe_build_database(path) is None and not heal_build_database(app_env)  # sound: kept
+    data = path.read_bytes()
+    path.write_bytes(data[:4096] + b"\x00" * (len(data) - 4096))  # blocks zeroed: failing checksums
+    assert "checksum" in probe_build_database(path)
+    path.write_bytes(b"\x00garbage" * 4096)  # not a DuckDB file at all
+    with pytest.raises(DamagedBuildDatabase) as damaged:
+        connect_build(path)
+    message = str(damaged.value)
+    assert str(path) in message and "auditoryx refresh" in message and "\n" not in message
     messages = []
-    refresh(settings, [ids[0]], progress=messages.append)
-    assert any("damaged" in m and "moved to" in m for m in messages)
-    assert list(settings.build_database_path.parent.glob("build.duckdb.damaged-*"))
-    assert _marts(settings, ids) == before
+    assert heal_build_database(app_env, messages.append)
+    assert not path.exists() and len(list(path.parent.glob("build.duckdb.damaged-*"))) == 1
+    assert "moved to" in messages[0] and "rebuilding" in messages[0]
+    assert is_damage(duckdb.IOException("Could not read enough bytes from file")) and \
+        not is_damage(duckdb.IOException('Could not set lock on file "b.duckdb": Conflicting lock is held'))
