@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.context import ApiContext, token_secret
-from api.routes import analytics, auth, bookings, feeds, keys, organizations, projects, users, webhooks
+from api.routes import analytics, auth, bookings, feeds, keys, organizations, projects, reports, users, webhooks
 from auditoryx.settings import Settings, get_settings
 from warehouse.tenant_analytics import TenantAnalytics
 
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                    token_secret=token_secret(settings))
     problems.install(app)
     app.add_middleware(RateLimitHeaders)
-    for module in (auth, organizations, users, bookings, projects, analytics, keys, webhooks):
+    for module in (auth, organizations, users, bookings, projects, analytics, reports, keys, webhooks):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(feeds.router)
     return app

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -31,6 +32,7 @@ from typing import Any, Iterable
 
 from auditoryx.errors import AuditoryxError
 from operational.permissions import Action, Actor, PermissionDenied, Resource, require_permission
+from operational.repository import NotFoundError
 from reports.period import validate_period_spec
 from reports.render_html import render_html
 from reports.render_pdf import html_to_pdf
@@ -46,6 +48,7 @@ MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 _LABEL = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,40}$")
 _STAMP = re.compile(r"^\d{8}T\d{6}Z(-\d{1,3})?$")
+log = logging.getLogger(__name__)
 _UNSAFE_NAME = re.compile(r"[^\w .,&()'+-]+", re.UNICODE)
 
 
@@ -284,14 +287,14 @@ def find_export(exports_dir: Path, tenant_id: str, relative: str, *, actor: Acto
     _check_read(actor, tenant_id)
     parts = str(relative).split("/")
     if len(parts) != 2 or not _LABEL.match(parts[0]) or not _STAMP.match(parts[1]):
-        raise AuditoryxError(f"no such export: {relative!r}")
+        raise NotFoundError(f"no such export: {relative!r}")
     folder = tenant_exports_dir(exports_dir, tenant_id) / parts[0] / parts[1]
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise AuditoryxError(f"no such export: {relative!r}") from None
+        raise NotFoundError(f"no such export: {relative!r}") from None
     if manifest.get("tenant_id") != tenant_id:
-        raise AuditoryxError(f"no such export: {relative!r}")
+        raise NotFoundError(f"no such export: {relative!r}")
     return ExportResult(folder, manifest)
 
 
@@ -300,7 +303,7 @@ def export_file(export: ExportResult, name: str) -> Path:
     for entry in export.manifest.get("files", []):
         if entry.get("file") == name:
             return export.folder / name
-    raise AuditoryxError(f"no file {name!r} in this export")
+    raise NotFoundError(f"no file {name!r} in this export")
 
 
 def verify_export(folder: Path) -> list[str]:
@@ -330,9 +333,32 @@ def export_tenant(settings, tenant_id: str, *, actor: Actor, formats: Iterable[s
         engine = make_engine(settings.operational_database_url)
     try:
         branding = load_branding(engine, tenant_id)
+        result = export_report(settings.published_dir, settings.resolved_exports_dir, tenant_id, actor=actor,
+                               formats=formats, period=period, sections=sections, include_ids=include_ids,
+                               branding=branding)
+        _announce(engine, tenant_id, result)
     finally:
         if own_engine:
             engine.dispose()
-    return export_report(settings.published_dir, settings.resolved_exports_dir, tenant_id, actor=actor,
-                         formats=formats, period=period, sections=sections, include_ids=include_ids,
-                         branding=branding)
+    return result
+
+
+def _announce(engine, tenant_id: str, result: ExportResult) -> None:
+    """The ``export.ready`` webhook event for the tenant's subscribed endpoints (through the outbox).
+    The export is complete either way: a failure here is logged, not raised."""
+    from sqlalchemy.orm import Session
+
+    try:
+        from operational import webhooks
+    except ImportError:  # pragma: no cover - the webhooks module ships with the product
+        return
+    m = result.manifest
+    data = {"export": f"{result.folder.parent.name}/{result.folder.name}", "period": m["period"], "as_of": m["as_of"],
+            "generated_at": m["generated_at"], "formats": m["formats"],
+            "files": [{"file": f["file"], "format": f["format"], "rows": f["rows"], "sha256": f["sha256"]}
+                      for f in m["files"]]}
+    try:
+        with Session(engine) as session, session.begin():
+            webhooks.emit(session, tenant_id, "export.ready", data)
+    except Exception:  # noqa: BLE001 - e.g. an older schema without the outbox tables
+        log.warning("tenant %s: export.ready not announced", tenant_id, exc_info=True)

@@ -218,3 +218,27 @@ def test_bookings_analytics_for_a_period(api):
     backwards = api.client.get("/api/v1/bookings/analytics", headers=key,
                                params={"first_month": "2025-03-01", "last_month": "2024-10-01"})
     assert backwards.status_code == 422
+
+
+def test_report_exports_requested_listed_and_downloaded(api_sqlite):
+    from reports.export import verify_export
+
+    api = api_sqlite
+    key = bearer(api.key(api.a, "analytics:read"))
+    created = api.client.post("/api/v1/analytics/exports", json={"formats": ["csv", "xlsx"]}, headers=key)
+    assert created.status_code == 201, created.text
+    export = created.json()
+    assert export["manifest"]["tenant_id"] == api.a.tenant_id and export["files"]
+    listed = api.client.get("/api/v1/analytics/reports", headers=key).json()["items"]
+    assert [item["id"] for item in listed] == [export["id"]]
+    assert api.client.get(f"/api/v1/analytics/reports/{export['id']}", headers=key).json()["id"] == export["id"]
+    download = api.client.get(export["files"][0], headers=key)
+    assert download.status_code == 200 and download.content
+    folder = api.world.root / "var" / "exports" / api.a.tenant_id / export["id"]
+    assert verify_export(folder) == []
+    b_key = bearer(api.key(api.b, "analytics:read"))  # B cannot see or fetch A's export
+    assert api.client.get("/api/v1/analytics/reports", headers=b_key).json()["items"] == []
+    assert api.client.get(f"/api/v1/analytics/reports/{export['id']}", headers=b_key).status_code == 404
+    assert api.client.get(export["files"][0], headers=b_key).status_code == 404
+    assert api.client.get(f"/api/v1/analytics/reports/{export['id']}/files/..%2Fmanifest.json",
+                          headers=key).status_code == 404
