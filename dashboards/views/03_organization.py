@@ -9,6 +9,7 @@ import zoneinfo
 import streamlit as st
 
 from auditoryx.errors import AuditoryxError
+from dashboards import api_access_panel
 from dashboards.session import allowed, engine, require
 from operational import organizations
 from operational.models import ISO_4217_CODES
@@ -81,3 +82,5 @@ if saved:
         st.rerun()
 if not editable:
     st.info("Only your organization's administrators can change these settings.", icon=":material/lock:")
+
+api_access_panel.render(actor, editable)
