@@ -199,3 +199,20 @@ def test_dagster_job_runs_the_due_schedules(world_env):
         assert isinstance(report_schedules(context), dg.RunRequest)
     finally:
         _set_schedule(world, world.a, enabled=False)
+
+
+def test_an_export_announces_export_ready_to_webhooks(world_env, monkeypatch):
+    from auditoryx.settings import get_settings
+    from operational import webhooks
+    from reports.export import export_tenant
+
+    calls = []
+    monkeypatch.setattr(webhooks, "emit", lambda session, tenant, event, data: calls.append((tenant, event, data)))
+    world = world_env
+    result = export_tenant(get_settings(), world.a.tenant_id, actor=command_line_operator(world.a.tenant_id),
+                           formats="csv", sections="kpis")
+    assert [(t, e) for t, e, _ in calls] == [(world.a.tenant_id, "export.ready")]
+    data = calls[0][2]
+    assert data["export"] == f"{result.folder.parent.name}/{result.folder.name}"
+    assert data["files"] == [{"file": "Key figures.csv", "format": "csv", "rows": 1,
+                              "sha256": result.manifest["files"][0]["sha256"]}]
