@@ -242,3 +242,27 @@ def test_report_exports_requested_listed_and_downloaded(api_sqlite):
     assert api.client.get(export["files"][0], headers=b_key).status_code == 404
     assert api.client.get(f"/api/v1/analytics/reports/{export['id']}/files/..%2Fmanifest.json",
                           headers=key).status_code == 404
+
+
+def test_writes_are_audited_with_the_key_or_the_user(api_sqlite):
+    from sqlalchemy.orm import Session
+
+    from operational.api_keys import list_keys
+    from operational.audit import entries
+
+    api = api_sqlite
+    secret = api.key(api.a, "bookings:write")
+    artist = api.artist(api.a, "Audited Artist")
+    by_key = api.client.post("/api/v1/bookings", json=_booking(artist, 20), headers=bearer(secret)).json()
+    token = api.client.post("/api/v1/auth/token", json={"email": api.a.email, "password": PASSWORD}).json()["token"]
+    by_user = api.client.post("/api/v1/bookings", json=_booking(artist, 21), headers=bearer(token)).json()
+    engine = api.engine()
+    try:
+        [key] = [k for k in list_keys(engine, api.admin(api.a)) if secret.startswith(k.prefix)]
+        with Session(engine) as session:
+            [key_entry] = entries(session, api.a.tenant_id, entity="bookings", entity_id=by_key["id"])
+            [user_entry] = entries(session, api.a.tenant_id, entity="bookings", entity_id=by_user["id"])
+    finally:
+        engine.dispose()
+    assert (key_entry.actor_key_id, key_entry.actor_id) == (key.id, None)
+    assert user_entry.actor_key_id is None and user_entry.actor_id == api.admin(api.a).user_id
