@@ -19,7 +19,7 @@ from typing import Any, Callable
 from fastapi import Depends, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api.problems import MEDIA_TYPE, RateLimited, Unauthorized, is_known, problem_for
@@ -28,7 +28,6 @@ from auditoryx.settings import Settings
 from operational import api_keys, idempotency, rate_limits
 from operational.api_tokens import TOKEN_PREFIX, verify_token
 from operational.auth import SessionUser, active_user
-from operational.models import Organization
 from operational.permissions import Actor, api_key_actor
 from operational.repository import TenantRepository
 from warehouse.tenant_analytics import TenantAnalytics
@@ -195,9 +194,3 @@ def utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=dt.timezone.utc)
     return value
-
-
-def organization_name(engine: Engine, tenant_id: str) -> str:
-    with Session(engine) as session:
-        TenantRepository(session, tenant_id)
-        return session.scalar(select(Organization.name).where(Organization.id == tenant_id)) or ""

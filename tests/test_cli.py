@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-COMMANDS = ["init", "generate", "ingest", "refresh", "publish", "snapshot", "export", "landing", "sql", "serve", "demo",
-            "users"]
+COMMANDS = ["init", "generate", "ingest", "refresh", "publish", "snapshot", "export", "landing", "sql", "tables", "serve",
+            "demo", "users", "tenants", "worker", "deliver", "api", "api-keys"]
 AUDITORYX = str(Path(sys.executable).with_name("auditoryx"))
 
 

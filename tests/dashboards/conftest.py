@@ -25,3 +25,14 @@ def world_env(world, monkeypatch) -> World:
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AUDITORYX_AS_OF", raising=False)
     return world
+
+
+@pytest.fixture
+def admin_world(tmp_path, monkeypatch) -> World:
+    """A world of the test's own (for pages that change it), with the settings pointing at it."""
+    world = build_world(tmp_path / "world")
+    for key, value in world.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AUDITORYX_AS_OF", raising=False)
+    monkeypatch.delenv("AUDITORYX_APP_DATABASE_URL", raising=False)
+    return world

@@ -10,17 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from apptest_support import APP, rendered_text
 from apptest_support import login as _login
-from tenant_data import CANARY_ARTIST, PASSWORD, build_world, role_email
-
-
-@pytest.fixture
-def admin_world(tmp_path, monkeypatch):
-    world = build_world(tmp_path / "world")
-    for key, value in world.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AUDITORYX_AS_OF", raising=False)
-    monkeypatch.delenv("AUDITORYX_APP_DATABASE_URL", raising=False)
-    return world
+from tenant_data import CANARY_ARTIST, PASSWORD, role_email
 
 
 def login(email: str):

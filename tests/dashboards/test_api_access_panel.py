@@ -3,21 +3,9 @@ secret once, the key works against the API, and revoking it from the page stops 
 the settings sees the list but no form; tenant B's keys never show in tenant A's page."""
 from __future__ import annotations
 
-import pytest
-
 from apptest_support import rendered_text
 from apptest_support import login as _login
-from tenant_data import PASSWORD, build_world, role_email
-
-
-@pytest.fixture
-def settings_world(tmp_path, monkeypatch):
-    world = build_world(tmp_path / "world")
-    for key, value in world.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AUDITORYX_AS_OF", raising=False)
-    monkeypatch.delenv("AUDITORYX_APP_DATABASE_URL", raising=False)
-    return world
+from tenant_data import PASSWORD, role_email
 
 
 def _page(email: str):
@@ -27,7 +15,7 @@ def _page(email: str):
     return at
 
 
-def test_admin_creates_uses_and_revokes_a_key(settings_world):
+def test_admin_creates_uses_and_revokes_a_key(admin_world):
     from fastapi.testclient import TestClient
 
     from api.app import create_app
@@ -35,7 +23,7 @@ def test_admin_creates_uses_and_revokes_a_key(settings_world):
     from operational.db import make_engine
     from operational.permissions import command_line_operator
 
-    world = settings_world
+    world = admin_world
     engine = make_engine(world.operational_url)
     create_key(engine, command_line_operator(world.b.tenant_id), name="Zyxqv bravo key", scopes=["admin"])
     engine.dispose()
@@ -60,8 +48,8 @@ def test_admin_creates_uses_and_revokes_a_key(settings_world):
     assert client.get("/api/v1/organization", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
 
 
-def test_without_settings_update_the_keys_show_but_no_form(settings_world):
+def test_without_settings_update_the_keys_show_but_no_form(admin_world):
     """A SUPER_ADMIN only reads inside a tenant: the list, not the forms."""
-    at = _page(role_email(settings_world.a, "SUPER_ADMIN"))
+    at = _page(role_email(admin_world.a, "SUPER_ADMIN"))
     assert "API access" in rendered_text(at)
     assert not any(b.label in ("Create API key", "Revoke at once") for b in at.button)
