@@ -61,6 +61,9 @@ def test_admin_generates_downloads_and_sends(page_env):
     assert any("Queued for 1 recipients" in s.value for s in at.success)
     text = support.rendered_text(at)
     assert "boss@aurora-reports.example" in text and CANARY_ARTIST not in text
+    deliveries = at.dataframe[-1].value  # the outbox: status and attempts of the queued e-mail
+    assert deliveries["Subject"].str.contains("Aurora Reports report").any()
+    assert set(deliveries.columns) >= {"Status", "Attempts", "To", "Last error"}
     assert world.b.tenant_id not in text
 
 
