@@ -47,3 +47,10 @@ def page(items: list[Any], limit: int, cursor_of) -> dict[str, Any]:
     more = len(items) > limit
     items = items[:limit]
     return {"items": plain(items), "next_cursor": cursor_of(items[-1]) if more and items else None}
+
+
+def page_by_id(items: list[Any], cursor: str | None, limit: int) -> dict[str, Any]:
+    """Cursor pages over a short, complete list (a tenant's users or artists), in id order."""
+    after = decode_cursor(cursor, 1)[0] if cursor else ""
+    rest = sorted((item for item in items if item.id > after), key=lambda item: item.id)
+    return page(rest[:limit + 1], limit, lambda last: encode_cursor(last.id))

@@ -1,11 +1,11 @@
 """Users of your organization and its artist roster."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from api.context import ApiContext, IdempotentRequest, Principal, get_context, idempotency_key, principal, run_write
-from api.serialize import plain
+from api.serialize import page_by_id, plain
 from operational import roster, users
 
 router = APIRouter(tags=["users"])
@@ -26,9 +26,14 @@ class RoleChange(BaseModel):
     role: str = Field(max_length=32)
 
 
-@router.get("/users", summary="Your organization's users")
-def list_users(caller: Principal = Depends(principal), context: ApiContext = Depends(get_context)) -> dict:
-    return {"items": plain(users.list_tenant_users(context.engine, caller.actor))}
+CURSOR = Query(None, max_length=500)
+LIMIT = Query(100, ge=1, le=500)
+
+
+@router.get("/users", summary="Your organization's users (cursor pages)")
+def list_users(cursor: str | None = CURSOR, limit: int = LIMIT, caller: Principal = Depends(principal),
+               context: ApiContext = Depends(get_context)) -> dict:
+    return page_by_id(users.list_tenant_users(context.engine, caller.actor), cursor, limit)
 
 
 @router.post("/users/bulk", summary="Create many users: one result per row")
@@ -45,7 +50,8 @@ def change_role(user_id: str, body: RoleChange, caller: Principal = Depends(prin
     return plain(users.change_role(context.engine, caller.actor, user_id, body.role))
 
 
-@router.get("/artists", summary="Your artist roster")
-def list_artists(include_inactive: bool = False, caller: Principal = Depends(principal),
-                 context: ApiContext = Depends(get_context)) -> dict:
-    return {"items": plain(roster.list_artists(context.engine, caller.actor, include_inactive=include_inactive))}
+@router.get("/artists", summary="Your artist roster (cursor pages)")
+def list_artists(include_inactive: bool = False, cursor: str | None = CURSOR, limit: int = LIMIT,
+                 caller: Principal = Depends(principal), context: ApiContext = Depends(get_context)) -> dict:
+    return page_by_id(roster.list_artists(context.engine, caller.actor, include_inactive=include_inactive), cursor,
+                      limit)

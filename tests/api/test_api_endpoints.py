@@ -151,8 +151,12 @@ def test_users_bulk_roster_and_role_change(api):
     changed = api.client.patch(f"/api/v1/users/{new['id']}/role", json={"role": "ACCOUNTANT"}, headers=key)
     assert changed.status_code == 200 and changed.json()["role"] == "ACCOUNTANT"
     api.artist(api.a, "Roster Artist")
-    roster = api.client.get("/api/v1/artists", headers=key).json()["items"]
-    assert "Roster Artist" in [a["name"] for a in roster]
+    api.artist(api.a, "Roster Artist Two")
+    first = api.client.get("/api/v1/artists", params={"limit": 1}, headers=key).json()
+    second = api.client.get("/api/v1/artists", params={"limit": 1, "cursor": first["next_cursor"]}, headers=key).json()
+    assert {a["name"] for a in first["items"] + second["items"]} == {"Roster Artist", "Roster Artist Two"}
+    assert second["next_cursor"] is None
+    assert api.client.get("/api/v1/artists", params={"cursor": "not-a-cursor"}, headers=key).status_code == 422
 
 
 def test_organizations_for_platform_operators_only(api):
