@@ -19,6 +19,7 @@ schedules act as :func:`~operational.permissions.command_line_operator`): genera
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import logging
@@ -236,8 +237,7 @@ def export_report(published_dir: Path, exports_dir: Path, tenant_id: str, *, act
         (partial / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str),
                                         encoding="utf-8")
         _fsync_tree(partial)
-        target = _free_target(period_folder, f"{now:%Y%m%dT%H%M%SZ}")
-        os.rename(partial, target)  # never replaces an existing export (_free_target)
+        target = _move_into_place(partial, period_folder, f"{now:%Y%m%dT%H%M%SZ}")
         descriptor = os.open(period_folder, os.O_RDONLY)
         try:
             os.fsync(descriptor)
@@ -249,13 +249,21 @@ def export_report(published_dir: Path, exports_dir: Path, tenant_id: str, *, act
     return ExportResult(target, manifest)
 
 
-def _free_target(parent: Path, stamp: str) -> Path:
-    candidate = parent / stamp
-    suffix = 1
-    while candidate.exists():
-        suffix += 1
-        candidate = parent / f"{stamp}-{suffix}"
-    return candidate
+def _move_into_place(partial: Path, parent: Path, stamp: str) -> Path:
+    """Rename the finished folder to ``<stamp>`` (``<stamp>-2``, ``-3``… when taken: two exports
+    in one second); an existing export is never replaced (renaming onto a non-empty folder fails)."""
+    for suffix in range(1, 1000):
+        candidate = parent / (stamp if suffix == 1 else f"{stamp}-{suffix}")
+        if candidate.exists():
+            continue
+        try:
+            os.rename(partial, candidate)
+        except OSError as error:
+            if error.errno in (errno.EEXIST, errno.ENOTEMPTY) or candidate.exists():
+                continue  # taken in between by a concurrent export
+            raise
+        return candidate
+    raise AuditoryxError(f"too many exports in {parent} at {stamp}")
 
 
 # Reading exports back (the Reports page, deliveries)

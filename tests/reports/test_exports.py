@@ -296,3 +296,15 @@ def test_a_slug_change_keeps_tenants_folders_apart(report_world, tmp_path):
 def test_periods(spec, first, last, label):
     period = resolve_period(spec, dt.date(2025, 3, 15))
     assert (period.first.isoformat(), period.last.isoformat(), period.label) == (first, last, label)
+
+
+def test_concurrent_exports_in_one_second_get_their_own_folders(report_world, tmp_path):
+    import dataclasses
+    from concurrent.futures import ThreadPoolExecutor
+
+    world = dataclasses.replace(report_world, exports_dir=tmp_path)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: _export(world, world.a, formats="csv", sections="kpis"), range(4)))
+    folders = sorted(r.folder.name for r in results)
+    assert folders == ["20250316T070000Z", "20250316T070000Z-2", "20250316T070000Z-3", "20250316T070000Z-4"]
+    assert all(verify_export(r.folder) == [] for r in results)
