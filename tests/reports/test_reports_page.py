@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy.orm import Session
 
 from operational.db import make_engine
 from operational.organizations import update_organization_settings

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 
 import pytest
-from sqlalchemy.orm import Session
 
 from operational.db import make_engine
 from operational.organizations import (REPORT_FORMATS, REPORT_SECTIONS, InvalidSetting, get_organization_settings,
