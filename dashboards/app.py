@@ -19,7 +19,7 @@ import streamlit as st  # noqa: E402
 
 from dashboards import branding, session  # noqa: E402
 from dashboards.formatting import md_escape  # noqa: E402
-from dashboards.navigation import pages_for  # noqa: E402
+from dashboards.navigation import PAGES, pages_for  # noqa: E402
 
 APP_TITLE = "AuditoryX Analytics"
 
@@ -67,7 +67,11 @@ def _sidebar(user) -> None:
 session.sync_cookie()
 user = session.current_user()
 if user is None:
-    page = st.navigation([st.Page(login_page, title="Log in", url_path="login", default=True)], position="hidden")
+    # Deep links: every page's URL shows the login form while logged out (not "Page not found"),
+    # so the rerun after login opens that page, if the user's role may open it (else the first).
+    page = st.navigation([st.Page(login_page, title="Log in", url_path="login", default=True)]
+                         + [st.Page(login_page, title="Log in", url_path=spec.url_path, visibility="hidden")
+                            for spec in PAGES], position="hidden")
 else:
     branding.apply_theme(branding.tenant_branding(user.tenant_id))
     _sidebar(user)

@@ -256,3 +256,73 @@ def calendar_figure(frame: Any, start: dt.datetime, end: dt.datetime, tz_name: s
         yaxis={"title": None, "categoryorder": "array", "categoryarray": artists[::-1], "type": "category"},
     )
     return fig
+
+
+MILESTONE_STATUS_COLORS = {
+    "PENDING": "#94a3b8",
+    "IN_PROGRESS": "#2563eb",
+    "COMPLETED": "#16a34a",
+    "OVERDUE": "#dc2626",  # due before the as-of date and not completed, whatever status it stores
+}
+MILESTONE_COLUMNS = ("project", "title", "status", "due_date")
+
+
+def milestone_state(status: str, due_date: dt.date | None, as_of: dt.date) -> str:
+    """The state a milestone is drawn in: OVERDUE when due before ``as_of`` and not completed
+    (METRICS.md, "Overdue milestone"), else its own status."""
+    status = str(status or "PENDING").upper()
+    if status != "COMPLETED" and due_date is not None and due_date < as_of:
+        return "OVERDUE"
+    return status
+
+
+def milestone_timeline_figure(frame: Any, as_of: dt.date, by: str = "project") -> go.Figure:
+    """Milestones on a date axis: one row per project (``by="project"``) or per milestone
+    (``by="title"``, a single project's drill-down), one marker per due date, coloured by state,
+    with a line at the as-of date. Milestones without a due date are left out (said in the title).
+
+    ``frame`` has columns project, title, status, due_date (a date or None)."""
+    df = frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
+    title = f"Milestones by due date (as of {as_of.isoformat()})"
+    if df.is_empty():
+        return _empty_figure(title, "No milestones")
+    _require(df, MILESTONE_COLUMNS)
+    undated = df.filter(pl.col("due_date").is_null()).height
+    df = df.filter(pl.col("due_date").is_not_null())
+    if undated:
+        title += f" · {undated} without a due date"
+    if df.is_empty():
+        return _empty_figure(title, "No milestone has a due date")
+    states = [milestone_state(s, d, as_of) for s, d in zip(df["status"].to_list(), df["due_date"].to_list())]
+    df = df.with_columns(pl.Series("state", states))
+    rows = list(dict.fromkeys(_plain(v) for v in df[by].to_list()))
+    fig = go.Figure()
+    extra = iter(_FALLBACK_COLORS * 8)
+    ordered = [s for s in MILESTONE_STATUS_COLORS if s in set(states)] + sorted(set(states) - set(MILESTONE_STATUS_COLORS))
+    for state in ordered:
+        part = df.filter(pl.col("state") == state)
+        name = booking_type_label(state)
+        fig.add_scatter(
+            x=[d.isoformat() for d in part["due_date"].to_list()],
+            y=[_plain(v) for v in part[by].to_list()],
+            mode="markers",
+            name=name,
+            marker={"size": 14, "color": MILESTONE_STATUS_COLORS.get(state) or next(extra),
+                    "symbol": "diamond", "line": {"width": 1, "color": "#ffffff"}},
+            customdata=[[_plain(t), _plain(p), booking_type_label(s)]
+                        for t, p, s in zip(part["title"].to_list(), part["project"].to_list(), part["status"].to_list())],
+            hovertemplate="%{customdata[0]}<br>%{customdata[1]}<br>due %{x|%Y-%m-%d} · %{customdata[2]}"
+                          "<extra></extra>",
+        )
+    fig.add_vline(x=dt.datetime.combine(as_of, dt.time(), dt.timezone.utc).timestamp() * 1000, line_dash="dot",
+                  line_color="#64748b", annotation_text="as of", annotation_position="top")
+    fig.update_layout(
+        title=title,
+        height=max(260, 120 + 40 * len(rows)),
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        xaxis={"type": "date", "title": None},
+        yaxis={"title": None, "type": "category", "categoryorder": "array", "categoryarray": rows[::-1],
+               "automargin": True},
+    )
+    return fig

@@ -104,3 +104,98 @@ def kpi_windows_caption(as_of: dt.date) -> str:
         f"MTD = {as_of.replace(day=1).isoformat()} – {as_of.isoformat()} · "
         "outstanding = all time"
     )
+
+
+# ------------------------------------------------------------------ projects and data quality
+
+
+def status_label(status: Any) -> str:
+    """``IN_PROGRESS`` → ``In progress`` (``—`` for None)."""
+    if status is None or str(status) == "":
+        return NOT_AVAILABLE
+    return str(status).replace("_", " ").capitalize()
+
+
+def format_pct(fraction: Any, decimals: int = 0) -> str:
+    """A fraction as a percentage: ``0.25`` → ``25%``, ``1.4460`` → ``145%`` (``—`` for None)."""
+    value = _to_decimal(fraction)
+    if value is None:
+        return NOT_AVAILABLE
+    step = decimal.Decimal(1).scaleb(-decimals)
+    pct = (value * 100).quantize(step, rounding=decimal.ROUND_HALF_UP)
+    return f"{pct:,.{decimals}f}%"
+
+
+def milestones_progress(done: Any, total: Any) -> str:
+    """``1 / 4`` milestones done (``0 / 0`` when the project has none)."""
+    return f"{format_count(done or 0)} / {format_count(total or 0)}"
+
+
+def risk_reasons(is_over_budget: Any, is_past_deadline: Any, milestones_overdue: Any) -> list[str]:
+    """Why a project is at risk (METRICS.md): the three rules, in a fixed order; [] when none holds."""
+    reasons = []
+    if is_over_budget:
+        reasons.append("over budget")
+    if is_past_deadline:
+        reasons.append("past deadline")
+    overdue = int(milestones_overdue or 0)
+    if overdue:
+        reasons.append(f"{overdue} overdue milestone{'s' if overdue != 1 else ''}")
+    return reasons
+
+
+def format_local_time(moment: Any, tz_name: str | None) -> str:
+    """An aware (or UTC-naive) datetime in the IANA zone ``tz_name``: ``2025-03-15 07:30 CET
+    (Europe/Paris)``; an unknown zone falls back to UTC."""
+    import zoneinfo
+
+    if moment is None:
+        return NOT_AVAILABLE
+    if not isinstance(moment, dt.datetime):
+        return str(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    try:
+        zone = zoneinfo.ZoneInfo(str(tz_name or "UTC"))
+        name = str(tz_name or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone, name = zoneinfo.ZoneInfo("UTC"), "UTC"
+    local = moment.astimezone(zone)
+    abbreviation = local.tzname() or ""
+    suffix = "UTC" if name == "UTC" else f"{abbreviation} ({name})" if abbreviation and abbreviation != name else name
+    return f"{local:%Y-%m-%d %H:%M} {suffix}"
+
+
+def snapshot_age(refreshed_at: Any, now: dt.datetime) -> dt.timedelta | None:
+    """How old a snapshot is at ``now`` (aware datetimes; naive ones are read as UTC)."""
+    if not isinstance(refreshed_at, dt.datetime):
+        return None
+    if refreshed_at.tzinfo is None:
+        refreshed_at = refreshed_at.replace(tzinfo=dt.timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=dt.timezone.utc)
+    return now - refreshed_at
+
+
+def is_stale(refreshed_at: Any, now: dt.datetime, freshness_hours: float) -> bool:
+    """True when the snapshot is older than the freshness threshold (or its refresh time is unknown)."""
+    age = snapshot_age(refreshed_at, now)
+    return age is None or age > dt.timedelta(hours=float(freshness_hours))
+
+
+def format_age(age: dt.timedelta | None) -> str:
+    """``45 minutes``, ``5 hours``, ``3 days`` (rounded down; ``—`` for None)."""
+    if age is None:
+        return NOT_AVAILABLE
+    minutes = max(0, int(age.total_seconds() // 60))
+    if minutes < 120:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} hours"
+    return f"{format_count(hours // 24)} days"
+
+
+def source_label(table: str) -> str:
+    """``project_milestones`` → ``Project milestones``."""
+    return str(table).replace("_", " ").capitalize()

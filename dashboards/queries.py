@@ -302,3 +302,109 @@ def _label_dashboard(ref: SnapshotRef) -> LabelDashboard:
         revenue_monthly=_revenue_monthly(ref, first_month, last_month),
         top_performers=_top_performers(ref, TOP_PERFORMERS_LIMIT),
     )
+
+
+# ------------------------------------------------------------------ projects and data quality
+
+_SQL_PROJECT_HEALTH = """
+SELECT project_id, name, status, budget, spent, budget_used_pct, milestones_total, milestones_completed,
+       milestones_overdue, is_over_budget, is_past_deadline, is_at_risk, deadline
+FROM fct_project_health
+WHERE tenant_id = ?
+ORDER BY is_at_risk DESC, name, project_id
+"""
+_SQL_META_ROW_COUNTS = """
+SELECT row_counts FROM meta WHERE tenant_id = ?
+"""
+
+
+@dataclass(frozen=True)
+class ProjectHealth:
+    """The projects page's data: every project's health row, from one snapshot version."""
+
+    tenant_id: str
+    version: str
+    meta: dict[str, Any]
+    base_currency: str
+    as_of: dt.date
+    projects: pl.DataFrame  # at-risk projects first, then by name
+
+
+@dataclass(frozen=True)
+class DataQuality:
+    """The data-quality page's data: what the tenant's current snapshot says about itself."""
+
+    tenant_id: str
+    version: str
+    meta: dict[str, Any]
+    row_counts: dict[str, int]  # rows per operational source table at refresh time
+
+
+def _checked_meta(ref: SnapshotRef) -> dict[str, Any]:
+    meta = _meta(ref)
+    if meta["tenant_id"] != ref.tenant_id:  # a snapshot must never describe another tenant
+        raise SnapshotNotFound(f"snapshot {ref.version} does not belong to tenant {ref.tenant_id}")
+    return meta
+
+
+def _read_snapshot(tenant_id: str, build):
+    """``build(ref)`` on the tenant's current version, with label_dashboard's error contract."""
+    ref = _resolve(tenant_id)
+    if ref is None:
+        return None
+    try:
+        return build(ref)
+    except (duckdb.Error, SnapshotNotFound) as exc:
+        log.exception("tenant %s snapshot %s unreadable", ref.tenant_id, ref.version)
+        if not _version_folder(ref).is_dir():
+            raise PublishedSnapshotDamaged(f"snapshot {ref.version} could not be read", version=ref.version) from exc
+        raise DashboardUnavailable(f"snapshot {ref.version} could not be read") from exc
+
+
+def _project_health(ref: SnapshotRef) -> ProjectHealth:
+    meta = _checked_meta(ref)
+    return ProjectHealth(tenant_id=ref.tenant_id, version=ref.version, meta=meta,
+                         base_currency=meta.get("base_currency") or "USD", as_of=meta["as_of"],
+                         projects=_query(ref, _SQL_PROJECT_HEALTH))
+
+
+def project_health(tenant_id: str) -> ProjectHealth | None:
+    """Every project of the tenant's current snapshot (fct_project_health); None when nothing was
+    ever published. Errors as :func:`label_dashboard`."""
+    return _read_snapshot(tenant_id, _project_health)
+
+
+def parse_row_counts(value: Any) -> dict[str, int]:
+    """meta.row_counts (a JSON object, or already a dict) as ``{source table: rows}``, sorted by
+    table; anything unreadable gives an empty dict."""
+    import json
+
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    if not isinstance(value, dict):
+        return {}
+    counts: dict[str, int] = {}
+    for table, rows in sorted(value.items()):
+        try:
+            counts[str(table)] = int(rows)
+        except (TypeError, ValueError):
+            continue
+    return counts
+
+
+def _data_quality(ref: SnapshotRef) -> DataQuality:
+    meta = _checked_meta(ref)
+    try:
+        raw = _query(ref, _SQL_META_ROW_COUNTS).item()
+    except duckdb.BinderException:  # a snapshot published before meta had row counts
+        raw = None
+    return DataQuality(tenant_id=ref.tenant_id, version=ref.version, meta=meta, row_counts=parse_row_counts(raw))
+
+
+def data_quality(tenant_id: str) -> DataQuality | None:
+    """Refresh time, version and source row counts of the tenant's current snapshot; None when
+    nothing was ever published. Errors as :func:`label_dashboard`."""
+    return _read_snapshot(tenant_id, _data_quality)

@@ -175,7 +175,12 @@ def snapshot_frames(t: Tenant) -> dict[str, pl.DataFrame]:
                 "milestones_total": 4,
                 "milestones_completed": 1,
                 "milestones_overdue": 0,
+                "is_over_budget": False,
+                "is_past_deadline": False,
                 "is_at_risk": False,
+                "deadline": dt.date(2025, 9, 30),
+                "as_of": AS_OF,
+                "base_currency": t.base_currency,
             }
         ],
         schema={
@@ -189,7 +194,12 @@ def snapshot_frames(t: Tenant) -> dict[str, pl.DataFrame]:
             "milestones_total": pl.Int64,
             "milestones_completed": pl.Int64,
             "milestones_overdue": pl.Int64,
+            "is_over_budget": pl.Boolean,
+            "is_past_deadline": pl.Boolean,
             "is_at_risk": pl.Boolean,
+            "deadline": pl.Date,
+            "as_of": pl.Date,
+            "base_currency": pl.String,
         },
     )
     delta = (
@@ -237,13 +247,16 @@ def snapshot_frames(t: Tenant) -> dict[str, pl.DataFrame]:
     }
 
 
-def publish_snapshot(published_dir: Path, tenant: Tenant, version: str | None = None) -> str:
-    """Write one complete version of the tenant, then flip CURRENT atomically. Returns it."""
+def publish_snapshot(published_dir: Path, tenant: Tenant, version: str | None = None,
+                     frames: dict[str, pl.DataFrame] | None = None) -> str:
+    """Write one complete version of the tenant, then flip CURRENT atomically. Returns it.
+
+    ``frames`` replaces some marts of :func:`snapshot_frames` (e.g. a richer project health)."""
     version = version or new_version()
     tenant_dir = Path(published_dir) / tenant.tenant_id
     folder = tenant_dir / version
     folder.mkdir(parents=True)
-    frames = snapshot_frames(tenant)
+    frames = {**snapshot_frames(tenant), **(frames or {})}
     for name in PUBLISHED_MARTS:  # marts the dashboard does not read yet: present, empty
         frames.setdefault(name, pl.DataFrame(schema={"tenant_id": pl.String}))
     for name, frame in frames.items():

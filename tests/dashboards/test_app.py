@@ -195,11 +195,14 @@ def test_every_role_of_tenant_a_sees_what_its_role_allows_and_only_tenant_a(worl
 
 
 @pytest.mark.parametrize("role,pages", [
-    ("ORG_ADMIN", ["dashboard", "bookings", "bulk-booking", "calendar", "roster", "reports", "users", "organization"]),
-    ("SUPER_ADMIN", ["dashboard", "bookings", "calendar", "roster", "reports", "users", "organization", "platform"]),
-    ("LABEL_MANAGER", ["dashboard", "bookings", "bulk-booking", "calendar", "roster", "reports"]),
-    ("ACCOUNTANT", ["dashboard", "bookings", "reports"]),
-    ("VIEWER", ["dashboard", "roster"]),
+    ("ORG_ADMIN", ["dashboard", "bookings", "bulk-booking", "calendar", "roster", "projects", "reports",
+                   "data-quality", "users", "organization"]),
+    ("SUPER_ADMIN", ["dashboard", "bookings", "calendar", "roster", "projects", "reports", "data-quality", "users",
+                     "organization", "platform"]),
+    ("LABEL_MANAGER", ["dashboard", "bookings", "bulk-booking", "calendar", "roster", "projects", "reports",
+                       "data-quality"]),
+    ("ACCOUNTANT", ["dashboard", "bookings", "projects", "reports"]),
+    ("VIEWER", ["dashboard", "roster", "projects"]),
     ("CREATOR", ["my-bookings", "calendar"]),
     ("CLIENT", ["my-bookings", "bookings", "calendar"]),
 ])

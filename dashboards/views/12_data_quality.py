@@ -1,0 +1,102 @@
+"""Data and quality: when the tenant's data was last refreshed (in the organization's time zone),
+whether it is stale, and how many rows each source held. Layout only (data from queries.py)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import streamlit as st
+
+from auditoryx.settings import get_settings
+from dashboards import queries
+from dashboards.formatting import (
+    format_age,
+    format_count,
+    format_date,
+    format_local_time,
+    format_timestamp_utc,
+    is_stale,
+    md_escape,
+    snapshot_age,
+    source_label,
+)
+from dashboards.freshness import follow_new_versions
+from dashboards.session import engine, require
+from operational.calendar import tenant_time_zone
+from operational.permissions import Resource
+
+user = require(Resource.DATA_QUALITY)
+st.title("Data and quality")
+
+try:
+    data = queries.data_quality(user.tenant_id)
+except queries.PublishedSnapshotDamaged as damaged:
+    st.error("The published version of your data is damaged; it is repaired by the next refresh.",
+             icon=":material/build:")
+    follow_new_versions(user.tenant_id, damaged.version)
+    st.stop()
+except queries.DashboardUnavailable:
+    st.error("Your data's details could not be loaded right now. Please try again after the next refresh.")
+    st.stop()
+follow_new_versions(user.tenant_id, None if data is None else data.version)
+if data is None:
+    st.info("No data has been published for your organization yet. The first refresh publishes it.",
+            icon=":material/hourglass_empty:")
+    st.stop()
+
+try:
+    zone = tenant_time_zone(engine(), user.actor())
+except Exception:  # noqa: BLE001 - the operational DB is down: show UTC rather than nothing
+    zone = "UTC"
+meta = data.meta
+refreshed_at = meta.get("refreshed_at")
+now = dt.datetime.now(dt.timezone.utc)
+threshold = get_settings().freshness_hours
+age = snapshot_age(refreshed_at, now)
+local = format_local_time(refreshed_at, zone)
+
+st.caption(f"{md_escape(user.tenant_name)} · times in the organization's time zone ({md_escape(zone)})")
+if is_stale(refreshed_at, now, threshold):
+    st.warning(
+        f"Stale data: the last refresh was {format_age(age)} ago ({local}), more than the "
+        f"{threshold:g} hours it should take. Figures on every page may be out of date.",
+        icon=":material/schedule:",
+    )
+
+cards = st.columns(2)
+cards[0].metric("Data as of", format_date(meta.get("as_of")), border=True,
+                help="The date the last refresh computed 'today' for (KPI windows end on it).")
+cards[1].metric("Refreshed", f"{format_age(age)} ago", border=True, help=f"Last refresh: {local}.")
+st.markdown(f"**Last refresh:** {local}")
+
+st.subheader("Source row counts")
+st.caption("Rows per source table of your organization when the data was last refreshed.")
+if data.row_counts:
+    st.dataframe(
+        pl.DataFrame({"Source": [source_label(t) for t in data.row_counts],
+                      "Rows": list(data.row_counts.values())},
+                     schema={"Source": pl.String, "Rows": pl.Int64}),
+        hide_index=True,
+        width="stretch",
+        key="row_counts",
+        column_config={"Rows": st.column_config.NumberColumn("Rows", format="localized")},
+    )
+else:
+    st.info("This version does not record source row counts; the next refresh adds them.")
+
+st.subheader("Quarantined rows and ingestion runs")
+st.info(
+    "Rows kept out of the build (with their reasons) and the recent ingestion runs are not yet published "
+    "to your organization's data, so they cannot be shown here. Ask the platform operator for them "
+    "meanwhile.",
+    icon=":material/info:",
+)
+
+with st.expander("Snapshot details"):
+    st.markdown(
+        f"- Version: `{data.version}`\n"
+        f"- Refreshed (UTC): {format_timestamp_utc(refreshed_at)}\n"
+        f"- As-of date: {format_date(meta.get('as_of'))}\n"
+        f"- Base currency: {md_escape(meta.get('base_currency') or 'USD')}\n"
+        f"- Stale after: {threshold:g} hours"
+    )

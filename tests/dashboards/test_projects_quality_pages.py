@@ -1,0 +1,324 @@
+"""The Projects and Data-and-quality pages through AppTest, on a world of their own: project health
+from the published mart (one project at risk for every reason, one on track), milestones from the
+operational DB, the project in the URL query, refresh time in the organization's time zone, row
+counts, the stale-data banner, every role, deep links, and tenant B's canary never shown to A."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import polars as pl
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from apptest_support import new_app, rendered_text, submit_login
+from apptest_support import login as _login
+from operational.enums import UserRole
+from tenant_data import AS_OF, CANARY_ARTIST, MONEY, PASSWORD, build_world, publish_snapshot, role_email
+
+PROJECTS = "views/11_projects.py"
+DATA_QUALITY = "views/12_data_quality.py"
+CANARY_PROJECT = f"{CANARY_ARTIST} world tour"
+CANARY_MILESTONE = f"{CANARY_ARTIST} rehearsal"
+CANARY_BUDGET = "77,777.77"
+PROJECT_ROLES = {"SUPER_ADMIN", "ORG_ADMIN", "LABEL_MANAGER", "ARTIST_MANAGER", "STUDIO_MANAGER", "ACCOUNTANT",
+                 "VIEWER"}
+QUALITY_ROLES = {"SUPER_ADMIN", "ORG_ADMIN", "LABEL_MANAGER"}
+
+HEALTH_SCHEMA = {
+    "tenant_id": pl.String, "project_id": pl.String, "name": pl.String, "status": pl.String,
+    "as_of": pl.Date, "base_currency": pl.String, "budget": MONEY, "spent": MONEY,
+    "budget_used_pct": pl.Float64, "milestones_total": pl.Int64, "milestones_completed": pl.Int64,
+    "milestones_overdue": pl.Int64, "is_over_budget": pl.Boolean, "is_past_deadline": pl.Boolean,
+    "is_at_risk": pl.Boolean, "deadline": pl.Date,
+}
+# (id, name, status, budget, spent, deadline, milestones: (title, status, due))
+A_PROJECTS = [
+    ("prj-a-album", "Lumen Vale debut album", "IN_PROGRESS", "10000.00", "2500.00", dt.date(2025, 9, 30), [
+        ("Demos", "COMPLETED", dt.date(2025, 2, 1)), ("Recording", "IN_PROGRESS", dt.date(2025, 4, 1)),
+        ("Mixing", "PENDING", dt.date(2025, 5, 15)), ("Mastering", "PENDING", dt.date(2025, 6, 30))]),
+    ("prj-a-film", "Harbor <b>tour</b> film", "IN_PROGRESS", "5000.00", "6200.50", dt.date(2025, 3, 1), [
+        ("Shoot", "PENDING", dt.date(2025, 2, 10)), ("Edit", "IN_PROGRESS", dt.date(2025, 3, 1)),
+        ("Premiere", "PENDING", None)]),
+]
+B_PROJECTS = [
+    ("prj-b-tour", CANARY_PROJECT, "IN_PROGRESS", "77777.77", "100.00", dt.date(2025, 12, 1), [
+        (CANARY_MILESTONE, "PENDING", dt.date(2025, 1, 5))]),
+]
+
+
+def _health(tenant, projects) -> pl.DataFrame:
+    rows = []
+    for pid, name, status, budget, spent, deadline, milestones in projects:
+        budget, spent = Decimal(budget), Decimal(spent)
+        overdue = sum(1 for _, s, due in milestones if s != "COMPLETED" and due is not None and due < AS_OF)
+        over = spent > budget > 0
+        past = deadline < AS_OF and status not in ("COMPLETED", "CANCELLED")
+        rows.append({"tenant_id": tenant.tenant_id, "project_id": pid, "name": name, "status": status,
+                     "as_of": AS_OF, "base_currency": tenant.base_currency, "budget": budget, "spent": spent,
+                     "budget_used_pct": float(spent / budget), "milestones_total": len(milestones),
+                     "milestones_completed": sum(1 for _, s, _ in milestones if s == "COMPLETED"),
+                     "milestones_overdue": overdue, "is_over_budget": over, "is_past_deadline": past,
+                     "is_at_risk": bool(over or past or overdue), "deadline": deadline})
+    return pl.DataFrame(rows, schema=HEALTH_SCHEMA)
+
+
+def _seed(url: str, tenant, projects) -> None:
+    from sqlalchemy.orm import Session
+
+    from operational.db import make_engine
+    from operational.models import Project, ProjectMilestone
+
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session, session.begin():
+            for pid, name, status, budget, spent, deadline, milestones in projects:
+                session.add(Project(id=pid, org_id=tenant.tenant_id, name=name, type="ALBUM", status=status,
+                                    budget=Decimal(budget), spent=Decimal(spent), deadline=deadline,
+                                    currency=tenant.base_currency))
+                session.flush()
+                for order, (title, mstatus, due) in enumerate(milestones):
+                    session.add(ProjectMilestone(org_id=tenant.tenant_id, project_id=pid, title=title,
+                                                 status=mstatus, due_date=due, sort_order=order))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def pq_world(tmp_path_factory):
+    """build_world + projects and milestones for A and B (B's carry the canary) in the operational
+    DB, snapshots republished with their health; A's organization works in Europe/Paris."""
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from operational.db import make_engine
+    from operational.models import Organization
+
+    world = build_world(tmp_path_factory.mktemp("projects-quality-world"))
+    _seed(world.operational_url, world.a, A_PROJECTS)
+    _seed(world.operational_url, world.b, B_PROJECTS)
+    engine = make_engine(world.operational_url)
+    with Session(engine) as session, session.begin():
+        session.execute(update(Organization).where(Organization.id == world.a.tenant_id)
+                        .values(settings={"base_currency": "USD", "timezone": "Europe/Paris"}))
+    engine.dispose()
+    publish_snapshot(world.published_dir, world.a, frames={"fct_project_health": _health(world.a, A_PROJECTS)})
+    publish_snapshot(world.published_dir, world.b, frames={"fct_project_health": _health(world.b, B_PROJECTS)})
+    return world
+
+
+@pytest.fixture
+def env(pq_world, monkeypatch):
+    for key, value in pq_world.env().items():
+        monkeypatch.setenv(key, value)
+    for key in ("AUDITORYX_AS_OF", "AUDITORYX_APP_DATABASE_URL", "AUDITORYX_FRESHNESS_HOURS"):
+        monkeypatch.delenv(key, raising=False)
+    return pq_world
+
+
+def login(email: str, query_params: dict | None = None) -> AppTest:
+    return _login(email, PASSWORD, query_params)
+
+
+def open_page(at: AppTest, page: str) -> AppTest:
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def b_markers(world) -> list[str]:
+    b = world.b
+    return [CANARY_ARTIST, CANARY_PROJECT, CANARY_MILESTONE, CANARY_BUDGET, "77777.77", "prj-b-tour", b.name,
+            b.tenant_id, b.email, b.user_name]
+
+
+def assert_no_b(at: AppTest, world) -> None:
+    text = rendered_text(at)
+    leaked = [marker for marker in b_markers(world) if marker in text]
+    assert not leaked, f"tenant B content rendered: {leaked}"
+
+
+def health_table(at: AppTest):
+    return next(df.value for df in at.dataframe if "Budget used" in df.value.columns)
+
+
+# ----------------------------------------------------------------------------------- projects
+
+
+def test_projects_page_shows_health_from_the_mart_with_risk_reasons(env):
+    at = open_page(login(env.a.email), PROJECTS)
+    assert at.title[0].value == "Projects"
+    assert {m.label: m.value for m in at.metric} == {"Projects": "2", "At risk": "1", "Overdue milestones": "2"}
+    table = health_table(at)
+    assert list(table["Project"]) == ["Harbor <b>tour</b> film", "Lumen Vale debut album"]  # at risk first
+    film, album = table.iloc[0], table.iloc[1]
+    assert (film["Budget"], film["Spent"], film["Budget used"]) == ("$5,000.00", "$6,200.50", "124%")
+    assert film["Milestones done"] == "0 / 3" and int(film["Overdue"]) == 2 and bool(film["At risk"])
+    assert film["Why"] == "over budget, past deadline, 2 overdue milestones"
+    assert (album["Budget"], album["Budget used"], album["Milestones done"]) == ("$10,000.00", "25%", "1 / 4")
+    assert not bool(album["At risk"]) and album["Why"] == "" and album["Deadline"] == "2025-09-30"
+    timeline = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = {trace["name"] for trace in timeline["data"]}
+    assert names == {"Completed", "In progress", "Pending", "Overdue"}
+    ys = {y for trace in timeline["data"] for y in trace["y"]}
+    assert ys == {"Harbor &lt;b&gt;tour&lt;/b&gt; film", "Lumen Vale debut album"}  # user text is not markup
+    assert "1 without a due date" in timeline["layout"]["title"]["text"]
+    assert "project" not in at.query_params
+    assert_no_b(at, env)
+
+
+def test_selecting_a_project_drills_down_and_puts_it_in_the_url(env):
+    at = open_page(login(env.a.email), PROJECTS)
+    at.selectbox(key="project_pick").select("prj-a-film").run()
+    assert not at.exception
+    assert at.query_params["project"] == ["prj-a-film"] or at.query_params["project"] == "prj-a-film"
+    assert any(w.value.startswith("At risk: over budget, past deadline, 2 overdue milestones") for w in at.warning)
+    details = {m.label: m.value for m in at.metric}
+    assert details["Budget used"] == "124%" and details["Milestones done"] == "0 / 3"
+    assert details["Status"] == "In progress"
+    milestones = next(df.value for df in at.dataframe if "Milestone" in df.value.columns)
+    assert list(milestones["Milestone"]) == ["Shoot", "Edit", "Premiere"]
+    assert list(milestones["Status"]) == ["Overdue", "Overdue", "Pending"]
+    assert list(milestones["Due"]) == ["2025-02-10", "2025-03-01", "—"]
+    assert len(at.get("plotly_chart")) == 2  # overview + this project's timeline
+    assert "#### Harbor \\<b\\>tour\\</b\\> film" in [m.value for m in at.markdown]  # escaped heading
+    assert_no_b(at, env)
+
+
+def test_project_in_the_url_opens_its_details_and_a_foreign_id_does_not(env):
+    at = login(env.a.email, query_params={"project": "prj-a-album"})
+    open_page(at, PROJECTS)
+    assert at.selectbox(key="project_pick").value == "prj-a-album"
+    assert any(s.value.startswith("On track") for s in at.success)
+    milestones = next(df.value for df in at.dataframe if "Milestone" in df.value.columns)
+    assert list(milestones["Milestone"]) == ["Demos", "Recording", "Mixing", "Mastering"]
+
+    at = login(env.a.email, query_params={"project": "prj-b-tour"})  # B's project id in A's session
+    open_page(at, PROJECTS)
+    assert at.selectbox(key="project_pick").value is None
+    assert any("not one of your organization's projects" in w.value for w in at.warning)
+    assert not any("Milestone" in df.value.columns for df in at.dataframe)
+    assert_no_b(at, env)
+
+
+# ---------------------------------------------------------------------------- data and quality
+
+
+def test_data_quality_page_shows_refresh_in_the_tenant_zone_counts_and_stale_banner(env):
+    at = open_page(login(env.a.email), DATA_QUALITY)
+    assert at.title[0].value == "Data and quality"
+    # REFRESHED_AT = 2025-03-15 06:30 UTC: 07:30 in Paris; that is long ago, so the data is stale
+    assert "**Last refresh:** 2025-03-15 07:30 CET (Europe/Paris)" in [m.value for m in at.markdown]
+    stale = [w.value for w in at.warning]
+    assert len(stale) == 1 and stale[0].startswith("Stale data: the last refresh was ")
+    assert "more than the 26 hours" in stale[0]
+    assert {m.label: m.value for m in at.metric}["Data as of"] == "2025-03-15"
+    counts = at.dataframe[0].value
+    assert dict(zip(counts["Source"], counts["Rows"])) == {
+        "Dim artists": 0, "Fct artist performance monthly": 3, "Fct booking status funnel": 0,
+        "Fct bookings monthly": 15, "Fct project health": 2, "Fct receivables aging": 0,
+        "Fct recent activity": 0, "Fct revenue by currency": 0, "Fct revenue monthly": 30, "Kpi summary": 1,
+        "Top performers": 3}
+    version = open(env.published_dir / env.a.tenant_id / "CURRENT").read().strip()
+    headline = "\n".join([t.value for t in at.title] + [c.value for c in at.caption] + [w.value for w in at.warning]
+                         + [m.value for m in at.metric])
+    assert version not in headline  # the version id is in the details, not the headline
+    assert at.expander[0].label == "Snapshot details"
+    assert any(version in m.value for m in at.expander[0].markdown)
+    assert any("not yet published" in i.value for i in at.info)
+    assert_no_b(at, env)
+
+
+def test_no_stale_banner_within_the_freshness_threshold(env, monkeypatch):
+    monkeypatch.setenv("AUDITORYX_FRESHNESS_HOURS", str(24 * 365 * 100))
+    at = open_page(login(env.a.email), DATA_QUALITY)
+    assert not at.warning
+    assert "**Last refresh:** 2025-03-15 07:30 CET (Europe/Paris)" in [m.value for m in at.markdown]
+
+
+def test_tenant_b_sees_its_own_data_in_its_zone(env):
+    """Positive control for the canary checks: B sees its canary project, in UTC (no zone set)."""
+    at = open_page(login(env.b.email), PROJECTS)
+    assert CANARY_PROJECT in rendered_text(at)
+    assert health_table(at).iloc[0]["Budget"] == "€77,777.77"
+    at = open_page(at, DATA_QUALITY)
+    assert "**Last refresh:** 2025-03-15 06:30 UTC" in [m.value for m in at.markdown]
+
+
+# ------------------------------------------------------------------------- roles and isolation
+
+
+@pytest.mark.parametrize("role", [r.value for r in UserRole])
+def test_every_role_gets_the_pages_its_permissions_allow(env, role):
+    at = login(role_email(env.a, role))
+    for page, allowed_roles in ((PROJECTS, PROJECT_ROLES), (DATA_QUALITY, QUALITY_ROLES)):
+        if role not in allowed_roles:
+            with pytest.raises(ValueError):  # not in this user's navigation at all
+                at.switch_page(page)
+            continue
+        open_page(at, page)
+        assert not at.error, [e.value for e in at.error]
+        if page == PROJECTS:
+            assert list(health_table(at)["Project"]) == ["Harbor <b>tour</b> film", "Lumen Vale debut album"]
+            assert health_table(at).iloc[0]["Budget"] == "$5,000.00"
+        else:
+            assert "**Last refresh:** 2025-03-15 07:30 CET (Europe/Paris)" in [m.value for m in at.markdown]
+            assert at.dataframe[0].value["Rows"].sum() > 0
+        assert_no_b(at, env)
+    from dashboards.navigation import pages_for
+    from operational.permissions import Actor
+
+    paths = [p.url_path for p in pages_for(Actor.of(user_id="u", tenant_id="t", role=role))]
+    assert ("projects" in paths) is (role in PROJECT_ROLES)
+    assert ("data-quality" in paths) is (role in QUALITY_ROLES)
+
+
+def test_tenant_a_never_sees_b_even_after_b_viewed_both_pages_in_this_process(env):
+    b = open_page(login(env.b.email), PROJECTS)
+    b.selectbox(key="project_pick").select("prj-b-tour").run()
+    assert CANARY_MILESTONE in rendered_text(b)  # B's pages (and caches) hold the canary now
+    open_page(b, DATA_QUALITY)
+    a = open_page(login(env.a.email, query_params={"project": "prj-b-tour"}), PROJECTS)
+    assert_no_b(a, env)
+    a.selectbox(key="project_pick").select("prj-a-film").run()
+    assert_no_b(a, env)
+    open_page(a, DATA_QUALITY)
+    assert_no_b(a, env)
+    a.run()
+    assert_no_b(a, env)
+
+
+# ---------------------------------------------------------------------------------- deep links
+
+
+def _open_url_path(url_path: str) -> AppTest:
+    """A fresh tab opened at ``/<url_path>`` (what the browser asks for: the page of that URL)."""
+    from streamlit.util import calc_hash
+
+    at = new_app()
+    at._page_hash = calc_hash(url_path)
+    return at.run()
+
+
+@pytest.mark.parametrize("url_path,title", [("projects", "Projects"), ("data-quality", "Data and quality"),
+                                            ("dashboard", None)])
+def test_deep_link_shows_login_then_the_page(env, url_path, title):
+    at = _open_url_path(url_path)
+    assert not at.exception
+    assert at.text_input(key="login_email")  # the login form, not "Page not found"
+    assert not at.metric and not at.dataframe
+    submit_login(at, env.a.email, PASSWORD)
+    assert not at.exception
+    assert at.title[0].value == (title or env.a.name)
+    if url_path == "projects":
+        assert list(health_table(at)["Project"])[0] == "Harbor <b>tour</b> film"
+    assert_no_b(at, env)
+
+
+def test_deep_link_to_a_page_the_role_may_not_open_lands_on_its_first_page(env):
+    at = _open_url_path("data-quality")
+    submit_login(at, role_email(env.a, "VIEWER"), PASSWORD)
+    assert not at.exception
+    assert at.title[0].value == env.a.name  # the label dashboard, not data quality
+    assert "Last refresh" not in rendered_text(at)
