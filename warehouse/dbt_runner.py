@@ -37,7 +37,7 @@ from pathlib import Path
 
 from auditoryx.errors import AuditoryxError
 from ingestion.raw_schema import RAW_TABLES
-from warehouse.build_db import closing_quietly, transaction
+from warehouse.build_db import closing_quietly, quote_identifier, transaction
 from warehouse.pending import build_scope, clear_pending, mark_pending, scope_tables
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
@@ -283,27 +283,41 @@ def attribute_failures(build_db: Path, failed: Sequence[FailedTest]) -> TenantFa
             if not test.compiled_code:
                 unattributed.append(described)
                 continue
-            query = f"SELECT * FROM ({test.compiled_code}\n) AS failing"
-            try:
-                cursor = conn.execute(f"SELECT * FROM ({query}) ORDER BY ALL")
-                columns = [d[0] for d in cursor.description]
-                rows = cursor.fetchall()
+            failing = f"(SELECT * FROM ({test.compiled_code}\n) AS failing)"
+            try:  # aggregated in SQL: a test may return millions of rows
+                columns = [d[0] for d in conn.execute(f"SELECT * FROM {failing} LIMIT 0").description]
+                if "tenant_id" not in columns:
+                    unattributed.append(described)
+                    continue
+                counts = conn.execute(f"SELECT CAST(tenant_id AS VARCHAR), count(*) FROM {failing} "
+                                      "GROUP BY 1 ORDER BY 1").fetchall()
+                samples = _first_rows(conn, failing, columns)
             except duckdb.Error as error:
                 unattributed.append(f"{described}: {_one_line(error)}")
                 continue
-            if "tenant_id" not in columns or any(r[columns.index("tenant_id")] is None for r in rows):
+            if any(tenant_id is None for tenant_id, _ in counts):
                 unattributed.append(described)
                 continue
             position = columns.index("tenant_id")
-            per_tenant: dict[str, list[Sequence[object]]] = {}
-            for row in rows:
-                per_tenant.setdefault(str(row[position]), []).append(row)
-            for tenant_id, tenant_rows in sorted(per_tenant.items()):
-                count = len(tenant_rows)
+            first = {str(row[position]): row for row in samples}
+            for tenant_id, count in counts:
+                example = f", e.g. {_sample(columns, first[tenant_id])}" if tenant_id in first else ""
                 by_tenant.setdefault(tenant_id, []).append(
-                    f"dbt test {test.name}: {count} failing row{'s' if count != 1 else ''}, "
-                    f"e.g. {_sample(columns, tenant_rows[0])}")
+                    f"dbt test {test.name}: {count} failing row{'s' if count != 1 else ''}{example}")
     return TenantFailures(by_tenant, unattributed)
+
+
+def _first_rows(conn, failing: str, columns: Sequence[str]) -> list[tuple]:
+    """One failing row per tenant (the first in the order of all columns), best effort: the
+    reason only quotes it."""
+    import duckdb
+
+    try:
+        order = ", ".join(quote_identifier(c) for c in columns)
+        return conn.execute(f"SELECT * FROM {failing} QUALIFY row_number() OVER "
+                            f"(PARTITION BY tenant_id ORDER BY {order}) = 1").fetchall()
+    except (duckdb.Error, ValueError):
+        return []
 
 
 _FAILURES_DDL = (f"CREATE TABLE IF NOT EXISTS main.{FAILURES_TABLE} (tenant_id VARCHAR NOT NULL, "

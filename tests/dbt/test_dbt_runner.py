@@ -58,8 +58,8 @@ def test_missing_fx_rate_fails_its_tenant(tmp_path):
 
 
 def test_a_failing_test_without_tenants_fails_the_build(tmp_path):
-    """Failing rows that name no tenant (here: the seed's own test is bypassed by a test on a
-    relation without tenant_id) cannot be pinned on a tenant: the whole build fails."""
+    """Failing rows that name no tenant (no tenant_id column, or a NULL one) cannot be pinned on a
+    tenant: the whole build fails; the others are counted per tenant with a first row quoted."""
     from warehouse.dbt_runner import FailedTest, attribute_failures
 
     build_db = create_build_db(tmp_path / "build.duckdb", {})
