@@ -75,16 +75,24 @@ def _require_build_database(settings: Settings) -> None:
                              "run `auditoryx refresh` or `auditoryx ingest` first")
 
 
-def _file_drop_problems(drops) -> None:
-    """List the dropped files that were not loaded (rejected, or failed) with their reasons, and
-    fail the command (exit 1) when there is any."""
+def _file_drop_problems(drops, failed_tenants: dict[str, list[str]] | None = None) -> None:
+    """List the dropped files that were not loaded (rejected, or failed) and the tenants whose
+    build failed (they keep their last version) with their reasons, and fail the command (exit 1)
+    when there is any."""
     failed = [f for f in drops.files if f.status in ("rejected", "error")]
     for result in failed:
         typer.echo(f"{result.status}: {result.source}: {result.error or result.notes or 'no reason given'}", err=True)
+    for tenant_id, reasons in sorted((failed_tenants or {}).items()):
+        typer.echo(f"failed tenant {tenant_id} (keeps its last version): {'; '.join(reasons)}", err=True)
+    problems = []
     if failed:
         rejected = sum(f.status == "rejected" for f in failed)
-        raise AuditoryxError(f"{len(failed)} of {len(drops.files)} dropped files not loaded "
-                             f"({rejected} rejected, {len(failed) - rejected} failed): see above")
+        problems.append(f"{len(failed)} of {len(drops.files)} dropped files not loaded "
+                        f"({rejected} rejected, {len(failed) - rejected} failed)")
+    if failed_tenants:
+        problems.append(f"{len(failed_tenants)} tenants not published (their data failed a check)")
+    if problems:
+        raise AuditoryxError("; ".join(problems) + ": see above")
 
 
 def _tenant_ids(settings: Settings, slugs: list[str] | None) -> list[str] | None:
@@ -151,7 +159,7 @@ def refresh(
     _require_schema(settings)
     result = run_refresh(settings, _tenant_ids(settings, tenant), progress=_Progress(),
                          mode="full" if full else "incremental")
-    _file_drop_problems(result.ingestion.file_drops)
+    _file_drop_problems(result.ingestion.file_drops, result.failed_tenants)
 
 
 @app.command()

@@ -119,3 +119,15 @@ def test_bad_tenants_keep_their_version_and_the_others_publish(platform):
     assert not (settings.published_dir / x.id / STATUS_FILE).exists()
     assert current_version(settings.published_dir, y.id) == old[y.id]
     assert json.loads((settings.published_dir / y.id / STATUS_FILE).read_text())["since"]
+
+
+def test_the_command_lists_failed_tenants_and_exits_non_zero(capsys):
+    from auditoryx.cli import _file_drop_problems
+    from auditoryx.errors import AuditoryxError
+    from ingestion.files import FileDropReport
+
+    drops = FileDropReport(started_at=dt.datetime.now(dt.timezone.utc))
+    _file_drop_problems(drops, {})  # nothing failed: exit 0
+    with pytest.raises(AuditoryxError, match="1 tenants not published"):
+        _file_drop_problems(drops, {"t-x": ["dbt test assert_bookings_have_fx_rates: 1 failing row"]})
+    assert "failed tenant t-x (keeps its last version): dbt test assert_bookings_have_fx_rates" in capsys.readouterr().err
