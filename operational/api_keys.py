@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Iterable
 
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from auditoryx.errors import AuditoryxError
@@ -134,11 +134,10 @@ def authenticate_key(engine: Engine, secret: str, *, now: dt.datetime | None = N
     if not secret.startswith(KEY_PREFIX) or len(secret) > 200:
         raise InvalidApiKey("invalid API key")
     digest = key_hash(secret)
-    with Session(engine) as session:
-        if session.get_bind().dialect.name == "postgresql":
-            row = session.execute(text("SELECT key_id, org_id, scopes, expires_at, revoked_at, org_active, "
-                                       "org_plan FROM auditoryx_api_key_by_hash(:hash)"), {"hash": digest}).first()
-        else:
+    if engine.dialect.name == "postgresql":
+        row = _key_row_postgresql(engine, digest)
+    else:
+        with Session(engine) as session:
             row = session.execute(
                 select(ApiKey.id, ApiKey.org_id, ApiKey.scopes, ApiKey.expires_at, ApiKey.revoked_at,
                        Organization.is_active, Organization.plan)
@@ -150,6 +149,28 @@ def authenticate_key(engine: Engine, secret: str, *, now: dt.datetime | None = N
     if revoked_at is not None or not org_active or (expires_at is not None and expires_at <= now):
         raise InvalidApiKey("invalid API key")
     return KeyIdentity(key_id=key_id, tenant_id=org_id, scopes=tuple(scopes or ()), plan=str(plan))
+
+
+def _key_row_postgresql(engine: Engine, digest: str) -> tuple | None:
+    """The key's row through ``auditoryx_api_key_by_hash``, read on every request (a revocation
+    counts at once): one read-only statement in autocommit, one round trip, on the driver
+    connection (no ORM session and no BEGIN/ROLLBACK on the API's hot path)."""
+    raw = engine.raw_connection()
+    try:
+        connection = raw.driver_connection
+        connection.autocommit = True  # the connection is idle here; set back before it returns to the pool
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT key_id, org_id, scopes, expires_at, revoked_at, org_active, org_plan "
+                               "FROM auditoryx_api_key_by_hash(%s)", (digest,))
+                return cursor.fetchone()
+        finally:
+            connection.autocommit = False
+    except BaseException:
+        raw.invalidate()  # whatever state it is in, it is not reused
+        raise
+    finally:
+        raw.close()
 
 
 def touch_key(engine: Engine, identity: KeyIdentity, *, now: dt.datetime | None = None) -> None:

@@ -2,7 +2,11 @@
 
 The arithmetic is pure (:func:`refill`, :func:`decide`); the buckets live in the operational
 database (``api_rate_buckets``), read and written in one transaction that locks them, so limits
-hold across worker processes. Limits come from the organization's plan; an organization's
+hold across worker processes. On PostgreSQL that transaction is one statement sent with its
+``BEGIN``/``COMMIT`` in a single round trip (psycopg pipeline): the rows stay locked only while the
+server runs it, and its commit does not wait for the WAL flush (``synchronous_commit = off`` for
+this transaction only: a crash may forget the last fraction of a second of bucket levels, which
+only ever hands back a few requests). Limits come from the organization's plan; an organization's
 settings may raise or lower them (``api_requests_per_minute``, for custom contracts).
 """
 from __future__ import annotations
@@ -91,6 +95,13 @@ def take(engine: Engine, tenant_id: str, limits: list[Limit], *, now: float | No
     """Apply :func:`decide` to the stored buckets in one locking transaction."""
     now = time.time() if now is None else now
     limits = sorted(limits, key=lambda limit: limit.bucket)  # one lock order: no deadlock
+    if engine.dialect.name == "postgresql":
+        levels = _take_postgresql(engine, tenant_id, limits, now)
+        if levels is None:  # a bucket did not exist yet: create it, then take
+            _create_buckets(engine, tenant_id, limits, now)
+            levels = _take_postgresql(engine, tenant_id, limits, now)
+        if levels is not None:
+            return decide(levels, limits)
     names = [limit.bucket for limit in limits]
     with Session(engine) as session, session.begin():
         TenantRepository(session, tenant_id)  # row-level security scope (PostgreSQL)
@@ -110,3 +121,67 @@ def take(engine: Engine, tenant_id: str, limits: list[Limit], *, now: float | No
             row.tokens = levels[limit.bucket] - (1 if decision.allowed else 0)
             row.refilled_at = max(now, row.refilled_at)
         return decision
+
+
+# PostgreSQL: lock, refill, decide and write every bucket in one statement. The decision is the
+# one of decide() (all buckets hold a token, or none is taken); the levels it returns feed decide()
+# for the headers. A concurrent request waits on the row locks (FOR UPDATE) and then reads the
+# newest levels (READ COMMITTED re-reads locked rows).
+_TAKE_SQL = """
+WITH wanted (bucket, capacity, per_second) AS (
+    SELECT * FROM unnest(%(buckets)s::text[], %(capacities)s::float8[], %(rates)s::float8[])
+),
+locked AS MATERIALIZED (
+    SELECT b.bucket, b.tokens, b.refilled_at, w.capacity, w.per_second
+    FROM api_rate_buckets b JOIN wanted w ON w.bucket = b.bucket
+    ORDER BY b.bucket
+    FOR UPDATE OF b
+),
+levels AS MATERIALIZED (
+    SELECT bucket, refilled_at,
+           least(capacity, tokens + greatest(0.0, %(now)s::float8 - refilled_at) * per_second) AS level
+    FROM locked
+),
+verdict AS MATERIALIZED (
+    SELECT count(*) = %(count)s AND coalesce(bool_and(level >= 1), false) AS allowed FROM levels
+)
+UPDATE api_rate_buckets b
+SET tokens = l.level - CASE WHEN v.allowed THEN 1 ELSE 0 END,
+    refilled_at = greatest(%(now)s::float8, l.refilled_at)
+FROM levels l CROSS JOIN verdict v
+WHERE b.bucket = l.bucket
+RETURNING b.bucket, l.level
+"""
+
+
+def _take_postgresql(engine: Engine, tenant_id: str, limits: list[Limit], now: float) -> dict[str, float] | None:
+    """The buckets' levels before this request (None when one is missing: nothing was taken)."""
+    params = {"buckets": [limit.bucket for limit in limits], "capacities": [limit.capacity for limit in limits],
+              "rates": [limit.per_second for limit in limits], "now": now, "count": len(limits)}
+    raw = engine.raw_connection()
+    try:
+        connection = raw.driver_connection
+        try:
+            with connection.cursor() as scope, connection.cursor() as cursor:
+                with connection.pipeline():
+                    # BEGIN, the tenant scope (row-level security), the statement, COMMIT: one round trip
+                    scope.execute("SELECT set_config('app.tenant_id', %s, true), "
+                                  "set_config('synchronous_commit', 'off', true)", (tenant_id,))
+                    cursor.execute(_TAKE_SQL, params)
+                    connection.commit()
+                rows = cursor.fetchall()
+        except BaseException:
+            raw.invalidate()  # whatever state it is in (aborted, mid-pipeline), it is not reused
+            raise
+    finally:
+        raw.close()
+    levels = {bucket: level for bucket, level in rows}
+    return levels if len(levels) == len(limits) else None
+
+
+def _create_buckets(engine: Engine, tenant_id: str, limits: list[Limit], now: float) -> None:
+    with Session(engine) as session, session.begin():
+        TenantRepository(session, tenant_id)
+        session.execute(postgresql.insert(ApiRateBucket).values(
+            [{"bucket": limit.bucket, "org_id": tenant_id, "tokens": limit.capacity, "refilled_at": now}
+             for limit in limits]).on_conflict_do_nothing())
