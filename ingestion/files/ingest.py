@@ -562,7 +562,7 @@ def ingest_file_drops(
     tenants = _known_tenant_ids(tenants)
     report = FileDropReport(started_at=_clock())
     ensure_file_tables(conn)
-    journal = reconcile_journal(conn, archive_dir)
+    journal = reconcile_journal(conn, archive_dir, landing_dir)
     replays = _replay_candidates(conn, archive_dir, journal, tenants, report)
     candidates = discover(landing_dir, tenants, limits, report)
     if not candidates and not replays:
@@ -601,16 +601,26 @@ def _registered(conn: duckdb.DuckDBPyConnection) -> list[tuple]:
         "FROM file_registry ORDER BY registered_at, run_id").fetchall()
 
 
-def reconcile_journal(conn: duckdb.DuckDBPyConnection, archive_dir: Path) -> list[JournalEntry]:
+def reconcile_journal(conn: duckdb.DuckDBPyConnection, archive_dir: Path,
+                      landing_dir: Path | None = None) -> list[JournalEntry]:
     """The journal, completed with the registered files it lacks whose archive file exists (a kill
-    after the move, before the journal line); returns it, in order."""
+    after the move, before the journal line); returns it, in order. A registered file the journal
+    lacks that is neither in the archive nor still in ``landing_dir`` (a kill before the move, then
+    the upload removed) no longer names an archive file (``archived_to`` NULL). Only rows the
+    journal lacks are looked at: journaled files were archived before their line was written."""
     journal = read_journal(archive_dir)
     known = {entry.key for entry in journal}
-    missing = [JournalEntry(tenant_id, entity, checksum, file, archived_to, status, error, format_time(registered_at),
-                            int(size))
-               for tenant_id, entity, checksum, file, archived_to, status, error, registered_at, size in _registered(conn)
-               if (tenant_id, entity, checksum) not in known and archived_to
-               and (Path(archive_dir) / archived_to).is_file()]
+    missing: list[JournalEntry] = []
+    for tenant_id, entity, checksum, file, archived_to, status, error, registered_at, size in _registered(conn):
+        if (tenant_id, entity, checksum) in known or not archived_to:
+            continue
+        if (Path(archive_dir) / archived_to).is_file():
+            missing.append(JournalEntry(tenant_id, entity, checksum, file, archived_to, status, error,
+                                        format_time(registered_at), int(size)))
+        elif landing_dir is not None and not (Path(landing_dir) / file).is_file():
+            conn.execute("UPDATE file_registry SET archived_to = NULL "
+                         "WHERE tenant_id = $tenant AND entity = $entity AND checksum = $checksum",
+                         {"tenant": tenant_id, "entity": entity, "checksum": checksum})
     if missing:
         append_entries(archive_dir, missing)
     return [*journal, *missing]

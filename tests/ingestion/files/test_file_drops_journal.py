@@ -87,3 +87,18 @@ def test_registered_files_missing_from_the_journal_are_added(drops):
     append_entries(drops.archive, [])
     drops.run(now=LATER)
     assert [e.file for e in read_journal(drops.archive)] == [f"{TENANT_A}/artists/artists.csv"]
+
+
+def test_a_killed_file_that_left_the_landing_folder_names_no_archive_file(drops, monkeypatch):
+    path = drops.artists()
+
+    def killed(source, target):
+        raise KeyboardInterrupt("kill -9")
+
+    monkeypatch.setattr(_Ingestion, "_move", staticmethod(killed))
+    with pytest.raises(KeyboardInterrupt):
+        drops.run()
+    monkeypatch.undo()
+    path.unlink()  # the tenant removed its upload meanwhile
+    drops.run(now=LATER)
+    assert drops.rows("SELECT archived_to FROM file_registry") == [(None,)]
