@@ -144,6 +144,19 @@ def risk_reasons(is_over_budget: Any, is_past_deadline: Any, milestones_overdue:
     return reasons
 
 
+def milestones_cell(done: Any, total: Any, overdue: Any) -> str:
+    """``1 / 4 done`` or ``0 / 3 done, 2 overdue`` (one table cell)."""
+    overdue = int(overdue or 0)
+    return f"{milestones_progress(done, total)} done" + (f", {format_count(overdue)} overdue" if overdue else "")
+
+
+def risk_cell(is_at_risk: Any, reasons: list[str]) -> str:
+    """The at-risk flag with its reasons in one table cell: ``Yes: over budget, …`` or ``No``."""
+    if not is_at_risk:
+        return "No"
+    return f"Yes: {', '.join(reasons)}" if reasons else "Yes"
+
+
 def format_local_time(moment: Any, tz_name: str | None) -> str:
     """An aware (or UTC-naive) datetime in the IANA zone ``tz_name``: ``2025-03-15 07:30 CET
     (Europe/Paris)``; an unknown zone falls back to UTC."""

@@ -16,7 +16,9 @@ from dashboards.formatting import (
     format_money,
     format_pct,
     md_escape,
+    milestones_cell,
     milestones_progress,
+    risk_cell,
     risk_reasons,
     status_label,
 )
@@ -71,27 +73,23 @@ cards[2].metric("Overdue milestones", format_count(sum(int(r.get("milestones_ove
                 border=True, help="Due before the as-of date and not completed.")
 
 st.subheader("Health")
+# st.table wraps long cells (nothing is cut at any width) and reads cells as Markdown: every text
+# cell is escaped, so a project's name is always shown as the text it is.
 table = pl.DataFrame(
     {
-        "Project": [r["name"] for r in rows],
+        "Project": [md_escape(r["name"]) for r in rows],
         "Status": [status_label(r.get("status")) for r in rows],
-        "Budget": [format_money(r.get("budget"), currency) for r in rows],
-        "Spent": [format_money(r.get("spent"), currency) for r in rows],
-        "Budget used": [format_pct(r.get("budget_used_pct")) for r in rows],
-        "Milestones done": [milestones_progress(r.get("milestones_completed"), r.get("milestones_total")) for r in rows],
-        "Overdue": [int(r.get("milestones_overdue") or 0) for r in rows],
-        "At risk": [bool(r.get("is_at_risk")) for r in rows],
-        "Why": [", ".join(r["reasons"]) if r["reasons"] else ("at risk" if r.get("is_at_risk") else "")
-                for r in rows],
+        "At risk": [md_escape(risk_cell(r.get("is_at_risk"), r["reasons"])) for r in rows],
+        "Budget used": [md_escape(format_pct(r.get("budget_used_pct"))) for r in rows],
+        "Budget": [md_escape(format_money(r.get("budget"), currency)) for r in rows],
+        "Milestones": [milestones_cell(r.get("milestones_completed"), r.get("milestones_total"),
+                                       r.get("milestones_overdue")) for r in rows],
         "Deadline": [format_date(r.get("deadline")) for r in rows],
     },
-    schema={"Project": pl.String, "Status": pl.String, "Budget": pl.String, "Spent": pl.String,
-            "Budget used": pl.String, "Milestones done": pl.String, "Overdue": pl.Int64, "At risk": pl.Boolean,
-            "Why": pl.String, "Deadline": pl.String},
+    schema={"Project": pl.String, "Status": pl.String, "At risk": pl.String, "Budget used": pl.String,
+            "Budget": pl.String, "Milestones": pl.String, "Deadline": pl.String},
 )
-st.dataframe(table, hide_index=True, width="stretch", key="project_health",
-             column_config={"At risk": st.column_config.CheckboxColumn("At risk"),
-                            "Overdue": st.column_config.NumberColumn("Overdue", format="%d")})
+st.table(table, border="horizontal", hide_index=True)
 
 
 def _milestones(project_ids: list[str]) -> tuple[pl.DataFrame, dict[str, object]]:
@@ -141,15 +139,16 @@ if picked is None:
 
 row = by_id[picked]
 st.markdown(f"#### {md_escape(row['name'])}")
-details = st.columns(4)
-details[0].metric("Status", status_label(row.get("status")), border=True)
-details[1].metric("Budget used", format_pct(row.get("budget_used_pct")), border=True,
+details = st.columns(3)
+details[0].metric("Budget used", format_pct(row.get("budget_used_pct")), border=True,
                   help=f"Spent {format_money(row.get('spent'), currency)} of {format_money(row.get('budget'), currency)}.")
-details[2].metric("Milestones done", milestones_progress(row.get("milestones_completed"), row.get("milestones_total")),
+details[1].metric("Milestones done", milestones_progress(row.get("milestones_completed"), row.get("milestones_total")),
                   border=True)
-details[3].metric("Overdue milestones", format_count(row.get("milestones_overdue") or 0), border=True)
-st.markdown(f"Budget **{format_money(row.get('budget'), currency)}** · spent **{format_money(row.get('spent'), currency)}**"
-            f" · deadline **{format_date(row.get('deadline'))}**")
+details[2].metric("Overdue milestones", format_count(row.get("milestones_overdue") or 0), border=True)
+st.markdown(f"Status **{status_label(row.get('status'))}** · "
+            f"budget **{md_escape(format_money(row.get('budget'), currency))}** · "
+            f"spent **{md_escape(format_money(row.get('spent'), currency))}** · "
+            f"deadline **{format_date(row.get('deadline'))}**")
 if row.get("is_at_risk"):
     st.warning("At risk: " + (", ".join(row["reasons"]) or "see the health rules"), icon=":material/warning:")
 else:

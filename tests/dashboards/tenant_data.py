@@ -291,6 +291,59 @@ def publish_snapshot(published_dir: Path, tenant: Tenant, version: str | None = 
     return version
 
 
+PROJECT_HEALTH_SCHEMA = {
+    "tenant_id": pl.String, "project_id": pl.String, "name": pl.String, "status": pl.String,
+    "as_of": pl.Date, "base_currency": pl.String, "budget": MONEY, "spent": MONEY,
+    "budget_used_pct": pl.Float64, "milestones_total": pl.Int64, "milestones_completed": pl.Int64,
+    "milestones_overdue": pl.Int64, "is_over_budget": pl.Boolean, "is_past_deadline": pl.Boolean,
+    "is_at_risk": pl.Boolean, "deadline": pl.Date,
+}
+# A project for seed_projects / project_health_frame:
+# (id, name, status, budget, spent, deadline, [(milestone title, status, due date or None), …])
+ProjectSpec = tuple[str, str, str, str, str, dt.date, list[tuple[str, str, dt.date | None]]]
+
+
+def project_health_frame(tenant: Tenant, projects: list[ProjectSpec]) -> pl.DataFrame:
+    """fct_project_health rows for ``projects`` by METRICS.md's rules (as of AS_OF, in the
+    tenant's base currency: the projects are seeded in it)."""
+    rows = []
+    for pid, name, status, budget, spent, deadline, milestones in projects:
+        budget_d, spent_d = Decimal(budget), Decimal(spent)
+        overdue = sum(1 for _, s, due in milestones if s != "COMPLETED" and due is not None and due < AS_OF)
+        over = spent_d > budget_d > 0
+        past = deadline < AS_OF and status not in ("COMPLETED", "CANCELLED")
+        rows.append({"tenant_id": tenant.tenant_id, "project_id": pid, "name": name, "status": status,
+                     "as_of": AS_OF, "base_currency": tenant.base_currency, "budget": budget_d, "spent": spent_d,
+                     "budget_used_pct": float(spent_d / budget_d) if budget_d else None,
+                     "milestones_total": len(milestones),
+                     "milestones_completed": sum(1 for _, s, _ in milestones if s == "COMPLETED"),
+                     "milestones_overdue": overdue, "is_over_budget": over, "is_past_deadline": past,
+                     "is_at_risk": bool(over or past or overdue), "deadline": deadline})
+    return pl.DataFrame(rows, schema=PROJECT_HEALTH_SCHEMA)
+
+
+def seed_projects(url: str, tenant: Tenant, projects: list[ProjectSpec]) -> None:
+    """The same projects and their milestones in the operational DB (ids as given)."""
+    from sqlalchemy.orm import Session
+
+    from operational.db import make_engine
+    from operational.models import Project, ProjectMilestone
+
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session, session.begin():
+            for pid, name, status, budget, spent, deadline, milestones in projects:
+                session.add(Project(id=pid, org_id=tenant.tenant_id, name=name, type="ALBUM", status=status,
+                                    budget=Decimal(budget), spent=Decimal(spent), deadline=deadline,
+                                    currency=tenant.base_currency))
+                session.flush()
+                for order, (title, milestone_status, due) in enumerate(milestones):
+                    session.add(ProjectMilestone(org_id=tenant.tenant_id, project_id=pid, title=title,
+                                                 status=milestone_status, due_date=due, sort_order=order))
+    finally:
+        engine.dispose()
+
+
 def role_email(tenant: Tenant, role: str) -> str:
     return f"{role.lower().replace('_', '-')}@{tenant.slug}.example"
 

@@ -13,7 +13,9 @@ from dashboards.formatting import (
     format_local_time,
     format_pct,
     is_stale,
+    milestones_cell,
     milestones_progress,
+    risk_cell,
     risk_reasons,
     snapshot_age,
     source_label,
@@ -36,6 +38,11 @@ def test_risk_reasons(over, past, overdue, expected):
     assert risk_reasons(over, past, overdue) == expected
 
 
+def test_risk_cell():
+    assert risk_cell(True, ["over budget", "past deadline"]) == "Yes: over budget, past deadline"
+    assert risk_cell(True, []) == "Yes" and risk_cell(False, []) == "No" and risk_cell(None, []) == "No"
+
+
 def test_percent_progress_and_labels():
     assert format_pct(Decimal("0.25")) == "25%"
     assert format_pct(1.24010) == "124%"
@@ -43,6 +50,8 @@ def test_percent_progress_and_labels():
     assert format_pct(None) == "—"
     assert milestones_progress(1, 4) == "1 / 4" and milestones_progress(None, None) == "0 / 0"
     assert milestones_progress(1200, 3400) == "1,200 / 3,400"
+    assert milestones_cell(1, 4, 0) == "1 / 4 done" and milestones_cell(0, 3, 2) == "0 / 3 done, 2 overdue"
+    assert milestones_cell(None, None, None) == "0 / 0 done"
     assert status_label("IN_PROGRESS") == "In progress" and status_label(None) == "—"
     assert source_label("project_milestones") == "Project milestones"
 
