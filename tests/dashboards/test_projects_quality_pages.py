@@ -289,3 +289,50 @@ def test_deep_link_to_a_page_the_role_may_not_open_lands_on_its_first_page(env):
     assert not at.exception
     assert at.title[0].value == env.a.name  # the label dashboard, not data quality
     assert "Last refresh" not in rendered_text(at)
+
+
+# ------------------------------------------------------------------- other snapshot situations
+
+
+def test_a_newly_published_version_is_picked_up_mid_session(tmp_path, monkeypatch):
+    world = build_world(tmp_path / "world")
+    for key, value in world.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AUDITORYX_AS_OF", raising=False)
+    seed_projects(world.operational_url, world.a, A_PROJECTS)
+    first = A_PROJECTS[:1]
+    publish_snapshot(world.published_dir, world.a, frames={"fct_project_health": project_health_frame(world.a, first)})
+    at = open_page(login(world.a.email), PROJECTS)
+    assert list(health_table(at)["Project"]) == ["Lumen Vale debut album"]
+    version = publish_snapshot(world.published_dir, world.a,
+                               frames={"fct_project_health": project_health_frame(world.a, A_PROJECTS)})
+    at.run()
+    assert not at.exception
+    assert list(health_table(at)["Project"]) == ["Harbor <b>tour</b> film", "Lumen Vale debut album"]
+    open_page(at, DATA_QUALITY)
+    assert any(version in m.value for m in at.expander[0].markdown)
+
+
+def test_damaged_unpublished_and_empty_snapshots_say_so(tmp_path, monkeypatch):
+    world = build_world(tmp_path / "world")
+    for key, value in world.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AUDITORYX_AS_OF", raising=False)
+    (world.published_dir / world.a.tenant_id / "CURRENT").write_text("garbage-not-a-version\n")
+    for page in (PROJECTS, DATA_QUALITY):
+        at = open_page(login(world.a.email), page)
+        assert [e.value for e in at.error] and "damaged" in at.error[0].value
+        assert not at.table and not at.dataframe and not at.metric
+    for page in (PROJECTS, DATA_QUALITY):
+        at = open_page(login(world.unpublished.email), page)
+        assert any("No " in i.value and "published" in i.value for i in at.info), page
+        assert not at.error and not at.table and not at.dataframe
+    at = open_page(login(world.empty.email), PROJECTS)  # its mart holds one project row (test world)
+    assert not at.error
+    at = open_page(at, DATA_QUALITY)
+    assert at.dataframe and not at.error
+    publish_snapshot(world.published_dir, world.empty,
+                     frames={"fct_project_health": project_health_frame(world.empty, [])})
+    at = open_page(at, PROJECTS)
+    assert any(i.value.startswith("No projects yet") for i in at.info)
+    assert not at.table and not at.get("plotly_chart")
