@@ -26,9 +26,11 @@ load average and the CPU used in the window by the client(s), the server process
 benchmark database's PostgreSQL backends.
 
 Before/after in the same run: ``before_app`` serves the same app with the request's hot path as
-it was before this benchmark's changes (the key lookup in an ORM session, the rate-limit take as an
-ORM transaction whose commit waits for the WAL flush while the bucket rows stay locked), copied
-below; the in-process profile times both versions of each part.
+it was before this benchmark's changes (the key lookup in an ORM session, then the rate-limit take
+as an ORM transaction whose commit waits for the WAL flush while the bucket rows stay locked),
+copied below; the in-process profile times both versions of each part. Now: a key this process
+has seen is checked and its buckets taken in one statement and one round trip
+(``rate_limits.take_for_key``); a new key is looked up first (one autocommit statement).
 
     .venv/bin/python benchmarks/api_dashboard.py --tenants 50 --bookings 200000      # small
     .venv/bin/python benchmarks/api_dashboard.py                                     # 1,000 / 10M
@@ -310,11 +312,13 @@ def _take_before(engine, tenant_id, limits, *, now=None):
 
 def before_app():
     """The API app with the hot path as it was before (uvicorn factory)."""
+    from api import context
     from api.app import create_app
     from operational import api_keys, rate_limits
 
     api_keys.authenticate_key = _authenticate_key_before
     rate_limits.take = _take_before
+    context._known_key_request = lambda request, api_context: None  # no combined key + bucket statement
     return create_app()
 
 
@@ -677,6 +681,8 @@ def profile(app_url: str, published_dir: Path, secret: str, tenant_id: str, roun
         "rate_limits.take (bucket transaction), before": timed(lambda: _take_before(engine, caller.tenant_id, limits)),
         "rate_limits.take (bucket transaction), now": timed(lambda: rate_limits.take(engine, caller.tenant_id,
                                                                                      limits)),
+        "rate_limits.take_for_key (key row + buckets, one round trip), now": timed(
+            lambda: rate_limits.take_for_key(engine, caller.tenant_id, limits, api_keys.key_hash(secret))),
         "dashboard_json (cached answer)": timed(lambda: analytics.dashboard_json(caller.actor)),
     }
     body = analytics.dashboard_json(caller.actor)

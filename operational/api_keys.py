@@ -142,6 +142,13 @@ def authenticate_key(engine: Engine, secret: str, *, now: dt.datetime | None = N
                 select(ApiKey.id, ApiKey.org_id, ApiKey.scopes, ApiKey.expires_at, ApiKey.revoked_at,
                        Organization.is_active, Organization.plan)
                 .join(Organization, Organization.id == ApiKey.org_id).where(ApiKey.key_hash == digest)).first()
+    return identity_of_row(row, now)
+
+
+def identity_of_row(row: tuple | None, now: dt.datetime | None = None) -> KeyIdentity:
+    """The identity of a key row (key_id, org_id, scopes, expires_at, revoked_at, org_active, plan),
+    or :class:`InvalidApiKey` when there is none or it no longer works."""
+    now = now or _utcnow()
     if row is None:
         raise InvalidApiKey("invalid API key")
     key_id, org_id, scopes, expires_at, revoked_at, org_active, plan = row

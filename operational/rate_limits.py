@@ -156,8 +156,14 @@ RETURNING b.bucket, l.level
 
 def _take_postgresql(engine: Engine, tenant_id: str, limits: list[Limit], now: float) -> dict[str, float] | None:
     """The buckets' levels before this request (None when one is missing: nothing was taken)."""
-    params = {"buckets": [limit.bucket for limit in limits], "capacities": [limit.capacity for limit in limits],
-              "rates": [limit.per_second for limit in limits], "now": now, "count": len(limits)}
+    rows = _run_take(engine, tenant_id, _TAKE_SQL, {
+        "buckets": [limit.bucket for limit in limits], "capacities": [limit.capacity for limit in limits],
+        "rates": [limit.per_second for limit in limits], "now": now, "count": len(limits)})
+    levels = {bucket: level for bucket, level in rows}
+    return levels if len(levels) == len(limits) else None
+
+
+def _run_take(engine: Engine, tenant_id: str, statement: str, params: dict) -> list[tuple]:
     raw = engine.raw_connection()
     try:
         connection = raw.driver_connection
@@ -167,16 +173,54 @@ def _take_postgresql(engine: Engine, tenant_id: str, limits: list[Limit], now: f
                     # BEGIN, the tenant scope (row-level security), the statement, COMMIT: one round trip
                     scope.execute("SELECT set_config('app.tenant_id', %s, true), "
                                   "set_config('synchronous_commit', 'off', true)", (tenant_id,))
-                    cursor.execute(_TAKE_SQL, params)
+                    cursor.execute(statement, params)
                     connection.commit()
-                rows = cursor.fetchall()
+                return cursor.fetchall()
         except BaseException:
             raw.invalidate()  # whatever state it is in (aborted, mid-pipeline), it is not reused
             raise
     finally:
         raw.close()
-    levels = {bucket: level for bucket, level in rows}
-    return levels if len(levels) == len(limits) else None
+
+
+# The same statement for an API key's request whose tenant and key id are known (from an earlier
+# lookup of the same secret): the key's row is read in the same transaction, returned with the
+# levels, and a token is taken only if the key still works at ``now`` (not revoked, organization
+# active, not expired). Nothing is returned when the key's row or a bucket is missing.
+_TAKE_FOR_KEY_SQL = _TAKE_SQL.replace("""verdict AS MATERIALIZED (
+    SELECT count(*) = %(count)s AND coalesce(bool_and(level >= 1), false) AS allowed FROM levels
+)""", """api_key AS MATERIALIZED (
+    SELECT key_id, org_id, scopes, expires_at, revoked_at, org_active, org_plan
+    FROM auditoryx_api_key_by_hash(%(key_hash)s)
+),
+verdict AS MATERIALIZED (
+    SELECT count(*) = %(count)s AND coalesce(bool_and(level >= 1), false)
+           AND EXISTS (SELECT 1 FROM api_key k WHERE k.org_id = %(tenant)s AND k.revoked_at IS NULL
+                       AND k.org_active AND (k.expires_at IS NULL OR k.expires_at > to_timestamp(%(now)s::float8)))
+           AS allowed
+    FROM levels
+)""").replace("FROM levels l CROSS JOIN verdict v", "FROM levels l CROSS JOIN verdict v CROSS JOIN api_key k").replace(
+    "RETURNING b.bucket, l.level",
+    "RETURNING b.bucket, l.level, k.key_id, k.org_id, k.scopes, k.expires_at, k.revoked_at, k.org_active, k.org_plan")
+assert "api_key k" in _TAKE_FOR_KEY_SQL and "k.org_plan" in _TAKE_FOR_KEY_SQL
+
+
+def take_for_key(engine: Engine, tenant_id: str, limits: list[Limit], key_hash: str, *,
+                 now: float | None = None) -> tuple[Decision, tuple] | None:
+    """PostgreSQL only: :func:`take` and the API key's row (``auditoryx_api_key_by_hash``) in one
+    transaction and one round trip. A token is taken only if the key still works; the caller
+    checks the row (:func:`operational.api_keys.identity_of_row`) before using the decision.
+    None when the key's row or a bucket is missing (use the separate lookup and :func:`take`)."""
+    now = time.time() if now is None else now
+    limits = sorted(limits, key=lambda limit: limit.bucket)
+    rows = _run_take(engine, tenant_id, _TAKE_FOR_KEY_SQL, {
+        "buckets": [limit.bucket for limit in limits], "capacities": [limit.capacity for limit in limits],
+        "rates": [limit.per_second for limit in limits], "now": now, "count": len(limits), "key_hash": key_hash,
+        "tenant": tenant_id})
+    levels = {row[0]: row[1] for row in rows}
+    if len(levels) != len(limits):
+        return None
+    return decide(levels, limits), tuple(rows[0][2:])
 
 
 def _create_buckets(engine: Engine, tenant_id: str, limits: list[Limit], now: float) -> None:
