@@ -397,12 +397,12 @@ def tree_cpu(pid: int) -> float:
 
 def postgres_cpu(pids: list[int]) -> dict[int, float]:
     """CPU seconds of each of these PostgreSQL backends (the benchmark database's connections)."""
-    return {pid: _proc_cpu(pid) for pid in pids}
+    return {pid: _proc_cpu(pid) for pid in pids if Path(f"/proc/{pid}/stat").exists()}
 
 
 def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU used between two readings by the backends alive at both."""
-    return sum(after[pid] - before[pid] for pid in before if after.get(pid, 0.0) >= before[pid] > 0.0)
+    return sum(after[pid] - before[pid] for pid in before if pid in after and after[pid] >= before[pid])
 
 
 # --- the load generator (child process) ------------------------------------------------------------
