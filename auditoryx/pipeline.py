@@ -63,7 +63,14 @@ def ingest(settings: Settings, tenant_ids: Sequence[str] | None = None,
     The tenants whose raw rows may change are marked pending first (warehouse/pending.py): the
     next dbt build then only needs to look at theirs, and, once extraction has committed, only at
     what depends on the tables it actually wrote for them.
+
+    The build database is a cache: a damaged one is moved aside first, and a new (or deleted) one
+    is filled for every tenant, whatever ``tenant_ids`` says, with the archived file drops
+    replayed. Call it holding the build lock.
     """
+    heal_build_database(settings, progress)
+    if not settings.build_database_path.exists():
+        tenant_ids = None  # a new build database: every tenant, every archived file drop
     with closing_quietly(connect_build(settings.build_database_path)) as conn:  # a close failure never hides the error
         marked_at = mark_pending(conn, tenant_ids)  # None: every tenant
         with open_operational(settings.operational_database_url) as reader:
@@ -161,8 +168,6 @@ def heal_build_database(settings: Settings, progress: Progress | None = None) ->
 
 def _ingest_and_build(settings: Settings, tenant_ids: Sequence[str] | None, progress: Progress | None, mode: Mode,
                       as_of: dt.date) -> tuple[IngestResult, dict[str, list[str]]]:
-    if not settings.build_database_path.exists():
-        tenant_ids = None  # a new build database: every tenant, every archived file drop
     _say(progress, "extracting operational data")
     ingestion = ingest(settings, tenant_ids, progress, mode)
     extraction = ingestion.extraction
@@ -178,7 +183,6 @@ def refresh(settings: Settings, tenant_ids: Sequence[str] | None = None,
     """
     as_of = settings.effective_as_of()
     with exclusive_lock(settings.resolved_warehouse_dir / "build.lock"):
-        heal_build_database(settings, progress)
         try:
             ingestion, failed = _ingest_and_build(settings, tenant_ids, progress, mode, as_of)
         except Exception as error:  # noqa: BLE001 - only a damaged file is retried, anything else re-raised
