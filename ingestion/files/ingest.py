@@ -395,7 +395,7 @@ class _Ingestion:
                     self._repair_archive(repair, archived)
                 else:
                     self._journal(self._entry(c, status, checksum, size or 0, error, archived))
-            except (OSError, duckdb.Error) as exc:  # the next run adds what is missing (see _reconcile)
+            except (OSError, duckdb.Error) as exc:  # the next run adds what is missing (reconcile_journal)
                 outcome["notes"] = "; ".join(filter(None, [outcome["notes"], f"not journaled: {exc}"]))
         counts = outcome["counts"]
         return FileDropResult(
