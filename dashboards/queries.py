@@ -408,3 +408,11 @@ def data_quality(tenant_id: str) -> DataQuality | None:
     """Refresh time, version and source row counts of the tenant's current snapshot; None when
     nothing was ever published. Errors as :func:`label_dashboard`."""
     return _read_snapshot(tenant_id, _data_quality)
+
+
+def build_failure(tenant_id: str):
+    """The tenant's recorded build failure (``warehouse.tenant_status.TenantStatus``: reasons,
+    since, the version kept), or None when its last build passed."""
+    from warehouse.tenant_status import read_status
+
+    return read_status(_published_dir(), validate_tenant_id(tenant_id))

@@ -28,6 +28,15 @@ from operational.permissions import Resource
 user = require(Resource.DATA_QUALITY)
 st.title("Data and quality")
 
+failure = queries.build_failure(user.tenant_id)
+if failure is not None:
+    kept = "the last version that passed" if failure.kept_version else "nothing yet (no version passed so far)"
+    st.error(f"The last refresh of your data failed its checks (since {md_escape(failure.since or 'unknown')}, "
+             f"last checked {md_escape(failure.checked_at or 'unknown')}): every page keeps showing {kept} "
+             "until the data is fixed. Reasons:", icon=":material/report:")
+    for reason in failure.reasons:
+        st.text(reason)  # data values inside reasons are shown as text, never as Markdown
+
 try:
     data = queries.data_quality(user.tenant_id)
 except queries.PublishedSnapshotDamaged as damaged:
