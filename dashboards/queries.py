@@ -416,3 +416,11 @@ def build_failure(tenant_id: str):
     from warehouse.tenant_status import read_status
 
     return read_status(_published_dir(), validate_tenant_id(tenant_id))
+
+
+def build_failures() -> dict:
+    """Every tenant's recorded build failure (for the platform operator only: the page asks the
+    permission module first), by tenant id."""
+    from warehouse.tenant_status import failed_tenants
+
+    return failed_tenants(_published_dir())

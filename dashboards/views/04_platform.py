@@ -6,6 +6,7 @@ import polars as pl
 import streamlit as st
 
 from auditoryx.errors import AuditoryxError
+from dashboards import queries
 from dashboards.session import allowed, current_token, engine, require
 from operational import auth, organizations
 from operational.enums import OrgType, Plan
@@ -25,6 +26,19 @@ st.dataframe(pl.DataFrame({
     "Active": [o.is_active for o in orgs],
     "Users (active)": [f"{o.user_count} ({o.active_user_count})" for o in orgs],
 }), hide_index=True, width="stretch")
+
+failures = queries.build_failures()
+if failures:
+    names = {o.id: f"{o.name} ({o.slug})" for o in orgs}
+    st.subheader("Build failures")
+    st.caption("These organizations keep their last good version until their data passes the checks again.")
+    st.dataframe(pl.DataFrame({
+        "Organization": [names.get(tenant_id, tenant_id) for tenant_id in failures],
+        "Failing since": [f.since for f in failures.values()],
+        "Last checked": [f.checked_at for f in failures.values()],
+        "Version kept": [f.kept_version or "none yet" for f in failures.values()],
+        "Reasons": ["; ".join(f.reasons) for f in failures.values()],
+    }), hide_index=True, width="stretch")
 
 if orgs:
     st.subheader("An organization")

@@ -24,3 +24,17 @@ def test_failed_build_reasons_show_for_their_tenant_only(admin_world):
     clear_status(world.published_dir, world.b.tenant_id)
     b_page.run()
     assert not b_page.error
+
+
+def test_the_operator_sees_every_failed_tenant_on_the_platform_page(admin_world):
+    from operational.enums import UserRole
+    from tenant_data import role_email
+    from warehouse.tenant_status import write_failed
+
+    world = admin_world
+    write_failed(world.published_dir, world.b.tenant_id, ["relationships_within_tenant: 1 row"])
+    at = _login(role_email(world.a, UserRole.SUPER_ADMIN.value), PASSWORD)
+    at.switch_page("views/04_platform.py").run()
+    assert not at.exception
+    shown = str([df.value for df in at.dataframe])
+    assert "relationships_within_tenant: 1 row" in shown and world.b.slug in shown
