@@ -547,10 +547,11 @@ def run_load(label: str, base_url: str, path: str, secret: str, *, concurrency: 
                                   repr(rate * share / concurrency)],
                                  stdout=subprocess.PIPE, text=True, cwd=ROOT) for share in shares]
     time.sleep(max(0.0, start_at + warmup - time.time()))
-    pids = backends() if backends else []
+    pids, sessions0 = backends() if backends else ([], 0)
     server0, pg0, load0 = tree_cpu(server_pid), postgres_cpu(pids), os.getloadavg()[0]
     time.sleep(max(0.0, start_at + warmup + window - time.time()))
     server1, pg1, load1 = tree_cpu(server_pid), postgres_cpu(pids), os.getloadavg()[0]
+    sessions1 = backends()[1] if backends else 0
     results = []
     for child in children:
         out, _ = child.communicate()
@@ -571,13 +572,14 @@ def run_load(label: str, base_url: str, path: str, secret: str, *, concurrency: 
         "client_cpu_pct": 100 * sum(r["client_cpu"] for r in results) / window,
         "server_cpu_pct": 100 * (server1 - server0) / window, "postgres_cpu_pct": 100 * cpu_delta(pg0, pg1) / window,
         "load_start": load0, "load_end": load1, "client_procs": procs, "concurrency": concurrency, "client": client,
-        "rate": rate,
+        "rate": rate, "new_connections_per_s": (sessions1 - sessions0) / window,
     }
     non_ok = {code: n for code, n in statuses.items() if code != "200"}
     say(f"{label}: {summary['rps']:,.1f} req/s, p50 {summary['p50_ms']:.1f} ms, p99 {summary['p99_ms']:.1f} ms "
         f"({summary['requests']:,} OK in {window:.0f} s{', other: ' + str(non_ok) if non_ok else ''}); "
         f"CPU: {client} client {summary['client_cpu_pct']:.0f}% ({procs} proc), server {summary['server_cpu_pct']:.0f}%, "
-        f"postgres backends {summary['postgres_cpu_pct']:.0f}%; load {load0:.2f}→{load1:.2f}"
+        f"postgres backends {summary['postgres_cpu_pct']:.0f}% (alive through the window; new connections "
+        f"{summary['new_connections_per_s']:.0f}/s); load {load0:.2f}→{load1:.2f}"
         + (f"; errors {errors[:2]}" if errors else ""))
     return summary
 
@@ -832,10 +834,14 @@ def main() -> None:
         results["sequential_live_ms"] = live_one
         say(f"one client, sequential: live SQL {live_one:.0f} ms median ({options.live_sequential} requests)")
 
-        def backends() -> list[int]:
+        def backends() -> tuple[list[int], int]:
+            """The benchmark database's backends now, and the sessions opened on it so far."""
             with admin.connect() as conn:
-                return list(conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :db "
+                pids = list(conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :db "
                                               "AND pid <> pg_backend_pid()"), {"db": database}).scalars())
+                sessions = conn.execute(text("SELECT sessions FROM pg_stat_database WHERE datname = :db"),
+                                        {"db": database}).scalar_one()
+            return pids, sessions
 
         # 3. live SQL under the same concurrency
         results["live"] = run_load(f"live SQL, {options.live_workers} workers x pool {options.live_pool}",
