@@ -187,8 +187,7 @@ def test_logout_holds_after_back_and_reload(server, world, context, expect):
         assert time.monotonic() < deadline, "the session cookie outlived the logout"
         time.sleep(0.1)
 
-    # Back: Streamlit answers the popstate for a page the login router does not have by going to
-    # "/" again (a new history entry), so "back" stays in this document, on the login form
+    # Back: the page gone back to (in this document) shows the login form under its own URL
     page.evaluate("window.__auditoryxArm()")
     page.go_back()
     page.wait_for_timeout(1000)  # the rerun for the page gone back to
@@ -198,7 +197,8 @@ def test_logout_holds_after_back_and_reload(server, world, context, expect):
     # straight back into document 1, where the dashboard was (as the back button's history menu
     # does): a new load or a back/forward-cache restore must not show the dashboard either
     page.evaluate("window.__auditoryxArm()")
-    page.evaluate("history.go(-(history.length - 2))")  # entry 0 is about:blank, entry 1 is document 1
+    # entry 0 is about:blank, entry 1 is document 1 (the Navigation API knows where we are)
+    page.evaluate("history.go(1 - navigation.currentEntry.index)")
     page.wait_for_function("t => performance.timeOrigin !== t", arg=document, timeout=UI_TIMEOUT_MS)
     page.wait_for_timeout(1000)
     _expect_logged_out(page, expect, a)
