@@ -106,7 +106,8 @@ def token_secret(settings: Settings) -> bytes:
     return path.read_text(encoding="utf-8").strip().encode("utf-8")
 
 
-def get_context(request: Request) -> ApiContext:
+async def get_context(request: Request) -> ApiContext:
+    """Async on purpose: no I/O, so no thread-pool hop (a sync dependency costs one)."""
     return request.app.state.context
 
 
