@@ -158,9 +158,7 @@ def test_email_rules_and_tenants_apart(migrated, tenants, tmp_path):
     assert only_b.payload["subject"] == "Canary Zyxwvut report"
 
 
-def test_an_unscoped_app_role_transaction_is_scoped_to_the_tenant(migrated, tenants):
-    if migrated.dialect.name != "postgresql":
-        pytest.skip("row-level security is PostgreSQL's")
+def test_postgresql_an_unscoped_app_role_transaction_is_scoped_to_the_tenant(migrated, tenants):
     a, b = tenants
     with migrated.connect() as conn:
         with conn.begin():

@@ -199,8 +199,6 @@ def test_concurrent_workers_never_deliver_a_message_twice(migrated, tenants, db_
 
 
 def test_postgresql_app_role_enqueues_in_its_tenant_only(migrated, tenants):
-    if migrated.dialect.name != "postgresql":
-        pytest.skip("row-level security is PostgreSQL's")
     a, b = tenants
     _enqueue(migrated, b.id, {"secret": "B"})
     with migrated.begin() as conn:
