@@ -49,6 +49,8 @@ META_DOCS: dict[str, Any] = {
         "refreshed_at": "When the snapshot was published (UTC).",
         "version": "Snapshot version (folder name under published/<tenant id>/).",
         "row_counts": "JSON object: rows per operational source table of the tenant at refresh time.",
+        "definitions_version": "The metric definitions the snapshot was built with: the dbt project's version "
+                               "and a digest of its models, macros, seeds and tests.",
     },
 }
 

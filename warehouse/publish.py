@@ -48,6 +48,8 @@ from warehouse.layout import (
     validate_tenant_id,
     validate_version,
 )
+from warehouse.dbt_runner import DBT_PROJECT_DIR
+from warehouse.definitions import definitions_version
 from warehouse.tenant_status import clear_status, write_failed
 
 STAGING_DIR = "_staging"
@@ -98,13 +100,13 @@ def _build_meta(conn: duckdb.DuckDBPyConnection, version: str, as_of: dt.date, r
         SELECT o.id AS tenant_id, o.slug AS tenant_slug, o.name AS tenant_name,
                coalesce(json_extract_string(o.settings, '$.base_currency'), 'USD') AS base_currency,
                ?::DATE AS as_of, ?::TIMESTAMPTZ AS refreshed_at, ?::VARCHAR AS version,
-               coalesce(p.row_counts, '{{}}')::VARCHAR AS row_counts
+               coalesce(p.row_counts, '{{}}')::VARCHAR AS row_counts, ?::VARCHAR AS definitions_version
         FROM raw_organizations o
         JOIN _publish_tenants t ON t.tenant_id = o.id
         LEFT JOIN per_tenant p ON p.tenant_id = o.id
         ORDER BY o.id
         """,
-        [as_of, refreshed_at, version],
+        [as_of, refreshed_at, version, definitions_version(DBT_PROJECT_DIR)],
     )
 
 

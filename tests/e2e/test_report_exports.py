@@ -45,6 +45,11 @@ def test_exports_of_real_marts_are_per_tenant_and_complete(refreshed):
     assert sorted(p.name for p in exports.iterdir()) == sorted([tenant_a.id, tenant_b.id])  # by id, not slug
     manifest = json.loads((a.folder / "manifest.json").read_text(encoding="utf-8"))
     assert (manifest["tenant_id"], manifest["tenant_slug"]) == (tenant_a.id, tenant_a.slug)  # slug: display only
+    from warehouse.dbt_runner import DBT_PROJECT_DIR
+    from warehouse.definitions import definitions_version
+
+    assert manifest["definitions_version"] == definitions_version(DBT_PROJECT_DIR)  # recorded by the publish
+    assert manifest["definitions_source"] == "snapshot meta"
     assert verify_export(a.folder) == []
     for entry in manifest["files"]:
         assert hashlib.sha256((a.folder / entry["file"]).read_bytes()).hexdigest() == entry["sha256"]
