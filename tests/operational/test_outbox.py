@@ -50,6 +50,7 @@ def test_decide_delivered_retry_dead():
 # with a database
 
 def _enqueue(engine, tenant_id: str, payload=None, **kwargs) -> str:
+    kwargs.setdefault("available_at", NOW)  # due at the tests' NOW, whatever the real clock says
     with Session(engine) as session, session.begin():
         return outbox.enqueue(session, tenant_id=tenant_id, channel="email", payload=payload or {"n": 1}, **kwargs)
 
@@ -143,7 +144,8 @@ def test_only_channels_with_a_sender_are_claimed(migrated, tenants):
 
 def test_a_restart_resumes_pending_and_an_abandoned_claim_after_its_lease(migrated, tenants, db_url):
     a, _ = tenants
-    first, second = _enqueue(migrated, a.id, {"n": 1}), _enqueue(migrated, a.id, {"n": 2})
+    first = _enqueue(migrated, a.id, {"n": 1}, available_at=NOW - dt.timedelta(seconds=1))
+    second = _enqueue(migrated, a.id, {"n": 2})
     token, claimed = outbox.claim_due(migrated, ["email"], now=NOW, limit=1)  # then the worker "dies"
     assert [m.id for m in claimed] == [first]
     migrated.dispose()
