@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from operational import rls
 from operational.models import OUTBOX_CHANNELS, OutboxAttempt, OutboxMessage, new_id, utcnow
+from operational.repository import rollback_keeping
 
 log = logging.getLogger(__name__)
 
@@ -212,10 +213,7 @@ def claim_due(engine: Engine, channels: Iterable[str], *, now: dt.datetime | Non
                 session.flush()
                 conn.commit()
             except BaseException as error:
-                try:
-                    conn.rollback()
-                except Exception as cleanup:  # noqa: BLE001 - the original error matters
-                    error.add_note(f"rollback also failed: {cleanup!r}")
+                rollback_keeping(conn, error)
                 raise
     return token, claimed
 

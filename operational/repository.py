@@ -150,6 +150,15 @@ def _entity(model):
     return model
 
 
+def rollback_keeping(conn: Connection, error: BaseException) -> None:
+    """Roll ``conn`` back after ``error``; a failing rollback becomes a note on ``error`` instead
+    of replacing it (the original cause is what the person needs to read)."""
+    try:
+        conn.rollback()
+    except Exception as cleanup:  # noqa: BLE001 - the original error matters
+        error.add_note(f"rollback also failed: {cleanup!r}")
+
+
 def _check_fields(model, values: dict[str, Any], *, allow_id: bool) -> None:
     columns = set(model.__table__.c.keys())
     unknown = set(values) - columns
@@ -177,8 +186,5 @@ def write_transaction(engine: Engine, tenant_id: str, *, actor_id: str | None = 
                 session.flush()
                 conn.commit()
             except BaseException as error:
-                try:
-                    conn.rollback()
-                except Exception as cleanup:  # noqa: BLE001 - the original error matters
-                    error.add_note(f"rollback also failed: {cleanup!r}")
+                rollback_keeping(conn, error)
                 raise
