@@ -5,6 +5,7 @@ database to the latest revision. Alembic is configured here, in code, so it work
 """
 from __future__ import annotations
 
+import sqlite3
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,8 +30,12 @@ _ROLE_RACE_RETRIES = 3  # ensure_app_login: attempts after losing a race for a c
 _ROLE_RACE_SQLSTATES = frozenset({"23505", "42710"})  # unique_violation, duplicate_object
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An engine for ``url``. ``read_only`` (SQLite): the file is opened ``mode=ro`` and nothing is
+    written on connect (no ``journal_mode=WAL``, no folder created), so a read-only folder works."""
     parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and read_only:
+        return _read_only_sqlite_engine(parsed.database)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -40,6 +45,23 @@ def make_engine(url: str) -> Engine:
     if parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     return create_engine(url, pool_pre_ping=True)
+
+
+def _read_only_sqlite_engine(database: str | None) -> Engine:
+    if not database or database == ":memory:":
+        raise AuditoryxError("a read-only SQLite engine needs a database file")
+    uri = Path(database).resolve().as_uri() + "?mode=ro"
+    engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, timeout=30,
+                                                                       check_same_thread=False))
+    event.listen(engine, "connect", _sqlite_read_only_pragmas)
+    return engine
+
+
+def _sqlite_read_only_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
