@@ -14,6 +14,10 @@ module first (resource ``roster``), acts only inside ``actor.tenant_id`` and wri
   the last free slot at once cannot both succeed. A refusal is :class:`PlanLimitReached`, whose
   message names the plan that allows more.
 - an artist of another tenant is "not found", with the same message as an id that does not exist.
+- setting the verification status of several artists at once (:func:`set_verification`) needs
+  ``roster:update`` over the whole tenant (a CREATOR's own-artist right does not let them verify
+  themselves); it is all-or-nothing, writes one audit entry per artist changed and leaves artists
+  already at that status untouched.
 """
 from __future__ import annotations
 
@@ -27,19 +31,24 @@ from sqlalchemy.orm import Session
 
 from auditoryx.errors import AuditoryxError
 from operational import booking_rules as rules
-from operational.models import Artist, Organization, User, validate_email
-from operational.permissions import Action, Actor, Resource, Scope, require_permission
+from operational.booking_reads import BookingLine, scope_criteria
+from operational.enums import VerificationStatus
+from operational.models import Artist, Booking, Organization, User, validate_email
+from operational.permissions import Action, Actor, PermissionDenied, Resource, Row, Scope, require_permission, scope_for
 from operational.repository import NotFoundError, TenantRepository, write_transaction
 
 __all__ = [
-    "ArtistSummary", "InvalidArtist", "MAX_NAME_LENGTH", "MAX_TAG_LENGTH", "MAX_TAGS", "NotFoundError",
-    "PlanLimitReached", "RosterUsage", "activate_artist", "add_artist", "deactivate_artist", "list_artists",
-    "roster_usage",
+    "ArtistSummary", "InvalidArtist", "MAX_BULK_VERIFICATION", "MAX_NAME_LENGTH", "MAX_TAG_LENGTH", "MAX_TAGS",
+    "NotFoundError", "PlanLimitReached", "RosterUsage", "VerificationResult", "activate_artist", "add_artist",
+    "artist_bookings", "deactivate_artist", "get_artist", "list_artists", "may_set_verification", "roster_usage",
+    "set_verification",
 ]
 
 MAX_NAME_LENGTH = 200
 MAX_TAGS = 30         # genres or skills of one artist
 MAX_TAG_LENGTH = 40
+MAX_BULK_VERIFICATION = 500   # artists in one verification update
+ARTIST_BOOKINGS_LIMIT = 200   # an artist's latest bookings on their page
 
 
 class PlanLimitReached(AuditoryxError):
@@ -63,6 +72,7 @@ class ArtistSummary:
     is_active: bool
     user_id: str | None
     created_at: dt.datetime | None
+    verification_status: str = VerificationStatus.PENDING.value
 
     @property
     def display_name(self) -> str:
@@ -72,7 +82,15 @@ class ArtistSummary:
     def of(cls, artist: Artist) -> ArtistSummary:
         return cls(artist.id, artist.name, artist.stage_name, artist.email, tuple(artist.genres or ()),
                    tuple(artist.skills or ()), artist.rating, int(artist.total_bookings or 0),
-                   bool(artist.is_active), artist.user_id, artist.created_at)
+                   bool(artist.is_active), artist.user_id, artist.created_at,
+                   VerificationStatus(str(artist.verification_status or VerificationStatus.PENDING)).value)
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    status: str
+    changed: tuple[str, ...]     # artist ids whose status was set (one audit entry each)
+    unchanged: tuple[str, ...]   # artist ids already at that status (nothing written)
 
 
 @dataclass(frozen=True)
@@ -98,6 +116,34 @@ def list_artists(engine: Engine, actor: Actor, include_inactive: bool = False) -
         artists = _repo(session, actor).list(Artist, *criteria)
         summaries = [ArtistSummary.of(a) for a in artists]
     return sorted(summaries, key=lambda a: (a.display_name.casefold(), a.display_name, a.id))
+
+
+def get_artist(engine: Engine, actor: Actor, artist_id: str) -> ArtistSummary:
+    """One artist the actor may read (a CREATOR: only their own); an unknown id, another tenant's
+    and, for a CREATOR, another artist are all the same :class:`NotFoundError`."""
+    scope = require_permission(actor, Resource.ROSTER, Action.READ)
+    if scope is Scope.OWN_ARTIST and artist_id not in actor.artist_ids:
+        raise _not_found(artist_id)
+    with Session(engine) as session:
+        return ArtistSummary.of(_target(_repo(session, actor), artist_id))
+
+
+def artist_bookings(engine: Engine, actor: Actor, artist_id: str,
+                    limit: int = ARTIST_BOOKINGS_LIMIT) -> list[BookingLine]:
+    """The artist's bookings the actor may read (``bookings: read`` and its scope), latest first,
+    at most ``limit``; the artist must be one the actor may read (else :class:`NotFoundError`)."""
+    artist = get_artist(engine, actor, artist_id)
+    scope = require_permission(actor, Resource.BOOKINGS, Action.READ)
+    with Session(engine) as session:
+        repo = _repo(session, actor)
+        bookings = repo.list(Booking, Booking.artist_id == artist.id, *scope_criteria(actor, scope),
+                             order_by=(Booking.start_date.desc(), Booking.id.desc()), limit=int(limit))
+        return [BookingLine(
+            id=b.id, title=b.title, artist_name=artist.display_name, type=str(b.type), status=str(b.status),
+            start=b.start_date, end=b.end_date, timezone=b.timezone, location=b.location,
+            amount=b.final_price if b.final_price is not None else b.budget, currency=b.currency,
+            payment_status=str(b.payment_status), artist_id=b.artist_id, project_id=b.project_id,
+            is_remote=bool(b.is_remote)) for b in bookings]
 
 
 def roster_usage(engine: Engine, actor: Actor) -> RosterUsage:
@@ -155,6 +201,52 @@ def deactivate_artist(engine: Engine, actor: Actor, artist_id: str) -> ArtistSum
         return ArtistSummary.of(repo.update(Artist, artist.id, is_active=False))
 
 
+def may_set_verification(actor: Actor) -> bool:
+    """May the actor set artists' verification status? ``roster: update`` over the whole tenant."""
+    return scope_for(actor, Resource.ROSTER, Action.UPDATE) is Scope.TENANT
+
+
+def set_verification(engine: Engine, actor: Actor, artist_ids: Iterable[str],
+                     status: str | VerificationStatus) -> VerificationResult:
+    """Set the verification status of several artists of the tenant at once.
+
+    All or nothing: an id that is not one of the tenant's artists (unknown or another tenant's)
+    refuses the whole update with :class:`NotFoundError` and nothing is written. Artists already
+    at ``status`` are left as they are; every other one gets one audit entry (before/after)."""
+    if not may_set_verification(actor):
+        raise PermissionDenied(f"not allowed: {Action.UPDATE} {Resource.ROSTER} (verification)")
+    try:
+        target = VerificationStatus(str(status).strip().upper())
+    except ValueError:
+        raise InvalidArtist(f"verification status: {status!r} is not one of "
+                            f"{', '.join(s.value for s in VerificationStatus)}") from None
+    if isinstance(artist_ids, str):
+        raise InvalidArtist("artists: expected a list of artist ids")
+    ids = list(dict.fromkeys(str(i) for i in artist_ids))
+    if not ids:
+        raise InvalidArtist("artists: choose at least one")
+    if len(ids) > MAX_BULK_VERIFICATION:
+        raise InvalidArtist(f"artists: at most {MAX_BULK_VERIFICATION} at once, got {len(ids)}")
+    changed: list[str] = []
+    unchanged: list[str] = []
+    with _writing(engine, actor) as (session, repo):
+        query = select(Artist).where(Artist.org_id == repo.tenant_id, Artist.id.in_(ids))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()  # two managers verifying the same artists: one waits
+        found = {artist.id: artist for artist in session.scalars(query)}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise _not_found(missing[0])
+        for artist_id in ids:
+            if VerificationStatus(str(found[artist_id].verification_status)) is target:
+                unchanged.append(artist_id)
+                continue
+            require_permission(actor, Resource.ROSTER, Action.UPDATE, row=Row(artist_id=artist_id))
+            repo.update(Artist, artist_id, verification_status=target)
+            changed.append(artist_id)
+    return VerificationResult(target.value, tuple(changed), tuple(unchanged))
+
+
 # helpers
 
 def _repo(session: Session, actor: Actor) -> TenantRepository:
@@ -189,8 +281,12 @@ def _active_count(session: Session, tenant_id: str) -> int:
 def _target(repo: TenantRepository, artist_id: str) -> Artist:
     artist = repo.get(Artist, artist_id) if isinstance(artist_id, str) and artist_id else None
     if artist is None:  # missing, or another tenant's: the same answer
-        raise NotFoundError(f"no artist {artist_id!r} in this organization")
+        raise _not_found(artist_id)
     return artist
+
+
+def _not_found(artist_id: object) -> NotFoundError:
+    return NotFoundError(f"no artist {artist_id!r} in this organization")
 
 
 def _name(value: Any, what: str) -> str:
