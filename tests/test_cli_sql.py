@@ -185,6 +185,65 @@ def test_slug_or_id_resolution(env, tmp_path, monkeypatch):
     assert not missing.parent.exists()  # nothing created
 
 
+
+def _read_only(paths: list[Path]) -> None:
+    """Make ``paths`` read-only for real: chmod (enough for a normal user) and, as root (who
+    ignores permissions), the immutable attribute, which root cannot write through either."""
+    for path in paths:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    if os.geteuid() == 0:
+        done = subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True, text=True)
+        assert done.returncode == 0, f"cannot make a folder read-only as root: {done.stderr}"
+        probe = paths[0] / "probe" if paths[0].is_dir() else paths[0].with_name("probe")
+        with pytest.raises(PermissionError):
+            probe.write_text("x")
+
+
+def _writable(paths: list[Path]) -> None:
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-i", *map(str, paths)], capture_output=True)
+    for path in paths:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _state(folder: Path) -> dict[str, tuple[int, bytes]]:
+    return {p.name: (p.stat().st_mtime_ns, p.read_bytes() if p.is_file() else b"")
+            for p in sorted(folder.iterdir())} | {".": (folder.stat().st_mtime_ns, b"")}
+
+
+def test_sql_works_on_a_read_only_var_folder(env, monkeypatch, capsys, tmp_path):
+    """The operational database (SQLite, WAL mode) in a folder nobody may write: `sql` by slug and
+    by id answers, and nothing in the folder changes (no journal_mode pragma, no -wal/-shm)."""
+    import sqlite3
+
+    var = tmp_path / "var"
+    var.mkdir()
+    database = var / "operational.sqlite"
+    source = sqlite3.connect(env.operational_url.removeprefix("sqlite:///"))
+    copy = sqlite3.connect(database)
+    source.backup(copy)
+    source.close()
+    assert copy.execute("PRAGMA journal_mode=WAL").fetchone() == ("wal",)
+    copy.close()
+    assert sorted(p.name for p in var.iterdir()) == ["operational.sqlite"]
+    monkeypatch.setenv("AUDITORYX_OPERATIONAL_URL", f"sqlite:///{database}")
+    before = _state(var)
+    _read_only([var, database])
+    try:
+        for tenant in (env.a.slug, env.a.tenant_id):
+            code, out, err = cli(monkeypatch, capsys, "sql", "--tenant", tenant, "-f", "csv",
+                                 "SELECT artist_name FROM top_performers ORDER BY rank LIMIT 1")
+            assert (code, out) == (0, "artist_name\nLumen Vale\n"), err
+        assert _state(var) == before
+        # a writable folder: the read-only engine never changes the database file either
+        _writable([var, database])
+        assert resolve_tenant_id(env.b.slug) == env.b.tenant_id
+        after = _state(var)
+        assert after["operational.sqlite"] == before["operational.sqlite"]
+    finally:
+        _writable([var, database])
+
+
 # The commands
 
 def test_sql_table_output_and_read_only(env, monkeypatch, capsys):

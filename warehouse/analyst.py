@@ -43,6 +43,10 @@ class UnknownTable(AuditoryxError):
     """A query or a command named a table the snapshot does not have."""
 
 
+class OperationalUnreadable(AuditoryxError):
+    """The operational SQLite file exists but cannot be opened read-only."""
+
+
 # Resolving a tenant
 
 def resolve_tenant_id(slug_or_id: str, settings=None) -> str:
@@ -56,36 +60,55 @@ def resolve_tenant_id(slug_or_id: str, settings=None) -> str:
     key = (slug_or_id or "").strip()
     if not _TENANT_KEY.match(key):
         raise AuditoryxError(f"invalid tenant slug or id: {slug_or_id!r}")
-    tenant_id = _from_operational(settings.operational_database_url, key)
+    published_dir = Path(settings.published_dir)
+    if (published_dir / key / CURRENT_POINTER).is_file():  # a published tenant's id: no database needed
+        return validate_tenant_id(key)
+    unreadable = None
+    try:
+        tenant_id = _from_operational(settings.operational_database_url, key)
+    except OperationalUnreadable as error:
+        tenant_id, unreadable = None, error
     if tenant_id is not None:
         return tenant_id
-    tenant_id = _from_published(Path(settings.published_dir), key)
+    tenant_id = _from_published(published_dir, key)
     if tenant_id is not None:
         return tenant_id
+    if unreadable is not None:
+        raise unreadable
     raise NotInitialized(NO_SCHEMA)
 
 
 def _from_operational(url: str, key: str) -> str | None:
     """The id of the tenant whose id or slug is ``key``; None when there is no operational
-    database (a missing SQLite file is never created, a database without the schema is skipped)."""
+    database (a missing SQLite file is never created, a database without the schema is skipped)
+    or when a SQLite file cannot be read without writing (e.g. a WAL database in a read-only
+    folder: the published snapshots answer then). Opened read-only: nothing is ever written."""
     from sqlalchemy import inspect, or_, select
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
     from sqlalchemy.orm import Session
 
     from operational.db import make_engine
     from operational.models import Organization
 
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
-            and not Path(parsed.database).is_file():
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite and parsed.database not in (None, "", ":memory:") and not Path(parsed.database).is_file():
         return None
-    engine = make_engine(url)
+    engine = make_engine(url, read_only=sqlite and parsed.database not in (None, "", ":memory:"))
     try:
         if not inspect(engine).has_table("organizations"):
             return None
         with Session(engine) as session:
             rows = session.execute(select(Organization.id, Organization.slug)
                                    .where(or_(Organization.id == key, Organization.slug == key))).all()
+    except OperationalError as error:
+        if not sqlite:
+            raise
+        # e.g. a WAL database in a read-only folder (no -shm file to open): the snapshots may answer
+        raise OperationalUnreadable(f"the operational database {parsed.database} cannot be read without "
+                                    f"writing to its folder ({error.orig}), and no published snapshot "
+                                    f"names {key!r}") from None
     finally:
         engine.dispose()
     for tenant_id, _slug in rows:
