@@ -1,7 +1,9 @@
 """Pure text formatting for the dashboards (money, percentages, snapshot captions).
 
 Money arrives as exact ``Decimal`` (DECIMAL(18,2) in the marts) and is only turned into text
-here; no float ever touches an amount that is displayed as a number.
+here; no float ever touches an amount that is displayed as a number. Currencies are formatted
+by Babel (CLDR data): the ISO 4217 minor units of the currency (yen without decimals) and the
+tenant's locale (``en_US`` unless the organization's settings name another one).
 """
 from __future__ import annotations
 
@@ -10,9 +12,7 @@ import decimal
 import re
 from typing import Any
 
-_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~$:])")
-_CENT = decimal.Decimal("0.01")
 
 NOT_AVAILABLE = "—"
 
@@ -32,19 +32,79 @@ def _to_decimal(value: Any) -> decimal.Decimal | None:
     return decimal.Decimal(value)
 
 
-def format_money(amount: Any, currency: str | None) -> str:
-    """``$1,234.56`` for USD/EUR/GBP/JPY, ``CHF 1,234.56`` for other codes, ``—`` for None."""
+DEFAULT_LOCALE = "en_US"
+_CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+COMPACT_FROM = decimal.Decimal(1000)  # smaller amounts are short enough in full
+
+
+def tenant_locale(value: Any) -> str:
+    """A CLDR locale name from an organization's settings (``de_DE``, ``fr-FR``, ``ja``), or
+    ``en_US`` when it is missing or not a locale Babel knows."""
+    from babel import Locale, UnknownLocaleError
+
+    if not isinstance(value, str) or not value.strip():
+        return DEFAULT_LOCALE
+    try:
+        return str(Locale.parse(value.strip().replace("-", "_")))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return DEFAULT_LOCALE
+
+
+def currency_code(currency: Any) -> str | None:
+    """The upper-cased ISO 4217 code, or None when ``currency`` is not three letters."""
+    code = str(currency or "").strip().upper()
+    return code if _CURRENCY_CODE.match(code) else None
+
+
+def minor_units(currency: Any) -> int:
+    """Decimals of the currency's minor unit (ISO 4217 via CLDR): 2 for USD/EUR, 0 for JPY;
+    2 for a code Babel does not know."""
+    from babel.numbers import get_currency_precision
+
+    code = currency_code(currency)
+    return get_currency_precision(code) if code else 2
+
+
+def round_money(amount: Any, currency: Any) -> decimal.Decimal | None:
+    """The amount rounded half away from zero to the currency's minor unit (exact decimal)."""
     value = _to_decimal(amount)
     if value is None:
+        return None
+    step = decimal.Decimal(1).scaleb(-minor_units(currency))
+    return value.quantize(step, rounding=decimal.ROUND_HALF_UP)
+
+
+def format_money(amount: Any, currency: str | None, locale: str = DEFAULT_LOCALE) -> str:
+    """The full amount with its currency symbol in the locale's pattern: ``$12,345.67``,
+    ``12.345,67 €`` (de_DE), ``¥4,848,000``; an unknown three-letter code is written as a code
+    (``XYZ1.00``), anything else as a plain number; ``—`` for None."""
+    from babel.numbers import format_currency, format_decimal
+
+    value = round_money(amount, currency)
+    if value is None:
         return NOT_AVAILABLE
-    value = value.quantize(_CENT, rounding=decimal.ROUND_HALF_UP)
-    code = (currency or "").upper()
-    sign = "-" if value < 0 else ""
-    digits = f"{abs(value):,.2f}"
-    symbol = _SYMBOLS.get(code)
-    if symbol:
-        return f"{sign}{symbol}{digits}"
-    return f"{sign}{code} {digits}".strip() if code else f"{sign}{digits}"
+    code = currency_code(currency)
+    locale = tenant_locale(locale)
+    if code is None:
+        return format_decimal(value, format="#,##0.00", locale=locale)
+    return format_currency(value, code, locale=locale, currency_digits=True)
+
+
+def format_money_compact(amount: Any, currency: str | None, locale: str = DEFAULT_LOCALE) -> str:
+    """A short form for KPI cards: ``$1.2M``, ``€48.3K``, ``1,2 Mio. €`` (de_DE); amounts under
+    1,000 (in absolute value) are short enough and are shown in full (:func:`format_money`)."""
+    from babel.numbers import format_compact_currency
+
+    value = round_money(amount, currency)
+    code = currency_code(currency)
+    if value is None or code is None or abs(value) < COMPACT_FROM:
+        return format_money(amount, currency, locale)
+    return format_compact_currency(value, code, locale=tenant_locale(locale), fraction_digits=1)
+
+
+def money_card(amount: Any, currency: str | None, locale: str = DEFAULT_LOCALE) -> tuple[str, str]:
+    """(text on the card, full value for its help): the compact form and the full amount."""
+    return format_money_compact(amount, currency, locale), format_money(amount, currency, locale)
 
 
 def format_count(value: Any) -> str:
@@ -60,6 +120,42 @@ def format_delta_pct(fraction: Any, suffix: str = "") -> str | None:
     text = f"{pct:+,.1f}%"
     if pct == 0:
         text = "0.0%"
+    return f"{text} {suffix}".rstrip()
+
+
+def change_fraction(current: Any, previous: Any) -> decimal.Decimal | None:
+    """``(current − previous) / previous`` in exact decimal; None when previous is 0 or unknown."""
+    now, before = _to_decimal(current), _to_decimal(previous)
+    if now is None or before is None or before == 0:
+        return None
+    return (now - before) / before
+
+
+def ratio(numerator: Any, denominator: Any) -> decimal.Decimal | None:
+    """``numerator / denominator`` in exact decimal (e.g. a cancellation rate); None when the
+    denominator is 0 or unknown."""
+    top, bottom = _to_decimal(numerator), _to_decimal(denominator)
+    if top is None or bottom is None or bottom == 0:
+        return None
+    return top / bottom
+
+
+def format_delta_points(current: Any, previous: Any, suffix: str = "") -> str | None:
+    """The change of a rate in percentage points: ``+2.5 pp vs …`` (None when either is None)."""
+    now, before = _to_decimal(current), _to_decimal(previous)
+    if now is None or before is None:
+        return None
+    points = ((now - before) * 100).quantize(decimal.Decimal("0.1"), rounding=decimal.ROUND_HALF_UP)
+    text = "0.0 pp" if points == 0 else f"{points:+,.1f} pp"
+    return f"{text} {suffix}".rstrip()
+
+
+def format_delta_count(current: Any, previous: Any, suffix: str = "") -> str | None:
+    """The change of a count: ``+3 vs …``, ``-1 vs …``, ``0 vs …`` (None when either is None)."""
+    if current is None or previous is None:
+        return None
+    change = int(current) - int(previous)
+    text = f"{change:+,d}" if change else "0"
     return f"{text} {suffix}".rstrip()
 
 
