@@ -20,6 +20,11 @@ PUBLISHED_MARTS: tuple[str, ...] = (
     "fct_receivables_aging",
     "dim_artists",
 )
+# Tables publishing writes into every tenant version beside the marts (warehouse/publish.py, from
+# the build database's ingestion records, bounded): not dbt models, so not in PUBLISHED_MARTS; the
+# data-quality page opens them (dashboards/quality_queries.py). A version published before they
+# existed lacks them: readers treat that as "not recorded yet".
+PUBLISHED_QUALITY_TABLES: tuple[str, ...] = ("quarantined_rows", "ingestion_runs")
 # Cross-tenant marts for the platform operator: published to their own folder, never to a tenant.
 PLATFORM_MARTS: tuple[str, ...] = ("platform_tenant_summary", "platform_overview")
 PLATFORM_DIR = "_platform"
