@@ -1,34 +1,239 @@
-"""Roster: the organization's artists, add one, (de)activate — within the plan's artist limit.
-Layout only: rules in operational/roster.py and operational/booking_rules.py (plan limits)."""
+"""Roster: the organization's artists with filters, a per-artist view, bulk verification, add one,
+(de)activate within the plan's artist limit. Layout only: rules in operational/roster.py (and
+operational/roster_filters.py, operational/booking_rules.py), snapshot reads in
+dashboards/roster_queries.py, figures in dashboards/artist_charts.py.
+
+The filters and the open artist live in the URL query (``?genre=…&skill=…&verification=…&min_rating=…
+&q=…`` and ``?artist=<id>``), so a view can be shared inside the tenant. The artist id is only
+looked up among the logged-in tenant's artists: another tenant's id and an unknown one read alike."""
 from __future__ import annotations
+
+import decimal
 
 import polars as pl
 import streamlit as st
 
 from auditoryx.errors import AuditoryxError
+from dashboards import artist_charts, queries, roster_queries
+from dashboards.branding import primary_colour, tenant_branding
+from dashboards.formatting import NOT_AVAILABLE, format_count, format_date, format_money, md_escape, status_label
+from dashboards.freshness import follow_new_versions
 from dashboards.session import allowed, engine, require
 from operational import roster
+from operational import roster_filters as rf
 from operational.permissions import Action, Resource
+
+ARTIST_KEY = "artist"
+NOT_FOUND = "This artist is not on your organization's roster."
+FLASH_KEY = "roster_flash"
+_WIDGETS = {rf.GENRE: "roster_f_genre", rf.SKILL: "roster_f_skill", rf.VERIFICATION: "roster_f_verification",
+            rf.MIN_RATING: "roster_f_rating", rf.SEARCH: "roster_f_q"}
 
 user = require(Resource.ROSTER)
 actor = user.actor()
+shows_earnings = allowed(user, Resource.ARTIST_EARNINGS)
+shows_performance = shows_earnings or allowed(user, Resource.ARTIST_PERFORMANCE)
+shows_bookings = allowed(user, Resource.BOOKINGS)
+
 st.title("Roster")
 usage = roster.roster_usage(engine(), actor)
 limit_text = "no limit" if usage.limit is None else f"{usage.active_artists} of {usage.limit} active artists"
 st.caption(f"Plan {usage.plan.replace('_', ' ').title()}: {limit_text}.")
+flash = st.session_state.pop(FLASH_KEY, None)
+if flash:
+    st.success(flash, icon=":material/verified:")
 
 artists = roster.list_artists(engine(), actor, include_inactive=True)
-if artists:
-    st.dataframe(pl.DataFrame({
-        "Artist": [a.display_name for a in artists],
-        "Genres": [", ".join(a.genres) for a in artists],
-        "Skills": [", ".join(a.skills) for a in artists],
-        "Rating": [None if a.rating is None else float(a.rating) for a in artists],
-        "Bookings": [a.total_bookings for a in artists],
-        "Active": [a.is_active for a in artists],
-    }), hide_index=True, width="stretch")
-else:
+by_id = {a.id: a for a in artists}
+
+
+def _tags(values) -> str:
+    return ", ".join(values) or NOT_AVAILABLE
+
+
+def _rating(value) -> str:
+    return NOT_AVAILABLE if value is None else f"{decimal.Decimal(value):.2f}"
+
+
+def _open(artist_id: str | None) -> None:
+    if artist_id is None:
+        st.query_params.pop(ARTIST_KEY, None)
+    else:
+        st.query_params[ARTIST_KEY] = artist_id
+
+
+# ------------------------------------------------------------------------------ one artist
+
+
+def _lifetime(data: roster_queries.ArtistAnalytics) -> None:
+    row = data.lifetime or {}
+    cards = iter(st.columns(3 + shows_earnings))
+    next(cards).metric("Completed bookings", format_count(row.get("completed_bookings", 0)), border=True,
+                       help="Lifetime: completed bookings over all service dates.")
+    if shows_earnings:
+        next(cards).metric("Recognized revenue", format_money(row.get("recognized_revenue", 0), data.base_currency),
+                           border=True, help=f"Lifetime, in {data.base_currency} (converted at each booking's date).")
+    next(cards).metric("Hours delivered", f"{float(row.get('hours_delivered') or 0):,.1f}", border=True)
+    next(cards).metric("Last service", format_date(row.get("last_service_date")), border=True,
+                       help=f"First service: {format_date(row.get('first_service_date'))}.")
+
+
+def _performance(artist: roster.ArtistSummary) -> None:
+    try:
+        data = roster_queries.artist_analytics(user.tenant_id, artist.id)
+    except queries.PublishedSnapshotDamaged as damaged:
+        st.error("Analytics could not be loaded right now (the published version is damaged); it is repaired by "
+                 "the next refresh.", icon=":material/build:")
+        follow_new_versions(user.tenant_id, damaged.version)
+        return
+    except queries.DashboardUnavailable:
+        st.error("Analytics could not be loaded right now. Please try again after the next refresh.")
+        return
+    follow_new_versions(user.tenant_id, None if data is None else data.version)
+    if data is None:
+        st.info("No analytics have been published for your organization yet. Performance appears here after the "
+                "next data refresh.", icon=":material/hourglass_empty:")
+        return
+    st.subheader("Lifetime totals")
+    st.caption(f"Completed bookings as of {format_date(data.as_of)}"
+               + (f"; amounts in {data.base_currency}." if shows_earnings else "."))
+    if data.lifetime is None:
+        st.info("This artist is not in the last refresh yet (added since); totals appear after the next refresh.")
+    _lifetime(data)
+    st.subheader("Monthly performance")
+    series = roster_queries.monthly_series(data.monthly, data.as_of)
+    st.caption(f"By month of service date, {series['month'].min():%B %Y} – {series['month'].max():%B %Y}"
+               f" (at most the last {roster_queries.MAX_MONTHS} months).")
+    st.plotly_chart(artist_charts.performance_figure(series, data.base_currency if shows_earnings else None,
+                                                     accent=primary_colour(tenant_branding(user.tenant_id))),
+                    width="stretch", key="artist_performance")
+
+
+def _bookings(artist: roster.ArtistSummary) -> None:
+    st.subheader("Bookings")
+    lines = roster.artist_bookings(engine(), actor, artist.id)
+    if not lines:
+        st.info("No bookings for this artist yet.", icon=":material/event_busy:")
+        return
+    st.caption(f"Latest first (at most {roster.ARTIST_BOOKINGS_LIMIT}); times in each booking's time zone.")
+    columns = {
+        "Start": [f"{line.start:%Y-%m-%d %H:%M}" for line in lines],
+        "Title": [line.title for line in lines],
+        "Type": [status_label(line.type) for line in lines],
+        "Status": [status_label(line.status) for line in lines],
+        "Location": [("Remote" if line.is_remote else line.location) or NOT_AVAILABLE for line in lines],
+    }
+    if shows_earnings:
+        columns["Amount"] = [format_money(line.amount, line.currency) for line in lines]
+        columns["Payment"] = [status_label(line.payment_status) for line in lines]
+    st.dataframe(pl.DataFrame(columns, schema={name: pl.String for name in columns}), hide_index=True,
+                 width="stretch", key="artist_bookings")
+
+
+def artist_view(artist: roster.ArtistSummary) -> None:
+    if st.button("All artists", key="roster_back", icon=":material/arrow_back:"):
+        _open(None)
+        st.rerun()
+    st.header(md_escape(artist.display_name))
+    facts = [f"**Verification:** {status_label(artist.verification_status)}",
+             f"**Rating:** {_rating(artist.rating)}", "**Active**" if artist.is_active else "**Inactive**"]
+    if artist.stage_name:
+        facts.insert(0, f"**Name:** {md_escape(artist.name)}")
+    st.markdown(" · ".join(facts))
+    st.markdown(f"**Genres:** {md_escape(_tags(artist.genres))} · **Skills:** {md_escape(_tags(artist.skills))}")
+    if shows_performance:
+        _performance(artist)
+    if shows_bookings:
+        _bookings(artist)
+
+
+wanted = st.query_params.get(ARTIST_KEY)
+if wanted is not None:
+    if wanted in by_id:
+        artist_view(by_id[wanted])
+        st.stop()
+    st.warning(NOT_FOUND, icon=":material/person_off:")  # unknown or another tenant's: the same words
+    if st.button("All artists", key="roster_back_missing", icon=":material/arrow_back:"):
+        _open(None)
+        st.rerun()
+
+# ------------------------------------------------------------------------------ the roster
+
+if not artists:
     st.info("No artists yet.", icon=":material/person_off:")
+else:
+    available = rf.options(artists)
+    from_url = rf.within_options(rf.parse_query({key: st.query_params.get_all(key) for key in rf.QUERY_KEYS}),
+                                 available)
+    initial = {rf.GENRE: list(from_url.genres), rf.SKILL: list(from_url.skills),
+               rf.VERIFICATION: list(from_url.verification),
+               rf.MIN_RATING: float(from_url.min_rating or 0), rf.SEARCH: from_url.search}
+    for key, widget in _WIDGETS.items():  # the URL sets the widgets when the page opens
+        if widget not in st.session_state:
+            st.session_state[widget] = initial[key]
+    top = st.columns([2, 1, 1])
+    search = top[0].text_input("Search name or stage name", key=_WIDGETS[rf.SEARCH], max_chars=rf.MAX_SEARCH_LENGTH)
+    verification = top[1].multiselect("Verification", rf.VERIFICATION_STATUSES, key=_WIDGETS[rf.VERIFICATION],
+                                      format_func=status_label)
+    min_rating = top[2].number_input("Minimum rating", min_value=0.0, max_value=5.0, step=0.5, format="%.1f",
+                                     key=_WIDGETS[rf.MIN_RATING], help="0 = any rating")
+    tags = st.columns(2)
+    genres = tags[0].multiselect("Genres", available.genres, key=_WIDGETS[rf.GENRE], placeholder="Any genre")
+    skills = tags[1].multiselect("Skills", available.skills, key=_WIDGETS[rf.SKILL], placeholder="Any skill")
+    filters = rf.parse_query({rf.GENRE: genres, rf.SKILL: skills, rf.VERIFICATION: verification,
+                              rf.MIN_RATING: str(min_rating), rf.SEARCH: search})
+    wanted_query = rf.to_query(filters)
+    for key in rf.QUERY_KEYS:  # the URL follows the widgets (shareable inside the tenant)
+        if key in wanted_query:
+            value = wanted_query[key]
+            if (st.query_params.get_all(key) if isinstance(value, list) else st.query_params.get(key)) != value:
+                st.query_params[key] = value
+        elif key in st.query_params:
+            del st.query_params[key]
+
+    shown = rf.apply(artists, filters)
+    st.caption(f"{format_count(len(shown))} of {format_count(len(artists))} artists"
+               + ("" if filters.is_empty else " match the filters") + ".")
+    if shown:
+        st.dataframe(pl.DataFrame({
+            "Artist": [a.display_name for a in shown],
+            "Name": [a.name for a in shown],
+            "Genres": [", ".join(a.genres) for a in shown],
+            "Skills": [", ".join(a.skills) for a in shown],
+            "Verification": [status_label(a.verification_status) for a in shown],
+            "Rating": [None if a.rating is None else float(a.rating) for a in shown],
+            "Bookings": [a.total_bookings for a in shown],
+            "Active": [a.is_active for a in shown],
+        }), hide_index=True, width="stretch", key="roster_table",
+            column_config={"Rating": st.column_config.NumberColumn(format="%.2f")})
+        shown_ids = {a.id: a for a in shown}
+        picked = st.selectbox("Open an artist", list(shown_ids), index=None, key="roster_open",
+                              format_func=lambda aid: shown_ids[aid].display_name, placeholder="Choose an artist")
+        if picked is not None:
+            st.session_state.pop("roster_open", None)
+            _open(picked)
+            st.rerun()
+    else:
+        st.info("No artist matches these filters.", icon=":material/filter_alt_off:")
+
+    if shown and roster.may_set_verification(actor):
+        with st.expander("Update verification", icon=":material/verified_user:"), \
+                st.form("roster_verification", clear_on_submit=True):
+            chosen = st.multiselect("Artists", [a.id for a in shown], key="verify_artists",
+                                    format_func=lambda aid: by_id[aid].display_name,
+                                    help="Among the artists the filters show.")
+            status = st.selectbox("New status", rf.VERIFICATION_STATUSES, key="verify_status", format_func=status_label)
+            if st.form_submit_button("Update verification", type="primary"):
+                try:
+                    result = roster.set_verification(engine(), actor, chosen, status)
+                except AuditoryxError as exc:
+                    st.error(str(exc))
+                else:
+                    note = f"{status_label(result.status)}: {format_count(len(result.changed))} artist(s) updated"
+                    if result.unchanged:
+                        note += f", {format_count(len(result.unchanged))} already {status_label(result.status).lower()}"
+                    st.session_state[FLASH_KEY] = note + "."
+                    st.rerun()
 
 
 def _split(text: str) -> list[str]:
@@ -40,12 +245,12 @@ if allowed(user, Resource.ROSTER, Action.CREATE):
         name = st.text_input("Name")
         stage_name = st.text_input("Stage name (optional)")
         email = st.text_input("Email (optional)")
-        genres = st.text_input("Genres (comma-separated)")
-        skills = st.text_input("Skills (comma-separated)")
+        genres_text = st.text_input("Genres (comma-separated)")
+        skills_text = st.text_input("Skills (comma-separated)")
         if st.form_submit_button("Add artist", type="primary"):
             try:
                 added = roster.add_artist(engine(), actor, name=name, stage_name=stage_name or None,
-                                          email=email or None, genres=_split(genres), skills=_split(skills))
+                                          email=email or None, genres=_split(genres_text), skills=_split(skills_text))
             except AuditoryxError as exc:
                 st.error(str(exc))
             else:
@@ -53,18 +258,17 @@ if allowed(user, Resource.ROSTER, Action.CREATE):
                 st.rerun()
 
 if artists and (allowed(user, Resource.ROSTER, Action.DELETE) or allowed(user, Resource.ROSTER, Action.CREATE)):
-    by_id = {a.id: a for a in artists}
-    chosen = by_id[st.selectbox("Artist", list(by_id), key="roster_artist",
-                                format_func=lambda aid: by_id[aid].display_name
-                                + ("" if by_id[aid].is_active else " (inactive)"))]
+    chosen_artist = by_id[st.selectbox("Artist", list(by_id), key="roster_artist",
+                                       format_func=lambda aid: by_id[aid].display_name
+                                       + ("" if by_id[aid].is_active else " (inactive)"))]
     try:
-        if chosen.is_active and allowed(user, Resource.ROSTER, Action.DELETE):
+        if chosen_artist.is_active and allowed(user, Resource.ROSTER, Action.DELETE):
             if st.button("Deactivate", key="deactivate_artist"):
-                roster.deactivate_artist(engine(), actor, chosen.id)
+                roster.deactivate_artist(engine(), actor, chosen_artist.id)
                 st.rerun()
-        elif not chosen.is_active and allowed(user, Resource.ROSTER, Action.CREATE):
+        elif not chosen_artist.is_active and allowed(user, Resource.ROSTER, Action.CREATE):
             if st.button("Reactivate", key="activate_artist"):
-                roster.activate_artist(engine(), actor, chosen.id)
+                roster.activate_artist(engine(), actor, chosen_artist.id)
                 st.rerun()
     except AuditoryxError as exc:
         st.error(str(exc))

@@ -1,0 +1,85 @@
+"""Snapshot reads for the roster's per-artist view: lifetime totals (dim_artists) and monthly
+performance (fct_artist_performance_monthly) of one artist of the logged-in tenant.
+
+Same rules as dashboards/queries.py (whose plumbing this uses): the tenant id comes from the
+session, every statement binds it first and the artist id as a value, results are cached per
+tenant, version, statement and parameters, and a newly published version is read on the next call.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from dashboards.queries import SnapshotRef, _checked_meta, _query, _read_snapshot, add_months
+
+_SQL_ARTIST_LIFETIME = """
+SELECT artist_id, artist_name, stage_name, verification_status, rating, is_active, base_currency,
+       completed_bookings, recognized_revenue, hours_delivered, first_service_date, last_service_date
+FROM dim_artists
+WHERE tenant_id = ? AND artist_id = ?
+"""
+_SQL_ARTIST_MONTHLY = """
+SELECT month, completed_bookings, recognized_revenue, hours_delivered
+FROM fct_artist_performance_monthly
+WHERE tenant_id = ? AND artist_id = ?
+ORDER BY month
+"""
+MONTHLY_COLUMNS = {"month": pl.Date, "completed_bookings": pl.Int64, "recognized_revenue": pl.Decimal(18, 2),
+                   "hours_delivered": pl.Float64}
+MAX_MONTHS = 36  # the chart shows at most the last three years of an artist's activity
+
+
+@dataclass(frozen=True)
+class ArtistAnalytics:
+    """One artist's numbers from one snapshot version."""
+
+    tenant_id: str
+    version: str
+    meta: dict[str, Any]
+    base_currency: str
+    as_of: dt.date
+    lifetime: dict[str, Any] | None  # the dim_artists row; None when the artist is not in this version
+    monthly: pl.DataFrame  # every month with completed bookings (MONTHLY_COLUMNS), oldest first
+
+
+def _artist_analytics(ref: SnapshotRef, artist_id: str) -> ArtistAnalytics:
+    meta = _checked_meta(ref)
+    lifetime = _query(ref, _SQL_ARTIST_LIFETIME, artist_id)
+    monthly = _query(ref, _SQL_ARTIST_MONTHLY, artist_id)
+    monthly = monthly.select([pl.col(name).cast(dtype) for name, dtype in MONTHLY_COLUMNS.items()])
+    return ArtistAnalytics(tenant_id=ref.tenant_id, version=ref.version, meta=meta,
+                           base_currency=meta.get("base_currency") or "USD", as_of=meta["as_of"],
+                           lifetime=lifetime.row(0, named=True) if lifetime.height else None, monthly=monthly)
+
+
+def artist_analytics(tenant_id: str, artist_id: str) -> ArtistAnalytics | None:
+    """The artist's lifetime totals and monthly performance in the tenant's current snapshot; None
+    when nothing was ever published. Errors as :func:`dashboards.queries.label_dashboard`.
+
+    The caller has already found ``artist_id`` among the tenant's artists; an id of any other tenant
+    matches nothing here anyway (the reader is confined to the tenant and the tenant id is bound)."""
+    return _read_snapshot(tenant_id, lambda ref: _artist_analytics(ref, str(artist_id)))
+
+
+def monthly_series(monthly: pl.DataFrame, as_of: dt.date, max_months: int = MAX_MONTHS) -> pl.DataFrame:
+    """Every month from the artist's first month with completed bookings (at most ``max_months``
+    back) to the as-of month, months without any as zeros: a quiet month is a real zero."""
+    last = as_of.replace(day=1)
+    if not monthly.is_empty():
+        last = max(last, monthly["month"].max())
+    first = monthly["month"].min() if not monthly.is_empty() else last
+    first = max(first, add_months(last, -(max_months - 1)))
+    months = []
+    current = first
+    while current <= last:
+        months.append(current)
+        current = add_months(current, 1)
+    grid = pl.DataFrame({"month": months}, schema={"month": pl.Date})
+    return (grid.join(monthly, on="month", how="left")
+            .with_columns(pl.col("completed_bookings").fill_null(0),
+                          pl.col("recognized_revenue").fill_null(pl.lit(0).cast(pl.Decimal(18, 2))),
+                          pl.col("hours_delivered").fill_null(0.0))
+            .select(list(MONTHLY_COLUMNS)))
