@@ -28,7 +28,7 @@ from warehouse.dbt_runner import BUILD_DB_ENV, DBT_PROJECT_DIR, build_all, gener
 AS_OF = dt.date(2024, 6, 30)
 TENANT_MARTS = ("fct_revenue_monthly", "fct_bookings_monthly", "fct_artist_performance_monthly", "top_performers",
                 "fct_project_health", "kpi_summary", "fct_recent_activity", "fct_booking_status_funnel",
-                "fct_revenue_by_currency", "fct_receivables_aging", "dim_artists")
+                "fct_revenue_by_currency", "fct_receivables_aging", "dim_artists", "fct_bookings_daily")
 OPERATOR_MARTS = ("platform_tenant_summary", "platform_overview")
 D = Decimal
 ZERO = Decimal("0.00")

@@ -1,0 +1,107 @@
+{#
+  Bookings by tenant, day, booking type and artist: the grain the label dashboard filters on
+  (any date range, booking types, artists). Two date roles, as in METRICS.md:
+  - money and completed bookings by service date (like fct_revenue_monthly and
+    fct_artist_performance_monthly): recognized, pipeline, collected, outstanding revenue;
+  - booking counts by local start date (like fct_bookings_monthly and kpi_summary): started
+    (every non-DRAFT booking) and cancelled bookings.
+  A row exists for every (day, type, artist) with at least one booking counted in either role.
+  Per-booking amounts are already rounded to the cent (int_bookings_enriched); only sums here.
+  Incremental by tenant (macros/tenant_changes.sql): a run recomputes only the tenants whose
+  bookings, artists or organization changed since the last build.
+#}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='tenant_id',
+    on_schema_change='fail',
+    pre_hook=["{{ delete_changed_tenants() }}"],
+) }}
+
+-- depends_on: {{ ref('int_tenant_changes') }}
+-- depends_on: {{ ref('stg_operational__organizations') }}
+
+with bookings as (
+
+    select * from {{ ref('int_bookings_enriched') }}
+    where is_counted
+      and {{ only_changed_tenants() }}
+
+),
+
+by_service_date as (
+
+    select
+        tenant_id,
+        service_date as day,
+        booking_type,
+        artist_id,
+        base_currency,
+        coalesce(sum(value_base) filter (where is_recognized), 0) as recognized_revenue,
+        coalesce(sum(value_base) filter (where is_pipeline), 0) as pipeline_revenue,
+        coalesce(sum(value_base) filter (where is_collected), 0) as collected_revenue,
+        coalesce(sum(value_base) filter (where is_outstanding), 0) as outstanding_revenue,
+        count(*) filter (where is_recognized) as completed_bookings
+    from bookings
+    where (is_recognized or is_pipeline)
+      and service_date is not null
+    group by tenant_id, service_date, booking_type, artist_id, base_currency
+
+),
+
+by_start_date as (
+
+    select
+        tenant_id,
+        start_local_date as day,
+        booking_type,
+        artist_id,
+        base_currency,
+        count(*) as started_bookings,
+        count(*) filter (where is_cancelled) as cancelled_bookings
+    from bookings
+    where start_local_date is not null
+    group by tenant_id, start_local_date, booking_type, artist_id, base_currency
+
+),
+
+daily as (
+
+    select
+        coalesce(s.tenant_id, b.tenant_id) as tenant_id,
+        coalesce(s.day, b.day) as day,
+        coalesce(s.booking_type, b.booking_type) as booking_type,
+        coalesce(s.artist_id, b.artist_id) as artist_id,
+        coalesce(s.base_currency, b.base_currency) as base_currency,
+        coalesce(s.recognized_revenue, 0) as recognized_revenue,
+        coalesce(s.pipeline_revenue, 0) as pipeline_revenue,
+        coalesce(s.collected_revenue, 0) as collected_revenue,
+        coalesce(s.outstanding_revenue, 0) as outstanding_revenue,
+        coalesce(s.completed_bookings, 0) as completed_bookings,
+        coalesce(b.started_bookings, 0) as started_bookings,
+        coalesce(b.cancelled_bookings, 0) as cancelled_bookings
+    from by_service_date as s
+    full outer join by_start_date as b
+        on b.tenant_id = s.tenant_id
+        and b.day = s.day
+        and b.booking_type is not distinct from s.booking_type
+        and b.artist_id is not distinct from s.artist_id
+        and b.base_currency = s.base_currency
+
+)
+
+select
+    cast(tenant_id as varchar) as tenant_id,
+    cast(day as date) as day,
+    cast(booking_type as varchar) as booking_type,
+    cast(artist_id as varchar) as artist_id,
+    cast(base_currency as varchar) as base_currency,
+    cast(recognized_revenue as decimal(18, 2)) as recognized_revenue,
+    cast(pipeline_revenue as decimal(18, 2)) as pipeline_revenue,
+    cast(collected_revenue as decimal(18, 2)) as collected_revenue,
+    cast(outstanding_revenue as decimal(18, 2)) as outstanding_revenue,
+    cast(completed_bookings as bigint) as completed_bookings,
+    cast(started_bookings as bigint) as started_bookings,
+    cast(cancelled_bookings as bigint) as cancelled_bookings
+from daily
