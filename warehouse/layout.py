@@ -19,6 +19,7 @@ PUBLISHED_MARTS: tuple[str, ...] = (
     "fct_revenue_by_currency",
     "fct_receivables_aging",
     "dim_artists",
+    "fct_bookings_daily",
 )
 # Tables publishing writes into every tenant version beside the marts (warehouse/publish.py, from
 # the build database's ingestion records, bounded): not dbt models, so not in PUBLISHED_MARTS; the
