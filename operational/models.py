@@ -14,8 +14,10 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
+    FetchedValue,
     Date,
     Float,
     ForeignKey,
@@ -135,6 +137,29 @@ class Timestamped:
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
 
+class ChangeNumbered:
+    """``change_number``: set by the database in the writing transaction, never by the application
+    (migration 0006): on PostgreSQL the writing transaction's id (a trigger), on SQLite the next
+    value of ``change_counter`` (triggers; writers are serialized there). Extraction reads the rows
+    whose number is at or above the bound it took before its previous run (ingestion/extract.py).
+    NULL only on rows untouched since before 0006 (read by the first, whole extraction)."""
+
+    __mapper_args__ = {"eager_defaults": False}  # no RETURNING: the number is read when asked for
+    change_number: Mapped[int | None] = mapped_column(BigInteger, server_default=FetchedValue(),
+                                                      server_onupdate=FetchedValue(), sort_order=1000)
+
+
+CHANGE_NUMBERED_TABLES = ("organizations", "users", "artists", "projects", "project_users",
+                          "project_milestones", "bookings", "audit_log")
+"""The tables extraction reads, each with a ``change_number`` and, but organizations, an
+``(org_id, change_number)`` index; deletes from them (but organizations) leave a row in
+``change_deletions``."""
+
+
+def change_index(table: str) -> Index:
+    return Index(f"ix_{table}_org_change", "org_id", "change_number")
+
+
 def _currency_check(column: str, table: str) -> CheckConstraint:
     # length + upper case: portable across SQLite and PostgreSQL (codes are validated in Python too)
     return CheckConstraint(
@@ -142,7 +167,7 @@ def _currency_check(column: str, table: str) -> CheckConstraint:
     )
 
 
-class Organization(Timestamped, Base):
+class Organization(Timestamped, ChangeNumbered, Base):
     __tablename__ = "organizations"
     __table_args__ = (CheckConstraint("length(slug) BETWEEN 2 AND 63", name="ck_org_slug_len"),)
 
@@ -161,10 +186,11 @@ class Organization(Timestamped, Base):
         return validate_slug(value)
 
 
-class User(Timestamped, Base):
+class User(Timestamped, ChangeNumbered, Base):
     __tablename__ = "users"
     __table_args__ = (
         Index("ix_users_org", "org_id"),
+        change_index("users"),
         tenant_key("users"),
         CheckConstraint("email = lower(email)", name="ck_users_email_lower"),
     )
@@ -184,10 +210,11 @@ class User(Timestamped, Base):
         return validate_email(normalize_email(value))
 
 
-class Artist(Timestamped, Base):
+class Artist(Timestamped, ChangeNumbered, Base):
     __tablename__ = "artists"
     __table_args__ = (
         Index("ix_artists_org", "org_id"),
+        change_index("artists"),
         tenant_key("artists"),
         tenant_fk("artists", "user_id", "users"),
         CheckConstraint("rating IS NULL OR (rating >= 0 AND rating <= 5)", name="ck_artist_rating"),
@@ -219,10 +246,11 @@ class Artist(Timestamped, Base):
         return None if value is None else validate_email(value)
 
 
-class Project(Timestamped, Base):
+class Project(Timestamped, ChangeNumbered, Base):
     __tablename__ = "projects"
     __table_args__ = (
         Index("ix_projects_org", "org_id"),
+        change_index("projects"),
         tenant_key("projects"),
         tenant_fk("projects", "created_by_id", "users"),
         CheckConstraint("budget IS NULL OR budget >= 0", name="ck_project_budget"),
@@ -257,11 +285,12 @@ class Project(Timestamped, Base):
         return None if value is None else validate_email(value)
 
 
-class ProjectUser(Timestamped, Base):
+class ProjectUser(Timestamped, ChangeNumbered, Base):
     __tablename__ = "project_users"
     __table_args__ = (
         UniqueConstraint("project_id", "user_id", name="uq_project_user"),
         Index("ix_project_users_org", "org_id"),
+        change_index("project_users"),
         tenant_fk("project_users", "project_id", "projects"),
         tenant_fk("project_users", "user_id", "users"),
     )
@@ -273,10 +302,11 @@ class ProjectUser(Timestamped, Base):
     role: Mapped[ProjectRole] = mapped_column(enum_column(ProjectRole, "project_role"))
 
 
-class ProjectMilestone(Timestamped, Base):
+class ProjectMilestone(Timestamped, ChangeNumbered, Base):
     __tablename__ = "project_milestones"
     __table_args__ = (
         Index("ix_milestones_org_project", "org_id", "project_id"),
+        change_index("project_milestones"),
         tenant_fk("project_milestones", "project_id", "projects"),
     )
 
@@ -291,7 +321,7 @@ class ProjectMilestone(Timestamped, Base):
     completed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
-class Booking(Timestamped, Base):
+class Booking(Timestamped, ChangeNumbered, Base):
     __tablename__ = "bookings"
     __table_args__ = (
         CheckConstraint("end_date > start_date", name="ck_booking_end_after_start"),
@@ -301,6 +331,7 @@ class Booking(Timestamped, Base):
         _currency_check("currency", "bookings"),
         Index("ix_bookings_org_start", "org_id", "start_date"),
         Index("ix_bookings_org_updated", "org_id", "updated_at"),
+        change_index("bookings"),
         Index("ix_bookings_artist_start", "artist_id", "start_date", "end_date"),
         tenant_fk("bookings", "project_id", "projects"),
         tenant_fk("bookings", "artist_id", "artists"),
@@ -345,7 +376,7 @@ class Booking(Timestamped, Base):
         return validate_timezone(value)
 
 
-class AuditLog(Base):
+class AuditLog(ChangeNumbered, Base):
     """Append-only record of every change made through the product.
 
     ``actor_id`` has no tenant-scoped key on purpose: a platform operator (SUPER_ADMIN of the
@@ -353,7 +384,7 @@ class AuditLog(Base):
     """
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_org_at", "org_id", "at"),)
+    __table_args__ = (Index("ix_audit_org_at", "org_id", "at"), change_index("audit_log"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -482,6 +513,30 @@ class FeedToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class ChangeDeletion(Base):
+    """A row deleted from a change-numbered table (written by a trigger, migration 0006): its id,
+    tenant and the change number of the deleting write, so that incremental extraction finds
+    deletes too. TRUNCATE leaves none (a full extraction reconciles keys)."""
+
+    __tablename__ = "change_deletions"
+    __table_args__ = (Index("ix_change_deletions_org_change", "org_id", "change_number"),)
+
+    table_name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    row_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    change_number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    org_id: Mapped[str] = mapped_column(String(36))
+
+
+class ChangeCounter(Base):
+    """SQLite's change numbers: one row (id 1) whose value the triggers (and bulk writers) move on,
+    inside the writing transaction. PostgreSQL numbers changes by transaction id: unused there."""
+
+    __tablename__ = "change_counter"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger)
 
 
 TENANT_TABLES = ("users", "artists", "projects", "project_users", "project_milestones", "bookings", "audit_log")

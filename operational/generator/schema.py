@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import pyarrow as pa
-from sqlalchemy import JSON, Boolean, Date, Integer, Numeric, Table
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Integer, Numeric, Table
 
 from operational.models import (
     Artist,
@@ -29,7 +29,7 @@ def sa_table(name: str) -> Table:
 
 
 def column_kind(column) -> str:
-    """money | timestamp | date | bool | int | decimal | json | text."""
+    """money | timestamp | date | bool | bigint | int | decimal | json | text."""
     kind = column.type
     if isinstance(kind, Money):
         return "money"
@@ -39,6 +39,8 @@ def column_kind(column) -> str:
         return "date"
     if isinstance(kind, Boolean):
         return "bool"
+    if isinstance(kind, BigInteger):
+        return "bigint"
     if isinstance(kind, Integer):
         return "int"
     if isinstance(kind, Numeric):
@@ -53,7 +55,7 @@ def arrow_type(column) -> pa.DataType:
     if kind == "decimal":
         return pa.decimal128(column.type.precision, column.type.scale)
     return {"money": MONEY, "timestamp": TIMESTAMP, "date": pa.date32(), "bool": pa.bool_(),
-            "int": pa.int32(), "json": pa.string(), "text": pa.string()}[kind]
+            "int": pa.int32(), "bigint": pa.int64(), "json": pa.string(), "text": pa.string()}[kind]
 
 
 @lru_cache(maxsize=None)

@@ -35,12 +35,15 @@ from sqlalchemy.schema import CreateIndex
 from auditoryx.errors import AuditoryxError
 from operational.generator import columns as col
 from operational.generator.schema import TABLE_ORDER, column_kinds, sa_table
-from operational.models import Base, Organization
+from operational.models import Base, ChangeDeletion, Organization
 
 TENANT_TABLES = tuple(t for t in TABLE_ORDER if t != "organizations") + tuple(
-    table.name for table in Base.metadata.sorted_tables if "org_id" in table.c and table.name not in TABLE_ORDER)
+    table.name for table in Base.metadata.sorted_tables
+    if "org_id" in table.c and table.name not in TABLE_ORDER and table.name != ChangeDeletion.__tablename__)
 """Every table holding tenant rows, parents first (deleted in reverse: login sessions, API keys,
-outboxes… first): the generated ones, then every other table with an ``org_id``."""
+outboxes… first): the generated ones, then every other table with an ``org_id``. Not
+``change_deletions``: the deletes of a replacement are recorded there for incremental extraction."""
+CHANGE_COLUMN = "change_number"
 BULK_TABLE = "bookings"
 
 
@@ -62,11 +65,26 @@ def open_writer(engine: Engine, *, bulk: bool) -> "Writer":
     return SqlAlchemyWriter(engine, bulk=bulk)
 
 
+def stamped(table: pa.Table, change_number: int | None) -> pa.Table:
+    """Every row of a load carries its transaction's change number (migration 0006): set here
+    once, not by a trigger call per row. None: leave the column to the database's triggers."""
+    if change_number is None or CHANGE_COLUMN not in table.column_names:
+        return table
+    index = table.column_names.index(CHANGE_COLUMN)
+    return table.set_column(index, CHANGE_COLUMN, pa.array(np.full(table.num_rows, change_number, dtype=np.int64)))
+
+
+_SQLITE_NEXT_CHANGE = "UPDATE change_counter SET value = value + 1 WHERE id = 1"
+_SQLITE_CHANGE = "SELECT value FROM change_counter WHERE id = 1"
+_PG_CHANGE = "SELECT pg_current_xact_id()::text::bigint"
+
+
 class Writer:
     """Begin → replace_tenants → write … → commit (or rollback); always close."""
 
     bulk: bool
     timings: dict[str, float] = {}  # seconds spent in the phases of commit(), for progress reports
+    change_number: int | None = None  # the load's (its transaction's) change number
 
     def replace_tenants(self, slugs: Sequence[str]) -> None:
         raise NotImplementedError
@@ -112,8 +130,16 @@ class _SqlWriter(Writer):
         self._execute(f"DELETE FROM organizations WHERE slug IN ({marks})", slugs)
 
     def _truncate(self) -> None:
+        """Every tenant goes (SQLite): like PostgreSQL's TRUNCATE, no deletes are recorded (a delete
+        trigger would also cost a statement per row); the triggers come back as they were."""
+        triggers = self._execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                                 "AND name LIKE 'change_deletion_%' ORDER BY name")
+        for name, _sql in triggers:
+            self._execute(f'DROP TRIGGER "{name}"')
         for name in (*reversed(TENANT_TABLES), "organizations"):
             self._execute(f"DELETE FROM {name}")
+        for _name, sql in triggers:
+            self._execute(sql)
 
 
 class _AdbcWriter(_SqlWriter):
@@ -169,13 +195,15 @@ class SqliteWriter(_SqlWriter):
                        f"cache_size={-1048576 if bulk else -65536}", "threads=2"):
             self.conn.execute(f"PRAGMA {pragma}")
         self.conn.execute("BEGIN IMMEDIATE")
+        self._execute(_SQLITE_NEXT_CHANGE)
+        self.change_number = self._execute(_SQLITE_CHANGE)[0][0]
         self._dropped = _drop_sqlite_indexes(self._execute) if bulk else []
 
     def _execute(self, sql: str, params: Sequence | None = None) -> list[tuple]:
         return self.conn.execute(sql, list(params or ())).fetchall()
 
     def write(self, name: str, table: pa.Table) -> None:
-        table = sqlite_storage(name, table)
+        table = sqlite_storage(name, stamped(table, self.change_number))
         if self.bulk and table.num_rows > 10_000:
             table = table.sort_by("id")  # the primary-key B-tree then fills in one sweep per chunk
         names = table.column_names
@@ -235,10 +263,12 @@ class SqliteAdbcWriter(_AdbcWriter):
             self._execute("PRAGMA busy_timeout=30000")
         self.timings: dict[str, float] = {}
         self._execute("BEGIN IMMEDIATE")
+        self._execute(_SQLITE_NEXT_CHANGE)
+        self.change_number = self._execute(_SQLITE_CHANGE)[0][0]
         self._dropped = _drop_sqlite_indexes(self._execute) if bulk else []
 
     def write(self, name: str, table: pa.Table) -> None:
-        table = sqlite_storage(name, table)
+        table = sqlite_storage(name, stamped(table, self.change_number))
         if table.num_rows > 10_000:
             table = table.sort_by("id")  # the primary-key B-tree then fills in one sweep per chunk
         self._ingest(name, table)
@@ -320,6 +350,7 @@ class PostgresWriter(_AdbcWriter):
         self._restore: list[str] = []
         self._restore_fks: list[str] = []
         self.timings: dict[str, float] = {}
+        self.change_number = self._execute(_PG_CHANGE)[0][0]
         if bulk:
             self._execute("SET LOCAL maintenance_work_mem = '512MB'")
             self._drop_for_bulk()
@@ -364,6 +395,7 @@ class PostgresWriter(_AdbcWriter):
             self._restore.append(definition)
 
     def write(self, name: str, table: pa.Table) -> None:
+        table = stamped(table, self.change_number)
         kinds = column_kinds(name)
         arrays = [pa.ExtensionArray.from_storage(pa.json_(), a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a)
                   if kinds[f.name] == "json" else a for f, a in zip(table.schema, table.columns)]
@@ -382,6 +414,10 @@ class PostgresWriter(_AdbcWriter):
         self.conn.commit()
         self._done = True
         self.timings["commit"] = time.monotonic() - started
+        started = time.monotonic()  # fresh statistics: the planner must see the new rows (and indexes)
+        self._execute(f"ANALYZE {', '.join(('organizations', *TENANT_TABLES))}")
+        self.conn.commit()
+        self.timings["analyze"] = time.monotonic() - started
 
 
 def _ident(name: str) -> str:

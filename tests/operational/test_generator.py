@@ -38,12 +38,14 @@ def _dump(engine) -> list[tuple]:
 
 
 def _raw_sqlite(path) -> dict[str, list[tuple]]:
-    """Every stored value with its SQLite storage class (the password hash is salted: left out)."""
+    """Every stored value with its SQLite storage class (the password hash is salted, the change
+    number counts the loads: both left out)."""
     conn = sqlite3.connect(path)
     try:
         out = {}
         for table in TABLE_ORDER:
-            columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})") if row[1] != "password_hash"]
+            columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")
+                       if row[1] not in ("password_hash", "change_number")]
             select_list = ", ".join(f"{c}, typeof({c})" for c in columns)
             out[table] = conn.execute(f"SELECT {select_list} FROM {table} ORDER BY id").fetchall()
         return out
