@@ -8,7 +8,9 @@ The filters and the open artist live in the URL query (``?genre=…&skill=…&ve
 looked up among the logged-in tenant's artists: another tenant's id and an unknown one read alike."""
 from __future__ import annotations
 
+import datetime as dt
 import decimal
+import zoneinfo
 
 import polars as pl
 import streamlit as st
@@ -43,8 +45,6 @@ flash = st.session_state.pop(FLASH_KEY, None)
 if flash:
     st.success(flash, icon=":material/verified:")
 
-artists = roster.list_artists(engine(), actor, include_inactive=True)
-by_id = {a.id: a for a in artists}
 
 
 def _tags(values) -> str:
@@ -53,6 +53,15 @@ def _tags(values) -> str:
 
 def _rating(value) -> str:
     return NOT_AVAILABLE if value is None else f"{decimal.Decimal(value):.2f}"
+
+
+def _local_start(line) -> str:
+    start = line.start if line.start.tzinfo else line.start.replace(tzinfo=dt.timezone.utc)
+    try:
+        zone = zoneinfo.ZoneInfo(line.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = dt.timezone.utc
+    return f"{start.astimezone(zone):%Y-%m-%d %H:%M} {line.timezone}"
 
 
 def _open(artist_id: str | None) -> None:
@@ -115,9 +124,9 @@ def _bookings(artist: roster.ArtistSummary) -> None:
     if not lines:
         st.info("No bookings for this artist yet.", icon=":material/event_busy:")
         return
-    st.caption(f"Latest first (at most {roster.ARTIST_BOOKINGS_LIMIT}); times in each booking's time zone.")
+    st.caption(f"Latest first (at most {roster.ARTIST_BOOKINGS_LIMIT}); start in each booking's time zone.")
     columns = {
-        "Start": [f"{line.start:%Y-%m-%d %H:%M}" for line in lines],
+        "Start": [_local_start(line) for line in lines],
         "Title": [line.title for line in lines],
         "Type": [status_label(line.type) for line in lines],
         "Status": [status_label(line.status) for line in lines],
@@ -149,8 +158,12 @@ def artist_view(artist: roster.ArtistSummary) -> None:
 
 wanted = st.query_params.get(ARTIST_KEY)
 if wanted is not None:
-    if wanted in by_id:
-        artist_view(by_id[wanted])
+    try:
+        opened = roster.get_artist(engine(), actor, wanted)
+    except roster.NotFoundError:
+        opened = None
+    if opened is not None:
+        artist_view(opened)
         st.stop()
     st.warning(NOT_FOUND, icon=":material/person_off:")  # unknown or another tenant's: the same words
     if st.button("All artists", key="roster_back_missing", icon=":material/arrow_back:"):
@@ -159,6 +172,8 @@ if wanted is not None:
 
 # ------------------------------------------------------------------------------ the roster
 
+artists = roster.list_artists(engine(), actor, include_inactive=True)
+by_id = {a.id: a for a in artists}
 if not artists:
     st.info("No artists yet.", icon=":material/person_off:")
 else:
