@@ -33,13 +33,14 @@ from typing import Callable, Iterable, Mapping, Sequence
 import duckdb
 
 from auditoryx.errors import AuditoryxError
-from ingestion.raw_schema import RAW_TABLES, TENANT_COLUMN, raw_table_name
+from ingestion.raw_schema import OPERATIONAL_QUARANTINE_TABLE, RAW_TABLES, TENANT_COLUMN, raw_table_name
 from warehouse.build_db import quote_identifier
 from warehouse.layout import (
     CURRENT_POINTER,
     META_TABLE,
     PLATFORM_MARTS,
     PUBLISHED_MARTS,
+    PUBLISHED_QUALITY_TABLES,
     DamagedPointer,
     platform_dir,
     pointer_problem,
@@ -50,7 +51,7 @@ from warehouse.layout import (
 )
 from warehouse.dbt_runner import DBT_PROJECT_DIR
 from warehouse.definitions import definitions_version
-from warehouse.tenant_status import clear_status, write_failed
+from warehouse.tenant_status import clear_status, failed_tenants, write_failed
 
 STAGING_DIR = "_staging"
 RETIRED_DIR = "_retired"
@@ -110,6 +111,71 @@ def _build_meta(conn: duckdb.DuckDBPyConnection, version: str, as_of: dt.date, r
     )
 
 
+# Each tenant's quarantined rows and ingestion runs, published into its own version (bounded: the
+# latest ones; ``tenant_total`` says how many there are in all)
+QUARANTINE_LIMIT = 500
+RUNS_LIMIT = 50
+_QUARANTINE_EMPTY = {"file_drop": "SELECT NULL::VARCHAR AS tenant_id, NULL::VARCHAR AS entity, NULL::VARCHAR AS file, "
+                                  "NULL::BIGINT AS row_number, NULL::VARCHAR AS \"column\", NULL::VARCHAR AS value, "
+                                  "NULL::VARCHAR AS reason, NULL::TIMESTAMPTZ AS quarantined_at, "
+                                  "NULL::VARCHAR AS run_id LIMIT 0",
+                     "operational": "SELECT NULL::VARCHAR AS tenant_id, NULL::VARCHAR AS entity, NULL::VARCHAR AS id, "
+                                    "NULL::VARCHAR AS \"column\", NULL::VARCHAR AS value, NULL::VARCHAR AS reason, "
+                                    "NULL::TIMESTAMPTZ AS quarantined_at LIMIT 0"}
+_RUNS_EMPTY = ("SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS source, NULL::VARCHAR AS tenant_id, "
+               "NULL::VARCHAR AS entity, NULL::TIMESTAMPTZ AS started_at, NULL::TIMESTAMPTZ AS ended_at, "
+               "NULL::BIGINT AS rows_read, NULL::BIGINT AS rows_loaded, NULL::BIGINT AS rows_quarantined, "
+               "NULL::VARCHAR AS status, NULL::VARCHAR AS error, NULL::VARCHAR AS notes, NULL::VARCHAR AS checksum LIMIT 0")
+_REGISTRY_EMPTY = ("SELECT NULL::VARCHAR AS tenant_id, NULL::VARCHAR AS entity, NULL::VARCHAR AS checksum, "
+                   "NULL::VARCHAR AS file_name LIMIT 0")
+
+
+def _build_quality_tables(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Temp tables ``_publish_quarantined_rows`` and ``_publish_ingestion_runs`` for the tenants of
+    ``_publish_tenants``: rows kept out of the build (file drops: ``quarantine``; operational rows:
+    ``operational_quarantine``) with their reasons, newest first, at most QUARANTINE_LIMIT a
+    tenant; and the tenant's latest RUNS_LIMIT ingestion runs (``ingestion_runs``, with the
+    dropped file's name from ``file_registry``). A build database without those tables (no file
+    drop yet) gives empty tables of the same columns."""
+    present = {row[0] for row in conn.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary").fetchall()}
+    files = "main.quarantine" if "quarantine" in present else f"({_QUARANTINE_EMPTY['file_drop']})"
+    operational = (f"main.{OPERATIONAL_QUARANTINE_TABLE}" if OPERATIONAL_QUARANTINE_TABLE in present
+                   else f"({_QUARANTINE_EMPTY['operational']})")
+    runs = "main.ingestion_runs" if "ingestion_runs" in present else f"({_RUNS_EMPTY})"
+    registry = ("(SELECT tenant_id, entity, checksum, file_name FROM main.file_registry)" if "file_registry" in present
+                else f"({_REGISTRY_EMPTY})")
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _publish_quarantined_rows AS
+        WITH rows AS (
+            SELECT tenant_id, 'file drop' AS source, entity, file, row_number, NULL::VARCHAR AS record_id,
+                   "column", value, reason, quarantined_at, run_id
+            FROM {files} WHERE tenant_id IN (SELECT tenant_id FROM _publish_tenants)
+            UNION ALL
+            SELECT tenant_id, 'operational database', entity, NULL, NULL, id, "column", value, reason,
+                   quarantined_at, NULL
+            FROM {operational} WHERE tenant_id IN (SELECT tenant_id FROM _publish_tenants)
+        )
+        SELECT *, count(*) OVER (PARTITION BY tenant_id) AS tenant_total
+        FROM rows
+        QUALIFY row_number() OVER (PARTITION BY tenant_id ORDER BY quarantined_at DESC, source, file, row_number,
+                                   record_id, "column", reason) <= ?
+        """, [QUARANTINE_LIMIT])
+    conn.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _publish_ingestion_runs AS
+        SELECT r.tenant_id, r.run_id, r.source, r.entity, f.file_name, r.started_at, r.ended_at, r.status,
+               r.rows_read, r.rows_loaded, r.rows_quarantined, r.error, r.notes,
+               count(*) OVER (PARTITION BY r.tenant_id) AS tenant_total
+        FROM {runs} r
+        LEFT JOIN {registry} f ON f.tenant_id = r.tenant_id AND f.entity = r.entity AND f.checksum = r.checksum
+        WHERE r.tenant_id IN (SELECT tenant_id FROM _publish_tenants)
+        QUALIFY row_number() OVER (PARTITION BY r.tenant_id ORDER BY r.started_at DESC, r.run_id) <= ?
+        """, [RUNS_LIMIT])
+    return {table: f"_publish_{table}" for table in PUBLISHED_QUALITY_TABLES}
+
+
 def publish_tenants(
     conn: duckdb.DuckDBPyConnection,
     published_dir: Path,
@@ -148,6 +214,7 @@ def publish_tenants(
     try:
         sources = {mart: f"marts.{quote_identifier(mart)}" for mart in PUBLISHED_MARTS}
         sources[META_TABLE] = "_publish_meta"
+        sources |= _build_quality_tables(conn)
         for table, source in sources.items():
             conn.execute(
                 f"COPY (SELECT s.* FROM {source} s SEMI JOIN _publish_tenants p ON p.tenant_id = s.tenant_id "
@@ -158,6 +225,7 @@ def publish_tenants(
         if progress:
             progress(f"wrote {len(sources)} tables for {len(tenants)} tenants")
         tables = tuple(sources)
+        required = (*PUBLISHED_MARTS, META_TABLE)  # older versions lack the quality tables: not damaged
         warnings: list[str] = []
         skipped: list[str] = []
 
@@ -169,7 +237,7 @@ def publish_tenants(
 
         assembled: list[str] = []
         for tenant_id in tenants:
-            problem = pointer_problem(tenant_dir(published_dir, tenant_id), tables)
+            problem = pointer_problem(tenant_dir(published_dir, tenant_id), required)
             if problem:
                 warn(f"tenant {tenant_id}: {problem}; repaired by version {version}")
             try:
@@ -362,14 +430,22 @@ def retire_tenant(published_dir: Path, tenant_id: str) -> bool:
 
 def publish_platform(conn: duckdb.DuckDBPyConnection, published_dir: Path, *, as_of: dt.date,
                      grace_seconds: int = 300) -> str:
-    """The operator's cross-tenant marts as a new version of ``published/_platform/``."""
-    folder = platform_dir(Path(published_dir).resolve())
+    """The operator's cross-tenant marts as a new version of ``published/_platform/``.
+
+    A tenant whose build failed its checks (``BUILD_STATUS.json``, written by publish_tenants)
+    keeps its last good numbers here too: its ``platform_tenant_summary`` row is the one of the
+    previous platform version (none: identity only, numbers NULL), and ``platform_overview`` is
+    summed from those rows. Each tenant's row also says which snapshot its users see and when it
+    was published, and its build failure (see :func:`_platform_sources`)."""
+    published_dir = Path(published_dir).resolve()
+    folder = platform_dir(published_dir)
     version = new_version()
     target = folder / version
     target.mkdir(parents=True)
+    sources = _platform_sources(conn, published_dir, folder)
     for mart in PLATFORM_MARTS:
-        conn.execute(f"COPY (SELECT * FROM marts.{quote_identifier(mart)}) TO {_sql_path(target / (mart + '.parquet'))} "
-                     "(FORMAT parquet)")
+        conn.execute(f"COPY (SELECT * FROM {sources.get(mart, 'marts.' + quote_identifier(mart))}) "
+                     f"TO {_sql_path(target / (mart + '.parquet'))} (FORMAT parquet)")
     conn.execute("CREATE OR REPLACE TEMP TABLE _platform_meta AS SELECT ?::DATE AS as_of, "
                  "?::TIMESTAMPTZ AS refreshed_at, ?::VARCHAR AS version, "
                  "(SELECT count(*) FROM raw_organizations) AS tenants",
@@ -387,3 +463,133 @@ def publish_platform(conn: duckdb.DuckDBPyConnection, published_dir: Path, *, as
     except OSError as error:
         log.warning("platform: old versions not removed: %s", error)
     return version
+
+
+# The platform snapshot: failed tenants keep their last good numbers
+
+SUMMARY_MART = "platform_tenant_summary"
+OVERVIEW_MART = "platform_overview"
+# identity of a tenant (from the current build even when its numbers are kept): never "numbers"
+SUMMARY_IDENTITY = ("tenant_id", "slug", "organization_name", "organization_type", "plan", "is_active",
+                    "base_currency")
+# columns publishing adds to each platform_tenant_summary row (not in the dbt model)
+STATUS_COLUMNS = {
+    "numbers_from": "VARCHAR",          # 'this build' | 'last good build' | 'none' (failed, never passed)
+    "snapshot_version": "VARCHAR",      # the version the tenant's CURRENT names (what its users see)
+    "snapshot_published_at": "TIMESTAMPTZ",
+    "build_failed": "BOOLEAN",
+    "build_failed_since": "VARCHAR",    # ISO 8601 UTC
+    "build_failure": "VARCHAR",         # the reasons, '; '-joined
+}
+# platform_overview from (adjusted) platform_tenant_summary rows: the same aggregation as
+# dbt_project/models/marts/platform/platform_overview.sql (a test checks they agree)
+_OVERVIEW_SQL = """
+SELECT cast(plan AS VARCHAR) AS plan, cast(organization_type AS VARCHAR) AS organization_type,
+       cast(count(*) AS BIGINT) AS tenants, cast(count(*) FILTER (WHERE is_active) AS BIGINT) AS active_tenants,
+       cast(sum(total_bookings) AS BIGINT) AS total_bookings,
+       cast(sum(completed_bookings) AS BIGINT) AS completed_bookings,
+       cast(sum(recognized_revenue_usd) AS DECIMAL(18, 2)) AS recognized_revenue_usd
+FROM {summary} GROUP BY plan, organization_type
+"""
+_OVERVIEW_NEEDS = ("plan", "organization_type", "is_active", "total_bookings", "completed_bookings",
+                   "recognized_revenue_usd")
+
+
+def version_time(version: str | None) -> dt.datetime | None:
+    """When a version was made, from its name (``v%Y%m%dT%H%M%S%fZ-…``); None for None. Pure."""
+    if version is None:
+        return None
+    stamp = validate_version(version)[1:].split("-", 1)[0]
+    return dt.datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=dt.timezone.utc)
+
+
+def _columns(conn: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    return [row[0] for row in conn.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+
+
+def _tenant_pointer(published_dir: Path, tenant_id: str) -> str | None:
+    try:
+        return read_pointer(tenant_dir(published_dir, tenant_id))
+    except (DamagedPointer, AuditoryxError):
+        return None
+
+
+def _platform_sources(conn: duckdb.DuckDBPyConnection, published_dir: Path, folder: Path) -> dict[str, str]:
+    """Temp tables to publish instead of the marts: ``platform_tenant_summary`` with the failed
+    tenants' rows replaced by those of the previous platform version and the status columns
+    added, and ``platform_overview`` summed from it when a row was replaced. A stand-in mart
+    without the expected columns is published as it is."""
+    summary = f"marts.{quote_identifier(SUMMARY_MART)}"
+    columns = _columns(conn, summary)
+    if "tenant_id" not in columns:
+        return {}
+    failed = failed_tenants(published_dir)
+    names = sorted(failed)
+    types = {row[0]: row[1] for row in conn.execute(f"DESCRIBE SELECT * FROM {summary}").fetchall()}
+    listing = ", ".join(quote_identifier(c) for c in columns)
+    kept = _kept_source(conn, folder, columns, bool(names)) or summary
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE _platform_kept AS SELECT "
+                 f"{', '.join(f'{quote_identifier(c)}::{types[c]} AS {quote_identifier(c)}' for c in columns)} "
+                 f"FROM {kept} WHERE list_contains($failed, tenant_id) AND {'true' if kept != summary else 'false'}",
+                 {"failed": names})
+    identity_only = ", ".join(f"m.{quote_identifier(c)}" if c in SUMMARY_IDENTITY
+                              else f"NULL::{types[c]} AS {quote_identifier(c)}" for c in columns)
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE _platform_rows AS "
+        f"SELECT {listing}, 'this build' AS numbers_from FROM {summary} WHERE NOT list_contains($failed, tenant_id) "
+        f"UNION ALL SELECT {listing}, 'last good build' FROM _platform_kept "
+        f"UNION ALL SELECT {identity_only}, 'none' FROM {summary} m "
+        f"WHERE list_contains($failed, m.tenant_id) AND m.tenant_id NOT IN (SELECT tenant_id FROM _platform_kept)",
+        {"failed": names})
+    tenants = [row[0] for row in conn.execute("SELECT tenant_id FROM _platform_rows").fetchall()]
+    pointers = [_tenant_pointer(published_dir, tenant_id) for tenant_id in tenants]
+    statuses = [failed.get(tenant_id) for tenant_id in tenants]
+    ddl = ", ".join(f"{name} {sql_type}" for name, sql_type in STATUS_COLUMNS.items() if name != "numbers_from")
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE _platform_status (tenant_id VARCHAR, {ddl})")
+    conn.execute(
+        "INSERT INTO _platform_status SELECT unnest($ids), unnest($versions), unnest($times), unnest($failed), "
+        "unnest($since), unnest($why)",
+        {"ids": tenants, "versions": pointers, "times": [version_time(v) for v in pointers],
+         "failed": [status is not None for status in statuses],
+         "since": [status.since if status else None for status in statuses],
+         "why": ["; ".join(status.reasons) if status else None for status in statuses]})
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE _platform_summary AS SELECT r.*, s.* EXCLUDE (tenant_id) "
+        f"FROM _platform_rows r LEFT JOIN _platform_status s USING (tenant_id) ORDER BY r.tenant_id")
+    sources = {SUMMARY_MART: "_platform_summary"}
+    if failed and all(c in columns for c in _OVERVIEW_NEEDS):
+        conn.execute("CREATE OR REPLACE TEMP TABLE _platform_overview AS "
+                     + _OVERVIEW_SQL.format(summary="_platform_summary"))
+        sources[OVERVIEW_MART] = "_platform_overview"
+    return sources
+
+
+def _kept_source(conn: duckdb.DuckDBPyConnection, folder: Path, columns: list[str], any_failed: bool) -> str | None:
+    """The previous platform version's platform_tenant_summary (``read_parquet(…)``), where the
+    failed tenants' last good numbers are (a tenant failing again is carried over again); None
+    when no tenant failed or there is no usable previous version."""
+    if not any_failed:
+        return None
+    previous = _tenant_pointer_of(folder)
+    path = folder / previous / f"{SUMMARY_MART}.parquet" if previous else None
+    if path is None or not path.is_file():
+        return None
+    source = f"read_parquet({_sql_path(path)})"
+    try:
+        present = set(_columns(conn, source))
+    except duckdb.Error as error:
+        log.warning("platform: previous version %s unreadable, failed tenants' numbers left out: %s", path, error)
+        return None
+    if not set(columns) <= present:
+        log.warning("platform: previous version %s lacks columns, failed tenants' numbers left out", path)
+        return None
+    if "numbers_from" in present:  # a row without numbers (never passed) is no last good row
+        return f"(SELECT * FROM {source} WHERE numbers_from IS DISTINCT FROM 'none')"
+    return source
+
+
+def _tenant_pointer_of(folder: Path) -> str | None:
+    try:
+        return read_pointer(folder)
+    except DamagedPointer:
+        return None

@@ -10,7 +10,7 @@ import pytest
 
 from auditoryx.errors import AuditoryxError
 from warehouse.build_db import connect_build, ensure_raw_tables
-from warehouse.layout import PLATFORM_MARTS, PUBLISHED_MARTS, current_version
+from warehouse.layout import PLATFORM_MARTS, PUBLISHED_MARTS, PUBLISHED_QUALITY_TABLES, current_version
 from warehouse.publish import publish_platform, publish_tenants, remove_stale_versions
 from warehouse.reader import ReadOnlyViolation, SnapshotNotFound, open_platform_snapshot, open_tenant_snapshot
 from warehouse.snapshot import write_tenant_snapshot
@@ -44,7 +44,8 @@ def test_every_tenant_gets_a_complete_version(build, tmp_path):
         version = current_version(published, tenant)
         assert version == result.version
         files = sorted(p.name for p in (published / tenant / version).iterdir())
-        assert files == sorted([f"{m}.parquet" for m in PUBLISHED_MARTS] + ["meta.parquet"])
+        assert files == sorted([f"{m}.parquet" for m in (*PUBLISHED_MARTS, *PUBLISHED_QUALITY_TABLES)]
+                               + ["meta.parquet"])
     snap = open_tenant_snapshot(published, "tenant-a")
     assert snap.query("SELECT label, amount FROM top_performers").rows() == [("alpha row", pytest.approx(10.25))]
     meta = snap.meta()
@@ -154,3 +155,61 @@ def test_reader_cannot_read_duckdb_temp_directory(build, tmp_path, monkeypatch):
     assert snap.query("SELECT label FROM top_performers").rows() == [("alpha row",)]
     assert snap.query("SELECT count(*) AS n FROM kpi_summary WHERE amount > ?", [1])["n"][0] == 1
     assert sorted(p.name for p in (cwd / ".tmp").iterdir()) == ["f.csv"]
+
+
+def test_each_tenant_gets_its_own_quarantined_rows_and_latest_runs(build, tmp_path, monkeypatch):
+    """File-drop and operational quarantine with reasons, and ingestion runs with the file's name,
+    into each tenant's own version only, newest first, bounded (tenant_total says how many)."""
+    from ingestion.files.tables import ensure_file_tables
+    from warehouse import publish
+    from warehouse.reader import open_version_folder
+
+    monkeypatch.setattr(publish, "QUARANTINE_LIMIT", 3)
+    monkeypatch.setattr(publish, "RUNS_LIMIT", 2)
+    ensure_file_tables(build)
+    t0 = dt.datetime(2026, 6, 1, 12, tzinfo=dt.timezone.utc)
+    for i in range(4):  # tenant-a: 4 bad rows of one file (row i+1), one minute apart
+        build.execute("INSERT INTO quarantine VALUES ('tenant-a', 'bookings', 'tenant-a/bookings/june.csv', 'c1', ?, "
+                      "'currency', ?, ?, ?, 'run-a1')", [i + 1, f"X{i}", f"currency 'X{i}' is not ISO 4217",
+                                                        t0 + dt.timedelta(minutes=i)])
+    build.execute("INSERT INTO quarantine VALUES ('tenant-b', 'artists', 'tenant-b/artists/x.csv', 'c9', 1, 'name', "
+                  "'CANARY-B-VALUE', 'name is required', ?, 'run-b1')", [t0])
+    build.execute("INSERT INTO operational_quarantine VALUES ('tenant-a', 'bookings', 'bk-1', 'currency', 'DKK', "
+                  "'currency ''DKK'' has no FX rate', ?)", [t0 + dt.timedelta(hours=1)])
+    for i, (tenant, name) in enumerate([("tenant-a", "june.csv"), ("tenant-a", "july.csv"), ("tenant-a", "aug.csv"),
+                                        ("tenant-b", "CANARY-B-FILE.csv")]):
+        build.execute("INSERT INTO ingestion_runs (run_id, source, tenant_id, entity, started_at, ended_at, rows_read, "
+                      "rows_loaded, rows_quarantined, status, error, notes, checksum) VALUES "
+                      "(?, 'file_drop', ?, 'bookings', ?, ?, 10, 6, 4, 'ok', NULL, NULL, ?)",
+                      [f"run-{i}", tenant, t0 + dt.timedelta(days=i), t0 + dt.timedelta(days=i, seconds=5), f"sum{i}"])
+        build.execute("INSERT INTO file_registry VALUES (?, 'bookings', ?, ?, ?, 100, 'ok', 10, 6, 4, NULL, ?, ?, NULL)",
+                      [tenant, f"sum{i}", f"{tenant}/bookings/{name}", name, f"run-{i}", t0])
+    build.execute("INSERT INTO ingestion_runs (run_id, source, tenant_id, entity, started_at, status) "
+                  "VALUES ('run-x', 'file_drop', NULL, NULL, ?, 'rejected')", [t0])  # an unknown folder's file
+    published = tmp_path / "published"
+    result = publish_tenants(build, published, as_of=AS_OF)
+    tables = (*PUBLISHED_MARTS, *PUBLISHED_QUALITY_TABLES, "meta")
+
+    def read(tenant):
+        snap = open_version_folder(tenant, result.version, published / tenant / result.version, tables=tables)
+        try:
+            return ([r for r in snap.query("SELECT * FROM quarantined_rows").iter_rows(named=True)],
+                    [r for r in snap.query("SELECT * FROM ingestion_runs").iter_rows(named=True)])
+        finally:
+            snap.close()
+
+    quarantined, runs = read("tenant-a")
+    assert [(r["source"], r["record_id"] or r["row_number"], r["value"]) for r in quarantined] == [
+        ("operational database", "bk-1", "DKK"), ("file drop", 4, "X3"), ("file drop", 3, "X2")]
+    assert {r["tenant_total"] for r in quarantined} == {5} and {r["tenant_id"] for r in quarantined} == {"tenant-a"}
+    assert quarantined[1]["reason"] == "currency 'X3' is not ISO 4217" and quarantined[1]["column"] == "currency"
+    assert quarantined[1]["file"] == "tenant-a/bookings/june.csv" and quarantined[1]["run_id"] == "run-a1"
+    assert [(r["run_id"], r["file_name"], r["rows_quarantined"], r["tenant_total"]) for r in runs] == [
+        ("run-2", "aug.csv", 4, 3), ("run-1", "july.csv", 4, 3)]
+    b_quarantined, b_runs = read("tenant-b")
+    assert [r["value"] for r in b_quarantined] == ["CANARY-B-VALUE"] and [r["file_name"] for r in b_runs] == [
+        "CANARY-B-FILE.csv"]
+    everything = " ".join(str(v) for r in (*quarantined, *runs) for v in r.values())
+    assert "CANARY" not in everything and "run-x" not in everything
+    c_quarantined, c_runs = read("tenant-c")
+    assert c_quarantined == [] and c_runs == []

@@ -24,7 +24,8 @@ from operational.db import create_schema, make_engine
 from operational.generator import generate
 from operational.models import Artist, Booking
 from pipelines.snapshot_health import snapshot_health
-from warehouse.layout import current_version
+from warehouse.layout import PUBLISHED_QUALITY_TABLES, current_version
+from warehouse.reader import open_platform_snapshot, open_version_folder
 from warehouse.tenant_status import STATUS_FILE, read_status
 
 
@@ -50,6 +51,38 @@ def _insert_unchecked(engine, row: dict) -> None:
             conn.execute(text("SET session_replication_role = DEFAULT"))
 
 
+NUMBERS = ("total_bookings", "completed_bookings", "recognized_revenue_usd", "recognized_revenue")
+
+
+def _platform(settings) -> tuple[dict[str, dict], list[dict], str]:
+    """The operator's snapshot: tenant → platform_tenant_summary row, the overview rows, its version."""
+    snap = open_platform_snapshot(settings.published_dir)
+    try:
+        rows = {r["tenant_id"]: r for r in snap.query("SELECT * FROM platform_tenant_summary").iter_rows(named=True)}
+        return rows, list(snap.query("SELECT * FROM platform_overview ORDER BY ALL").iter_rows(named=True)), snap.version
+    finally:
+        snap.close()
+
+
+def _built_summary(settings) -> dict[str, dict]:
+    with duckdb.connect(str(settings.build_database_path), read_only=True) as conn:
+        cursor = conn.execute("SELECT * FROM marts.platform_tenant_summary")
+        names = [c[0] for c in cursor.description]
+        return {row[0]: dict(zip(names, row)) for row in cursor.fetchall()}
+
+
+def _overview_of(rows: dict[str, dict]) -> list[tuple]:
+    groups: dict[tuple, list] = {}
+    for r in rows.values():
+        total = groups.setdefault((r["plan"], r["organization_type"]), [0, 0, 0, 0, 0])
+        total[0] += 1
+        total[1] += bool(r["is_active"])
+        total[2] += r["total_bookings"] or 0
+        total[3] += r["completed_bookings"] or 0
+        total[4] += r["recognized_revenue_usd"] or 0
+    return sorted((*key, *values) for key, values in groups.items())
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def platform(request, app_env, monkeypatch):
     if request.param == "postgresql":
@@ -67,6 +100,9 @@ def test_bad_tenants_keep_their_version_and_the_others_publish(platform):
     first = refresh(settings)
     assert sorted(first.publication.tenant_ids) == sorted([x.id, y.id, z.id]) and not first.failed_tenants
     old = {t.id: current_version(settings.published_dir, t.id) for t in (x, y, z)}
+    good, _, _ = _platform(settings)
+    assert {t: r["numbers_from"] for t, r in good.items()} == {t.id: "this build" for t in (x, y, z)}
+    assert not any(r["build_failed"] for r in good.values()) and good[x.id]["snapshot_version"] == old[x.id]
 
     with Session(engine) as session:
         x_artist = session.scalar(select(Artist.id).where(Artist.org_id == x.id).order_by(Artist.id).limit(1))
@@ -96,6 +132,22 @@ def test_bad_tenants_keep_their_version_and_the_others_publish(platform):
         status = read_status(settings.published_dir, tenant.id)
         assert status.kept_version == old[tenant.id] and status.reasons == tuple(second.failed_tenants[tenant.id])
     assert current_version(settings.published_dir, z.id) != old[z.id]
+
+    # the operator's platform snapshot keeps X's and Y's last good numbers, not the failed build's
+    built = _built_summary(settings)
+    assert built[y.id]["completed_bookings"] == good[y.id]["completed_bookings"] + 1  # the failed build counted it
+    rows, overview, _ = _platform(settings)
+    for tenant in (x, y):
+        row = rows[tenant.id]
+        assert {k: row[k] for k in NUMBERS} == {k: good[tenant.id][k] for k in NUMBERS}
+        assert row["numbers_from"] == "last good build" and row["build_failed"] is True
+        assert row["snapshot_version"] == old[tenant.id] and row["build_failure"] == "; ".join(second.failed_tenants[tenant.id])
+    assert rows[z.id]["numbers_from"] == "this build" and rows[z.id]["build_failed"] is False
+    assert {k: rows[z.id][k] for k in NUMBERS} == {k: built[z.id][k] for k in NUMBERS}
+    assert rows[z.id]["snapshot_version"] == current_version(settings.published_dir, z.id)
+    assert [(r["plan"], r["organization_type"], r["tenants"], r["active_tenants"], r["total_bookings"],
+             r["completed_bookings"], r["recognized_revenue_usd"]) for r in overview] == _overview_of(rows)
+
     health = snapshot_health(settings)
     assert health[x.id].problem is None and "assert_bookings_have_fx_rates" in health[x.id].build_failure
     assert health[z.id].build_failure is None
@@ -106,6 +158,18 @@ def test_bad_tenants_keep_their_version_and_the_others_publish(platform):
     with duckdb.connect(str(settings.build_database_path), read_only=True) as conn:
         dropped = conn.execute("SELECT tenant_id, reason FROM quarantine").fetchall()
     assert len(dropped) == 1 and dropped[0][0] == z.id and "'DKK' has no FX rate" in dropped[0][1]
+    # ... and published into Z's own version for its data-quality page, with the file's run
+    z_version = current_version(settings.published_dir, z.id)
+    snap = open_version_folder(z.id, z_version, settings.published_dir / z.id / z_version,
+                               tables=(*PUBLISHED_QUALITY_TABLES, "meta"))
+    try:
+        quarantined = snap.query("SELECT tenant_id, source, file, \"column\", value, reason FROM quarantined_rows").rows()
+        runs = snap.query("SELECT tenant_id, file_name, rows_read, rows_quarantined, status FROM ingestion_runs").rows()
+    finally:
+        snap.close()
+    assert [row[:5] for row in quarantined] == [(z.id, "file drop", f"{z.id}/bookings/dkk.csv", "currency", "DKK")]
+    assert "'DKK' has no FX rate" in quarantined[0][5]
+    assert runs == [(z.id, "dkk.csv", 1, 1, "ok")]
 
     if engine.dialect.name != "sqlite":
         return  # the rest does not depend on the source's backend
@@ -119,6 +183,11 @@ def test_bad_tenants_keep_their_version_and_the_others_publish(platform):
     assert not (settings.published_dir / x.id / STATUS_FILE).exists()
     assert current_version(settings.published_dir, y.id) == old[y.id]
     assert json.loads((settings.published_dir / y.id / STATUS_FILE).read_text())["since"]
+    # Y fails again: its last good numbers are carried over from the previous platform version
+    rows, _, _ = _platform(settings)
+    assert rows[x.id]["numbers_from"] == "this build" and not rows[x.id]["build_failed"]
+    assert rows[y.id]["numbers_from"] == "last good build"
+    assert {k: rows[y.id][k] for k in NUMBERS} == {k: good[y.id][k] for k in NUMBERS}
 
 
 def test_the_command_lists_failed_tenants_and_exits_non_zero(capsys):
