@@ -20,8 +20,10 @@ $(STAMP): $(PY) pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+PORT ?= 8501
+
 demo: install
-	$(VENV)/bin/auditoryx demo
+	$(VENV)/bin/auditoryx demo --port $(PORT)
 
 API_PORT ?= 8000
 

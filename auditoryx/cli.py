@@ -304,23 +304,29 @@ def demo(
     port: int = typer.Option(8501, "--port"),
 ) -> None:
     """Everything at once: schema, demo data, refresh, then serve (idempotent)."""
+    from auditoryx.demo import demo_logins, format_logins, port_problem
     from auditoryx.pipeline import refresh as run_refresh
     from operational.db import create_schema, ensure_app_login
     from operational.generator import generate as generate_data
 
+    if serve_after and (problem := port_problem(port)):  # say it before minutes of work, not after
+        raise AuditoryxError(problem)
     settings = get_settings()
     progress = _Progress()
+    progress(f"operational database: {_redacted(settings.operational_database_url)}")
     engine = _engine(settings)
     create_schema(engine)
     ensure_app_login(engine, settings.app_database_url)
     created = generate_data(engine, tenants=tenants, seed=seed, as_of=settings.effective_as_of(),
                             password=settings.demo_password, progress=progress)
-    engine.dispose()
     run_refresh(settings, progress=progress, mode="full")  # regenerated rows keep their old updated_at
-    typer.echo("\nDemo logins (password: %s)" % settings.demo_password)
-    for tenant in created:
-        typer.echo(f"  {tenant.name:<28} {tenant.admin_email}")
+    logins = demo_logins(engine, [(tenant.id, tenant.name) for tenant in created])
+    engine.dispose()
+    typer.echo("")
+    for line in format_logins(logins, settings.demo_password):
+        typer.echo(line)
     if serve_after:
+        typer.echo(f"\nDashboard: http://localhost:{port}  (log in with one of the above; Ctrl+C stops it)")
         _serve(port, "0.0.0.0")
 
 

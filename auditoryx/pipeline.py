@@ -171,8 +171,11 @@ def _ingest_and_build(settings: Settings, tenant_ids: Sequence[str] | None, prog
     _say(progress, "extracting operational data")
     ingestion = ingest(settings, tenant_ids, progress, mode)
     extraction = ingestion.extraction
-    _say(progress, f"extracted {extraction.rows.get('bookings', 0)} bookings; running dbt build (as of {as_of})")
-    return ingestion, build_models(settings, as_of)
+    _say(progress, f"extracted {extraction.rows.get('bookings', 0)} bookings; running dbt build (as of {as_of}; "
+                   f"dbt's log: {settings.dbt_work_dir / 'logs' / 'dbt.log'})")
+    failed = build_models(settings, as_of)
+    _say(progress, "dbt build done")
+    return ingestion, failed
 
 
 def refresh(settings: Settings, tenant_ids: Sequence[str] | None = None,

@@ -40,6 +40,11 @@ def test_demo_without_server_then_snapshot_and_sql(app_env, tmp_path):
     first = run("demo", "--no-serve", "--tenants", "2")
     assert first.returncode == 0, first.stderr
     assert "admin@northwind-records.example" in first.stdout
+    # a person reads it: progress lines and one login per role, dbt's own log in a file
+    assert "Running with dbt" not in first.stdout + first.stderr
+    assert (app_env.dbt_work_dir / "logs" / "dbt.log").read_text().count("Running with dbt") >= 1
+    assert len((first.stdout + first.stderr).splitlines()) < 60
+    assert "viewer" in first.stdout and "accountant" in first.stdout and "creator" in first.stdout
     again = run("demo", "--no-serve", "--tenants", "2")  # idempotent
     assert again.returncode == 0, again.stderr
     out = tmp_path / "aurora.duckdb"

@@ -145,6 +145,9 @@ def dbt_flags(*, work_dir: Path, as_of: dt.date, threads: int, target_dir: Path 
         # info, not debug: the file log then holds results and errors but not every statement,
         # ~10 % of a build's time (the statements are in target/run and target/compiled)
         "--log-level-file", "info",
+        # the console shows only warnings and errors (the file log, <work_dir>/logs/dbt.log, has
+        # every node's result); refresh prints its own progress lines
+        "--log-level", "warn",
         "--vars", json.dumps({"as_of": as_of.isoformat()}),
         "--threads", str(threads),
         "--no-send-anonymous-usage-stats",

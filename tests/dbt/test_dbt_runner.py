@@ -80,6 +80,7 @@ def test_flags_keep_dbt_out_of_the_repository(tmp_path):
     assert values["--log-path"] == str(tmp_path / "logs")
     assert values["--vars"] == '{"as_of": "2024-01-31"}'
     assert values["--threads"] == "1"
+    assert values["--log-level"] == "warn" and values["--log-level-file"] == "info"  # dbt's chatter: the file
 
 
 def test_failure_summary_names_failing_nodes():
