@@ -1,5 +1,7 @@
 """Data and quality: when the tenant's data was last refreshed (in the organization's time zone),
-whether it is stale, and how many rows each source held. Layout only (data from queries.py)."""
+whether it is stale, how many rows each source held, the rows kept out of the build with their
+reasons and the latest ingestion runs, all from the tenant's own published snapshot. Layout only
+(data from quality_queries.py)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from auditoryx.settings import get_settings
-from dashboards import queries
+from dashboards import quality_queries, queries
 from dashboards.formatting import (
     format_age,
     format_count,
@@ -38,7 +40,7 @@ if failure is not None:
         st.text(reason)  # data values inside reasons are shown as text, never as Markdown
 
 try:
-    data = queries.data_quality(user.tenant_id)
+    data = quality_queries.data_quality_details(user.tenant_id)
 except queries.PublishedSnapshotDamaged as damaged:
     st.error("The published version of your data is damaged; it is repaired by the next refresh.",
              icon=":material/build:")
@@ -93,13 +95,58 @@ if data.row_counts:
 else:
     st.info("This version does not record source row counts; the next refresh adds them.")
 
-st.subheader("Quarantined rows and ingestion runs")
-st.info(
-    "Rows kept out of the build (with their reasons) and the recent ingestion runs are not yet published "
-    "to your organization's data, so they cannot be shown here. Ask the platform operator for them "
-    "meanwhile.",
-    icon=":material/info:",
-)
+st.subheader("Quarantined rows")
+if data.quarantine is None:
+    st.info("This version does not record quarantined rows yet; the next refresh adds them.", icon=":material/info:")
+elif data.quarantine.is_empty():
+    st.success("No rows were kept out of your data: every row of every source passed the checks.",
+               icon=":material/check_circle:")
+else:
+    shown = data.quarantine.height
+    st.caption(f"Rows kept out of your data because they failed a check, newest first"
+               + (f" (the latest {format_count(shown)} of {format_count(data.quarantine_total)})."
+                  if data.quarantine_total > shown else f" ({format_count(shown)})."))
+    q = data.quarantine
+    st.dataframe(
+        pl.DataFrame({
+            "When": [format_local_time(v, zone) for v in q["quarantined_at"]],
+            "Source": [("File " + f) if f else (src or "") for src, f in zip(q["source"], q["file"])],
+            "Entity": [source_label(v) for v in q["entity"]],
+            "Row": [str(r) if r is not None else (i or "") for r, i in zip(q["row_number"], q["record_id"])],
+            "Column": [v or "" for v in q["column"]],
+            "Value": [v or "" for v in q["value"]],
+            "Reason": q["reason"].to_list(),
+        }, schema={c: pl.String for c in ("When", "Source", "Entity", "Row", "Column", "Value", "Reason")}),
+        hide_index=True, width="stretch", key="quarantined_rows",
+    )
+
+st.subheader("Recent ingestion runs")
+if data.runs is None:
+    st.info("This version does not record ingestion runs yet; the next refresh adds them.", icon=":material/info:")
+elif data.runs.is_empty():
+    st.info("No file has been dropped for your organization yet: your data comes from the operational database.",
+            icon=":material/info:")
+else:
+    r = data.runs
+    st.caption("Files dropped for your organization, newest first"
+               + (f" (the latest {format_count(r.height)} of {format_count(data.runs_total)})."
+                  if data.runs_total > r.height else "."))
+    st.dataframe(
+        pl.DataFrame({
+            "Started": [format_local_time(v, zone) for v in r["started_at"]],
+            "File": [f or (e or "") for f, e in zip(r["file_name"], r["entity"])],
+            "Entity": [source_label(v) if v else "" for v in r["entity"]],
+            "Status": [str(v or "").capitalize() for v in r["status"]],
+            "Read": r["rows_read"].to_list(),
+            "Loaded": r["rows_loaded"].to_list(),
+            "Quarantined": r["rows_quarantined"].to_list(),
+            "Error": [v or "" for v in r["error"]],
+        }, schema={"Started": pl.String, "File": pl.String, "Entity": pl.String, "Status": pl.String,
+                   "Read": pl.Int64, "Loaded": pl.Int64, "Quarantined": pl.Int64, "Error": pl.String}),
+        hide_index=True, width="stretch", key="ingestion_runs",
+        column_config={name: st.column_config.NumberColumn(name, format="localized")
+                       for name in ("Read", "Loaded", "Quarantined")},
+    )
 
 with st.expander("Snapshot details"):
     st.markdown(

@@ -182,18 +182,23 @@ def test_data_quality_page_shows_refresh_in_the_tenant_zone_counts_and_stale_ban
     assert "more than the 26 hours" in stale[0]
     assert {m.label: m.value for m in at.metric}["Data as of"] == "2025-03-15"
     counts = at.dataframe[0].value
-    assert dict(zip(counts["Source"], counts["Rows"])) == {
-        "Dim artists": 0, "Fct artist performance monthly": 3, "Fct booking status funnel": 0,
-        "Fct bookings monthly": 15, "Fct project health": 2, "Fct receivables aging": 0,
-        "Fct recent activity": 0, "Fct revenue by currency": 0, "Fct revenue monthly": 30, "Kpi summary": 1,
-        "Top performers": 3}
+    version = open(env.published_dir / env.a.tenant_id / "CURRENT").read().strip()
+    import polars as pl
+
+    from dashboards.formatting import source_label
+
+    published = json.loads(pl.read_parquet(env.published_dir / env.a.tenant_id / version / "meta.parquet")
+                           ["row_counts"][0])
+    shown = dict(zip(counts["Source"], counts["Rows"]))
+    assert shown == {source_label(table): rows for table, rows in published.items()}  # what the snapshot says
+    assert shown["Fct revenue monthly"] == 30 and shown["Top performers"] == 3 and shown["Kpi summary"] == 1
     version = open(env.published_dir / env.a.tenant_id / "CURRENT").read().strip()
     headline = "\n".join([t.value for t in at.title] + [c.value for c in at.caption] + [w.value for w in at.warning]
                          + [m.value for m in at.metric])
     assert version not in headline  # the version id is in the details, not the headline
     assert at.expander[0].label == "Snapshot details"
     assert any(version in m.value for m in at.expander[0].markdown)
-    assert any("not yet published" in i.value for i in at.info)
+    assert any("does not record quarantined rows yet" in i.value for i in at.info)  # published before they existed
     assert_no_b(at, env)
 
 
