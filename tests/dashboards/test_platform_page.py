@@ -188,3 +188,37 @@ def test_the_operator_audit_service_refuses_other_roles(env):
     with pytest.raises(NotFoundError):
         record_tenant_opened(web_engine(), Actor.of(user_id=None, tenant_id=env.a.tenant_id, role="SUPER_ADMIN"),
                              "no-such-tenant")
+
+
+@pytest.mark.postgres
+def test_the_audit_row_is_written_as_the_rls_login_on_postgresql(pg_url, tmp_path, monkeypatch):
+    """On PostgreSQL the web tier is a plain login under row-level security: the opening is still
+    recorded, in the opened tenant's log only."""
+    from sqlalchemy.engine import make_url
+
+    from dashboards.session_engine import web_engine
+    from operational.audit import entries
+    from operational.auth import authenticate
+    from operational.db import ensure_app_login, make_engine
+    from operational.platform_audit import OPENED_ACTION, record_tenant_opened
+    from tenant_data import create_operational_db
+
+    world = build_world(tmp_path / "world")
+    create_operational_db(pg_url, [world.a, world.b], all_roles_for=world.a)
+    app_url = make_url(pg_url).set(username="auditoryx_web_test", password=None).render_as_string(hide_password=False)
+    owner = make_engine(pg_url)
+    try:
+        assert ensure_app_login(owner, app_url) == "auditoryx_web_test"
+        for key, value in world.env().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("AUDITORYX_OPERATIONAL_URL", pg_url)
+        monkeypatch.setenv("AUDITORYX_APP_DATABASE_URL", app_url)
+        operator = authenticate(web_engine(), role_email(world.a, "SUPER_ADMIN"), PASSWORD).user
+        record_tenant_opened(web_engine(), operator.actor(), world.b.tenant_id, operator_email=operator.email)
+        with Session(owner) as session:
+            opened = [e for e in entries(session, world.b.tenant_id) if e.action == OPENED_ACTION]
+            at_home = [e for e in entries(session, world.a.tenant_id) if e.action == OPENED_ACTION]
+        assert [(e.actor_id, e.entity_id) for e in opened] == [(operator.user_id, world.b.tenant_id)]
+        assert at_home == []
+    finally:
+        owner.dispose()
