@@ -326,3 +326,156 @@ def milestone_timeline_figure(frame: Any, as_of: dt.date, by: str = "project") -
                "automargin": True},
     )
     return fig
+
+
+# ------------------------------------------------------------------------ label dashboard
+
+CANCELLATION_COLOR = "#dc2626"
+OVERDUE_COLOR = "#dc2626"
+AGING_COLOR = "#64748b"
+
+
+def period_months(first: dt.date, last: dt.date) -> list[dt.date]:
+    """First days of the months from ``first``'s month to ``last``'s month."""
+    return _months(first.replace(day=1), last.replace(day=1))
+
+
+def trend_window(monthly: Any, pipeline_after: Any, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """Months of the recognized-vs-pipeline chart: the period's, then only as far as the last
+    month with pipeline revenue after it (no empty months past the pipeline)."""
+    last = end.replace(day=1)
+    after = _as_polars(pipeline_after)
+    if not after.is_empty():
+        with_pipeline = after.filter(pl.col("pipeline_revenue") != 0)
+        if not with_pipeline.is_empty():
+            last = max(last, with_pipeline["month"].max())
+    return start.replace(day=1), last
+
+
+def bookings_figure(frame: Any, first_month: dt.date, last_month: dt.date) -> go.Figure:
+    """Bookings started per month (bars) and the cancellation rate (line, right axis)."""
+    title = "Bookings and cancellation rate"
+    df = _as_polars(frame)
+    _require(df, ("month", "bookings", "cancelled_bookings"))
+    months = _months(first_month, last_month)
+    totals = (
+        pl.DataFrame({"month": months}, schema={"month": pl.Date})
+        .join(df.group_by("month").agg(pl.col("bookings").sum(), pl.col("cancelled_bookings").sum()),
+              on="month", how="left")
+        .with_columns(pl.col("bookings", "cancelled_bookings").fill_null(0))
+        .sort("month")
+    )
+    if not totals["bookings"].sum():
+        return _empty_figure(title, "No bookings in this period")
+    rates = [None if not b else 100 * c / b for b, c in zip(totals["bookings"].to_list(),
+                                                             totals["cancelled_bookings"].to_list())]
+    fig = go.Figure()
+    fig.add_bar(x=months, y=totals["bookings"].to_list(), name="Bookings", marker_color=RECOGNIZED_COLOR,
+                hovertemplate="Bookings: %{y:,d}<extra></extra>")
+    fig.add_scatter(x=months, y=rates, name="Cancellation rate", yaxis="y2", mode="lines+markers",
+                    line={"color": CANCELLATION_COLOR}, hovertemplate="Cancelled: %{y:.1f}%<extra></extra>")
+    _layout(fig, title, "Bookings", months)
+    fig.update_layout(yaxis={"title": "Bookings", "tickformat": ",d"},
+                      yaxis2={"title": "Cancelled (%)", "overlaying": "y", "side": "right", "rangemode": "tozero",
+                              "ticksuffix": "%", "showgrid": False})
+    return fig
+
+
+def funnel_figure(frame: Any, measure: str = "bookings_90d") -> go.Figure:
+    """Bookings by status in funnel order (DRAFT → COMPLETED); the exits (cancelled, dispute) in
+    the title."""
+    df = _as_polars(frame)
+    _require(df, ("stage_order", "status", "is_funnel_stage", measure))
+    df = df.sort("stage_order")
+    stages, exits = df.filter(pl.col("is_funnel_stage")), df.filter(~pl.col("is_funnel_stage"))
+    exit_text = ", ".join(f"{booking_type_label(s)} {n:,}" for s, n in zip(exits["status"].to_list(),
+                                                                          exits[measure].to_list()))
+    title = "Booking funnel" + (f" · exits: {exit_text}" if exit_text else "")
+    if not df[measure].sum():
+        return _empty_figure(title, "No bookings")
+    fig = go.Figure(go.Funnel(y=[booking_type_label(s) for s in stages["status"].to_list()],
+                              x=stages[measure].to_list(), textinfo="value+percent initial",
+                              marker={"color": RECOGNIZED_COLOR}))
+    fig.update_layout(title=title, height=380, margin={"l": 10, "r": 10, "t": 60, "b": 10})
+    return fig
+
+
+def receivables_aging_figure(frame: Any, currency: str, over_90_text: str) -> go.Figure:
+    """Outstanding revenue per age bucket (days since service); the 90+ bucket in red, its amount
+    (``over_90_text``, already formatted) in the title."""
+    df = _as_polars(frame)
+    _require(df, ("bucket_order", "aging_bucket", "outstanding_revenue"))
+    df = df.sort("bucket_order")
+    title = f"Receivables aging ({currency}) · over 90 days: {over_90_text}"
+    if not df["outstanding_revenue"].abs().sum():
+        return _empty_figure(title, "Nothing outstanding")
+    buckets = [f"{b} days" for b in df["aging_bucket"].to_list()]
+    colors = [OVERDUE_COLOR if b == "90+" else AGING_COLOR for b in df["aging_bucket"].to_list()]
+    fig = go.Figure()
+    fig.add_bar(x=buckets, y=df["outstanding_revenue"].cast(pl.Float64).to_list(), marker_color=colors,
+                hovertemplate=f"%{{x}}: %{{y:,.2f}} {currency}<extra></extra>", name="Outstanding")
+    fig.update_layout(title=title, height=360, margin={"l": 10, "r": 10, "t": 60, "b": 10}, showlegend=False,
+                      yaxis={"title": currency, "tickformat": ",.0f", "rangemode": "tozero"})
+    return fig
+
+
+def project_status_figure(frame: Any) -> go.Figure:
+    """Projects per status, the at-risk ones in red."""
+    df = _as_polars(frame)
+    _require(df, ("status", "projects", "at_risk"))
+    title = "Projects by status"
+    if df.is_empty() or not df["projects"].sum():
+        return _empty_figure(title, "No projects")
+    labels = [booking_type_label(s) for s in df["status"].to_list()]
+    fig = go.Figure()
+    fig.add_bar(x=labels, y=(df["projects"] - df["at_risk"]).to_list(), name="On track", marker_color=RECOGNIZED_COLOR)
+    fig.add_bar(x=labels, y=df["at_risk"].to_list(), name="At risk", marker_color=OVERDUE_COLOR)
+    fig.update_layout(title=title, barmode="stack", height=340, margin={"l": 10, "r": 10, "t": 60, "b": 10},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+                      yaxis={"title": "Projects", "tickformat": ",d", "rangemode": "tozero"})
+    return fig
+
+
+def revenue_by_currency_figure(frame: Any, base_currency: str) -> go.Figure:
+    """Recognized revenue by the bookings' original currency, in the base currency (horizontal bars);
+    the original amount in the hover."""
+    df = _as_polars(frame)
+    _require(df, ("currency", "recognized_revenue", "recognized_revenue_original"))
+    title = f"Recognized revenue by currency of origin ({base_currency})"
+    if df.is_empty() or not df["recognized_revenue"].abs().sum():
+        return _empty_figure(title, "No recognized revenue in these months")
+    df = df.sort("recognized_revenue")
+    fig = go.Figure()
+    fig.add_bar(y=df["currency"].to_list(), x=df["recognized_revenue"].cast(pl.Float64).to_list(), orientation="h",
+                marker_color=RECOGNIZED_COLOR, customdata=df["recognized_revenue_original"].cast(pl.Float64).to_list(),
+                hovertemplate=f"%{{y}}: %{{x:,.2f}} {base_currency} (%{{customdata:,.2f}} %{{y}})<extra></extra>")
+    fig.update_layout(title=title, height=max(220, 120 + 40 * df.height), margin={"l": 10, "r": 10, "t": 60, "b": 10},
+                      xaxis={"title": base_currency, "tickformat": ",.0f", "rangemode": "tozero"},
+                      yaxis={"title": None, "type": "category"})
+    return fig
+
+
+def top_performers_figure(frame: Any, currency: str, measure: str = "recognized_revenue") -> go.Figure:
+    """Top performers as horizontal bars by stage name (rank 1 on top); each bar carries its
+    artist id (customdata) so that a click can open the artist."""
+    df = _as_polars(frame)
+    _require(df, ("rank", "artist_id", "artist_label", measure))
+    money = measure == "recognized_revenue"
+    title = f"Top performers by {'recognized revenue (' + currency + ')' if money else 'completed bookings'}"
+    if df.is_empty():
+        return _empty_figure(title, "No completed bookings in this period")
+    df = df.sort("rank")
+    labels = [f"{r}. {_plain(name)}" for r, name in zip(df["rank"].to_list(), df["artist_label"].to_list())]
+    fig = go.Figure()
+    fig.add_bar(
+        y=labels, x=df[measure].cast(pl.Float64).to_list(), orientation="h", marker_color=RECOGNIZED_COLOR,
+        customdata=df["artist_id"].to_list(),
+        hovertemplate="%{y}: %{x:,.2f} " + currency + "<extra></extra>" if money else "%{y}: %{x:,d}<extra></extra>",
+    )
+    fig.update_layout(title=title, height=max(240, 100 + 34 * df.height), margin={"l": 10, "r": 10, "t": 60, "b": 10},
+                      clickmode="event+select",
+                      xaxis={"title": currency if money else "Completed bookings", "rangemode": "tozero",
+                             "tickformat": ",.0f" if money else ",d"},
+                      yaxis={"title": None, "type": "category", "categoryorder": "array",
+                             "categoryarray": labels[::-1], "automargin": True})
+    return fig

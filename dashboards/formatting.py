@@ -35,6 +35,7 @@ def _to_decimal(value: Any) -> decimal.Decimal | None:
 DEFAULT_LOCALE = "en_US"
 _CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 COMPACT_FROM = decimal.Decimal(1000)  # smaller amounts are short enough in full
+_DIGITS = re.compile(r"\D")
 
 
 def tenant_locale(value: Any) -> str:
@@ -92,14 +93,18 @@ def format_money(amount: Any, currency: str | None, locale: str = DEFAULT_LOCALE
 
 def format_money_compact(amount: Any, currency: str | None, locale: str = DEFAULT_LOCALE) -> str:
     """A short form for KPI cards: ``$1.2M``, ``€48.3K``, ``1,2 Mio. €`` (de_DE); amounts under
-    1,000 (in absolute value) are short enough and are shown in full (:func:`format_money`)."""
+    1,000 (in absolute value), and amounts the locale has no short form for (de_DE: ``6.008,76 $``),
+    are shown in full (:func:`format_money`)."""
     from babel.numbers import format_compact_currency
 
     value = round_money(amount, currency)
     code = currency_code(currency)
+    full = format_money(amount, currency, locale)
     if value is None or code is None or abs(value) < COMPACT_FROM:
-        return format_money(amount, currency, locale)
-    return format_compact_currency(value, code, locale=tenant_locale(locale), fraction_digits=1)
+        return full
+    compact = format_compact_currency(value, code, locale=tenant_locale(locale), fraction_digits=1)
+    # some locales have no short form at this size (de: under 1 Mio.): then the full amount
+    return full if len(_DIGITS.sub("", compact)) >= len(_DIGITS.sub("", full)) else compact
 
 
 def money_card(amount: Any, currency: str | None, locale: str = DEFAULT_LOCALE) -> tuple[str, str]:

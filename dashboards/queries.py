@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ import polars as pl
 import streamlit as st
 
 from auditoryx.settings import get_settings
+from dashboards.filters import Filters, parse_query, prior_period, same_period_last_year
 from warehouse.layout import (
     META_TABLE,
     PUBLISHED_MARTS,
@@ -33,9 +36,9 @@ from warehouse.layout import (
 )
 from warehouse.reader import SnapshotDamaged, SnapshotNotFound, TenantSnapshot, open_tenant_snapshot
 
-REVENUE_MONTHS_BACK = 11  # the as-of month and the 11 before it
-REVENUE_MONTHS_AHEAD = 6  # pipeline revenue lives in future months
 TOP_PERFORMERS_LIMIT = 10
+RECENT_ACTIVITY_LIMIT = 10
+PIPELINE_MONTHS_AHEAD = 12  # pipeline revenue shown at most this many months past the period
 _TABLES = (*PUBLISHED_MARTS, META_TABLE)  # what a complete version folder holds
 
 # Every statement binds the tenant id as its first parameter.
@@ -44,30 +47,88 @@ SELECT tenant_id, tenant_slug, tenant_name, base_currency, as_of, refreshed_at, 
 FROM meta WHERE tenant_id = ?
 """
 _SQL_KPIS = """
-SELECT as_of, base_currency, recognized_revenue_30d, recognized_revenue_prev_30d, revenue_delta_pct,
-       bookings_30d, active_artists_30d, active_projects, overdue_milestones, outstanding_revenue
+SELECT as_of, base_currency, active_projects, overdue_milestones, outstanding_revenue
 FROM kpi_summary WHERE tenant_id = ?
 """
-_SQL_BOOKINGS_TOTAL = """
-SELECT coalesce(sum(total_bookings), 0)::BIGINT AS total_bookings
-FROM fct_bookings_monthly WHERE tenant_id = ?
+# fct_bookings_daily, filtered: the tenant (bound first, as everywhere), then the period and the
+# booking types / artists chosen (an empty list: all of them).
+_DAILY = """
+WITH tenant_rows AS (SELECT * FROM fct_bookings_daily WHERE tenant_id = ?),
+chosen AS (SELECT ?::DATE AS start_day, ?::DATE AS end_day, ?::VARCHAR[] AS types, ?::VARCHAR[] AS artists),
+d AS (
+    SELECT tenant_rows.*, chosen.start_day, chosen.end_day
+    FROM tenant_rows, chosen
+    WHERE (len(chosen.types) = 0 OR list_contains(chosen.types, tenant_rows.booking_type))
+      AND (len(chosen.artists) = 0 OR list_contains(chosen.artists, tenant_rows.artist_id))
+)
 """
-_SQL_COMPLETED_IN_MONTH = """
-SELECT coalesce(sum(completed_bookings), 0)::BIGINT AS completed_bookings
-FROM fct_revenue_monthly WHERE tenant_id = ? AND month = ?
+_SQL_PERIOD_TOTALS = _DAILY + """
+SELECT
+    coalesce(sum(recognized_revenue) FILTER (WHERE day BETWEEN start_day AND end_day), 0) AS recognized_revenue,
+    coalesce(sum(pipeline_revenue) FILTER (WHERE day BETWEEN start_day AND end_day), 0) AS pipeline_revenue,
+    coalesce(sum(completed_bookings) FILTER (WHERE day BETWEEN start_day AND end_day), 0)::BIGINT AS completed_bookings,
+    coalesce(sum(started_bookings) FILTER (WHERE day BETWEEN start_day AND end_day), 0)::BIGINT AS bookings,
+    coalesce(sum(cancelled_bookings) FILTER (WHERE day BETWEEN start_day AND end_day), 0)::BIGINT AS cancelled_bookings,
+    count(DISTINCT artist_id) FILTER (
+        WHERE day BETWEEN start_day AND end_day AND started_bookings > cancelled_bookings
+    )::BIGINT AS active_artists,
+    coalesce(sum(outstanding_revenue) FILTER (WHERE day <= end_day), 0) AS outstanding_receivables
+FROM d
 """
-_SQL_REVENUE_MONTHLY = """
-SELECT month, booking_type, base_currency, recognized_revenue, pipeline_revenue,
-       collected_revenue, outstanding_revenue, completed_bookings
-FROM fct_revenue_monthly
-WHERE tenant_id = ? AND month BETWEEN ? AND ?
+_SQL_PERIOD_MONTHLY = _DAILY + """
+SELECT
+    date_trunc('month', day)::DATE AS month, booking_type,
+    sum(recognized_revenue) AS recognized_revenue, sum(pipeline_revenue) AS pipeline_revenue,
+    sum(completed_bookings)::BIGINT AS completed_bookings, sum(started_bookings)::BIGINT AS bookings,
+    sum(cancelled_bookings)::BIGINT AS cancelled_bookings
+FROM d
+WHERE day BETWEEN start_day AND end_day
+GROUP BY ALL
 ORDER BY month, booking_type
 """
-_SQL_TOP_PERFORMERS = """
-SELECT rank, artist_id, artist_name, recognized_revenue, completed_bookings
-FROM top_performers
-WHERE tenant_id = ? AND rank <= ?
-ORDER BY rank
+_SQL_PERIOD_PERFORMERS = _DAILY + """
+SELECT artist_id, sum(recognized_revenue) AS recognized_revenue, sum(completed_bookings)::BIGINT AS completed_bookings
+FROM d
+WHERE day BETWEEN start_day AND end_day
+GROUP BY artist_id
+HAVING sum(completed_bookings) > 0
+ORDER BY recognized_revenue DESC, completed_bookings DESC, artist_id
+LIMIT 10
+"""
+_SQL_BOOKING_TYPES = """
+SELECT DISTINCT booking_type FROM fct_bookings_daily WHERE tenant_id = ? ORDER BY booking_type
+"""
+_SQL_ARTISTS = """
+WITH present AS (SELECT DISTINCT artist_id FROM fct_bookings_daily WHERE tenant_id = ?)
+SELECT present.artist_id,
+       coalesce(nullif(trim(dim_artists.stage_name), ''), nullif(trim(dim_artists.artist_name), ''),
+                present.artist_id) AS artist_label
+FROM present
+LEFT JOIN dim_artists ON dim_artists.artist_id = present.artist_id AND dim_artists.tenant_id = ?
+ORDER BY lower(artist_label), present.artist_id
+"""
+_SQL_RECEIVABLES_AGING = """
+SELECT bucket_order, aging_bucket, min_days, max_days, outstanding_bookings, outstanding_revenue
+FROM fct_receivables_aging WHERE tenant_id = ? ORDER BY bucket_order
+"""
+_SQL_FUNNEL = """
+SELECT stage_order, status, is_funnel_stage, bookings_90d, bookings_all_time
+FROM fct_booking_status_funnel WHERE tenant_id = ? ORDER BY stage_order
+"""
+_SQL_PROJECT_STATUS = """
+SELECT status, count(*)::BIGINT AS projects, count(*) FILTER (WHERE is_at_risk)::BIGINT AS at_risk
+FROM fct_project_health WHERE tenant_id = ? GROUP BY status ORDER BY status
+"""
+_SQL_RECENT_ACTIVITY = """
+SELECT occurred_at, actor_name, action, entity, summary
+FROM fct_recent_activity WHERE tenant_id = ? ORDER BY recency_rank LIMIT ?
+"""
+_SQL_REVENUE_BY_CURRENCY = """
+SELECT currency, sum(recognized_revenue_original) AS recognized_revenue_original,
+       sum(recognized_revenue) AS recognized_revenue, sum(completed_bookings)::BIGINT AS completed_bookings
+FROM fct_revenue_by_currency WHERE tenant_id = ? AND month BETWEEN ? AND ?
+GROUP BY currency
+ORDER BY recognized_revenue DESC, currency
 """
 
 
@@ -103,21 +164,49 @@ class SnapshotRef:
 
 
 @dataclass(frozen=True)
+class PeriodTotals:
+    """The filtered daily mart summed over one period (money exact, in the base currency)."""
+
+    start: dt.date
+    end: dt.date
+    recognized_revenue: Decimal
+    pipeline_revenue: Decimal
+    completed_bookings: int
+    bookings: int  # non-draft bookings starting in the period
+    cancelled_bookings: int
+    active_artists: int  # artists with a non-cancelled booking starting in the period
+    outstanding_receivables: Decimal  # completed, not fully paid, serviced up to the period's end
+
+    @property
+    def cancellation_rate(self) -> Decimal | None:
+        return None if not self.bookings else Decimal(self.cancelled_bookings) / Decimal(self.bookings)
+
+
+@dataclass(frozen=True)
 class LabelDashboard:
-    """Everything the label dashboard shows, read from one snapshot version."""
+    """Everything the label dashboard shows, read from one snapshot version for one set of filters."""
 
     tenant_id: str
     version: str
     meta: dict[str, Any]
     base_currency: str
     as_of: dt.date
-    kpis: dict[str, Any] | None
     has_bookings: bool
-    completed_month: dt.date  # first day of the calendar month of as_of
-    completed_bookings_month: int  # completed bookings with a service date in that month
-    revenue_window: tuple[dt.date, dt.date]  # first and last month shown
-    revenue_monthly: pl.DataFrame
-    top_performers: pl.DataFrame
+    booking_types: tuple[str, ...]  # the filter's options: types with bookings in the snapshot
+    artists: dict[str, str]  # artist id -> stage name (else legal name), options of the artist filter
+    filters: Filters
+    current: PeriodTotals
+    prior: PeriodTotals  # the period just before (filters.prior_period)
+    last_year: PeriodTotals  # the same dates a year earlier
+    kpis: dict[str, Any] | None  # as-of values: active projects, overdue milestones
+    monthly: pl.DataFrame  # month × booking type of the period (money, completed, bookings, cancelled)
+    pipeline_monthly: pl.DataFrame  # same, for the months after the period up to the last pipeline month
+    top_performers: pl.DataFrame  # rank, artist_id, artist_label, recognized_revenue, completed_bookings
+    receivables_aging: pl.DataFrame
+    funnel: pl.DataFrame
+    project_status: pl.DataFrame
+    recent_activity: pl.DataFrame
+    revenue_by_currency: pl.DataFrame  # months touched by the period, every booking type and artist
 
 
 # ---------------------------------------------------------------------------------- plumbing
@@ -220,20 +309,91 @@ def _kpis(ref: SnapshotRef) -> dict[str, Any] | None:
     return frame.row(0, named=True) if frame.height else None
 
 
-def _has_bookings(ref: SnapshotRef) -> bool:
-    return int(_query(ref, _SQL_BOOKINGS_TOTAL).item()) > 0
+def _daily_params(filters: Filters, start: dt.date, end: dt.date) -> tuple:
+    return (start, end, list(filters.booking_types), list(filters.artist_ids))
 
 
-def _completed_in_month(ref: SnapshotRef, month: dt.date) -> int:
-    return int(_query(ref, _SQL_COMPLETED_IN_MONTH, month).item())
+def _period_totals(ref: SnapshotRef, filters: Filters, start: dt.date, end: dt.date) -> PeriodTotals:
+    row = _query(ref, _SQL_PERIOD_TOTALS, *_daily_params(filters, start, end)).row(0, named=True)
+    return PeriodTotals(
+        start=start, end=end,
+        recognized_revenue=Decimal(row["recognized_revenue"]), pipeline_revenue=Decimal(row["pipeline_revenue"]),
+        completed_bookings=int(row["completed_bookings"]), bookings=int(row["bookings"]),
+        cancelled_bookings=int(row["cancelled_bookings"]), active_artists=int(row["active_artists"]),
+        outstanding_receivables=Decimal(row["outstanding_receivables"]),
+    )
 
 
-def _revenue_monthly(ref: SnapshotRef, first_month: dt.date, last_month: dt.date) -> pl.DataFrame:
-    return _query(ref, _SQL_REVENUE_MONTHLY, first_month, last_month)
+def _period_monthly(ref: SnapshotRef, filters: Filters, start: dt.date, end: dt.date) -> pl.DataFrame:
+    return _query(ref, _SQL_PERIOD_MONTHLY, *_daily_params(filters, start, end))
 
 
-def _top_performers(ref: SnapshotRef, limit: int) -> pl.DataFrame:
-    return _query(ref, _SQL_TOP_PERFORMERS, int(limit))
+def _pipeline_after(ref: SnapshotRef, filters: Filters) -> pl.DataFrame:
+    """Months after the period, up to the last one with pipeline revenue (none when no pipeline)."""
+    start = filters.end + dt.timedelta(days=1)
+    frame = _period_monthly(ref, filters, start, add_months(start, PIPELINE_MONTHS_AHEAD) - dt.timedelta(days=1))
+    with_pipeline = frame.filter(pl.col("pipeline_revenue") != 0)
+    if with_pipeline.is_empty():
+        return frame.clear()
+    return frame.filter(pl.col("month") <= with_pipeline["month"].max())
+
+
+def _booking_types(ref: SnapshotRef) -> tuple[str, ...]:
+    return tuple(_query(ref, _SQL_BOOKING_TYPES)["booking_type"].to_list())
+
+
+def _artists(ref: SnapshotRef) -> dict[str, str]:
+    frame = _query(ref, _SQL_ARTISTS, ref.tenant_id)
+    return dict(zip(frame["artist_id"].to_list(), frame["artist_label"].to_list()))
+
+
+def _top_performers(ref: SnapshotRef, filters: Filters, artists: dict[str, str]) -> pl.DataFrame:
+    frame = _query(ref, _SQL_PERIOD_PERFORMERS, *_daily_params(filters, filters.start, filters.end))
+    labels = [artists.get(artist_id, artist_id) for artist_id in frame["artist_id"].to_list()]
+    return frame.select(
+        pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("rank"),
+        "artist_id",
+        pl.Series("artist_label", labels, dtype=pl.String),
+        "recognized_revenue",
+        "completed_bookings",
+    )
+
+
+def _month_of(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _label_dashboard(ref: SnapshotRef, query: Mapping[str, Any]) -> LabelDashboard:
+    meta = _checked_meta(ref)
+    as_of = meta["as_of"]
+    kpis = _kpis(ref)
+    base_currency = meta.get("base_currency") or (kpis or {}).get("base_currency") or "USD"
+    booking_types, artists = _booking_types(ref), _artists(ref)
+    filters = parse_query(query, as_of, booking_types, artists)
+    prior, last_year = prior_period(filters.start, filters.end), same_period_last_year(filters.start, filters.end)
+    return LabelDashboard(
+        tenant_id=ref.tenant_id,
+        version=ref.version,
+        meta=meta,
+        base_currency=base_currency,
+        as_of=as_of,
+        has_bookings=bool(booking_types),
+        booking_types=booking_types,
+        artists=artists,
+        filters=filters,
+        current=_period_totals(ref, filters, filters.start, filters.end),
+        prior=_period_totals(ref, filters, *prior),
+        last_year=_period_totals(ref, filters, *last_year),
+        kpis=kpis,
+        monthly=_period_monthly(ref, filters, filters.start, filters.end),
+        pipeline_monthly=_pipeline_after(ref, filters),
+        top_performers=_top_performers(ref, filters, artists),
+        receivables_aging=_query(ref, _SQL_RECEIVABLES_AGING),
+        funnel=_query(ref, _SQL_FUNNEL),
+        project_status=_query(ref, _SQL_PROJECT_STATUS),
+        recent_activity=_query(ref, _SQL_RECENT_ACTIVITY, RECENT_ACTIVITY_LIMIT),
+        revenue_by_currency=_query(ref, _SQL_REVENUE_BY_CURRENCY, _month_of(filters.start), _month_of(filters.end)),
+    )
 
 
 # ------------------------------------------------------------------------------ public API
@@ -244,64 +404,16 @@ def snapshot_meta(tenant_id: str) -> dict[str, Any] | None:
     return None if ref is None else _meta(ref)
 
 
-def kpi_summary(tenant_id: str) -> dict[str, Any] | None:
-    ref = _resolve(tenant_id)
-    return None if ref is None else _kpis(ref)
-
-
-def revenue_monthly(tenant_id: str, first_month: dt.date, last_month: dt.date) -> pl.DataFrame | None:
-    ref = _resolve(tenant_id)
-    return None if ref is None else _revenue_monthly(ref, first_month, last_month)
-
-
-def top_performers(tenant_id: str, limit: int = TOP_PERFORMERS_LIMIT) -> pl.DataFrame | None:
-    ref = _resolve(tenant_id)
-    return None if ref is None else _top_performers(ref, limit)
-
-
-def label_dashboard(tenant_id: str) -> LabelDashboard | None:
-    """All data of the label dashboard from one version; None when nothing was ever published.
+def label_dashboard(tenant_id: str, query: Mapping[str, Any] | None = None) -> LabelDashboard | None:
+    """All data of the label dashboard from one version, for the filters in ``query`` (the page's
+    URL query: period, from, to, type, artist; anything invalid gives the defaults, see
+    dashboards/filters.py); None when nothing was ever published.
 
     Raises :class:`PublishedSnapshotDamaged` when something was published but the pointer or its
     version folder is damaged, and :class:`DashboardUnavailable` (its base class) when the
     snapshot does not read as expected.
     """
-    ref = _resolve(tenant_id)
-    if ref is None:
-        return None
-    try:
-        return _label_dashboard(ref)
-    except (duckdb.Error, SnapshotNotFound) as exc:  # wrong columns, foreign or missing meta row
-        log.exception("tenant %s snapshot %s unreadable", ref.tenant_id, ref.version)
-        if not _version_folder(ref).is_dir():  # deleted while (or after) its reader was cached
-            raise PublishedSnapshotDamaged(f"snapshot {ref.version} could not be read", version=ref.version) from exc
-        raise DashboardUnavailable(f"snapshot {ref.version} could not be read") from exc
-
-
-def _label_dashboard(ref: SnapshotRef) -> LabelDashboard:
-    meta = _meta(ref)
-    if meta["tenant_id"] != ref.tenant_id:  # a snapshot must never describe another tenant
-        raise SnapshotNotFound(f"snapshot {ref.version} does not belong to tenant {ref.tenant_id}")
-    as_of = meta["as_of"]
-    kpis = _kpis(ref)
-    base_currency = meta.get("base_currency") or (kpis or {}).get("base_currency") or "USD"
-    this_month = as_of.replace(day=1)
-    first_month = add_months(this_month, -REVENUE_MONTHS_BACK)
-    last_month = add_months(this_month, REVENUE_MONTHS_AHEAD)
-    return LabelDashboard(
-        tenant_id=ref.tenant_id,
-        version=ref.version,
-        meta=meta,
-        base_currency=base_currency,
-        as_of=as_of,
-        kpis=kpis,
-        has_bookings=_has_bookings(ref),
-        completed_month=this_month,
-        completed_bookings_month=_completed_in_month(ref, this_month),
-        revenue_window=(first_month, last_month),
-        revenue_monthly=_revenue_monthly(ref, first_month, last_month),
-        top_performers=_top_performers(ref, TOP_PERFORMERS_LIMIT),
-    )
+    return _read_snapshot(tenant_id, lambda ref: _label_dashboard(ref, query or {}))
 
 
 # ------------------------------------------------------------------ projects and data quality

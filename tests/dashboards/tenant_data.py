@@ -244,7 +244,18 @@ def snapshot_frames(t: Tenant) -> dict[str, pl.DataFrame]:
         "top_performers": top,
         "fct_project_health": projects,
         "kpi_summary": kpi,
+        **_label_frames(t),
     }
+
+
+def _label_frames(t: Tenant) -> dict[str, pl.DataFrame]:
+    """The label dashboard's other marts (label_data.py, loaded by path like this module is)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("auditoryx_label_data", Path(__file__).with_name("label_data.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.label_frames(t, AS_OF)
 
 
 def publish_snapshot(published_dir: Path, tenant: Tenant, version: str | None = None,

@@ -110,3 +110,81 @@ def test_revenue_by_type_empty_says_so():
 def test_missing_columns_are_rejected():
     with pytest.raises(ValueError, match="pipeline_revenue"):
         charts.revenue_trend_figure(pd.DataFrame({"month": [], "booking_type": [], "recognized_revenue": []}), "USD")
+
+
+# ------------------------------------------------------------------------ label dashboard
+
+
+def test_trend_window_stops_at_the_last_pipeline_month(frame):
+    after = revenue_frame([
+        (dt.date(2025, 5, 1), "MIXING", Decimal("0"), Decimal("10.00")),
+        (dt.date(2025, 6, 1), "MIXING", Decimal("0"), Decimal("0.00")),  # nothing past May
+    ])
+    assert charts.trend_window(frame, after, dt.date(2025, 1, 10), dt.date(2025, 4, 20)) == (
+        dt.date(2025, 1, 1), dt.date(2025, 5, 1))
+    assert charts.trend_window(frame, after.clear(), dt.date(2025, 1, 10), dt.date(2025, 4, 20)) == (
+        dt.date(2025, 1, 1), dt.date(2025, 4, 1))
+    fig = charts.revenue_trend_figure(pl.concat([frame, after]), "USD", *charts.trend_window(
+        frame, after, dt.date(2025, 1, 10), dt.date(2025, 4, 20)))
+    assert fig.data[1].x[-1] == dt.date(2025, 5, 1) and len(fig.data[1].x) == 5  # no June
+
+
+def bookings_frame():
+    return pl.DataFrame({"month": [dt.date(2025, 1, 1), dt.date(2025, 1, 1), dt.date(2025, 3, 1)],
+                         "bookings": [6, 2, 5], "cancelled_bookings": [1, 1, 0]})
+
+
+def test_bookings_figure_has_bars_and_a_cancellation_rate_line():
+    fig = charts.bookings_figure(bookings_frame(), dt.date(2025, 1, 1), dt.date(2025, 3, 1))
+    bars, line = fig.data
+    assert list(bars.y) == [8, 0, 5]  # February filled with 0
+    assert list(line.y) == [25.0, None, 0.0] and line.yaxis == "y2"
+    empty = charts.bookings_figure(bookings_frame().clear(), dt.date(2025, 1, 1), dt.date(2025, 3, 1))
+    assert empty.layout.annotations[0].text == "No bookings in this period"
+
+
+def test_funnel_in_stage_order_with_exits_in_the_title():
+    funnel = pl.DataFrame({"stage_order": [2, 1, 3], "status": ["COMPLETED", "DRAFT", "CANCELLED"],
+                           "is_funnel_stage": [True, True, False], "bookings_90d": [3, 9, 2]})
+    fig = charts.funnel_figure(funnel)
+    assert list(fig.data[0].y) == ["Draft", "Completed"] and list(fig.data[0].x) == [9, 3]
+    assert "exits: Cancelled 2" in fig.layout.title.text
+
+
+def test_receivables_aging_calls_out_over_90_days():
+    aging = pl.DataFrame({"bucket_order": [1, 2, 3, 4], "aging_bucket": ["0-30", "31-60", "61-90", "90+"],
+                          "outstanding_revenue": [Decimal("10.00"), Decimal("0"), Decimal("0"), Decimal("750.25")]},
+                         schema_overrides={"outstanding_revenue": MONEY})
+    fig = charts.receivables_aging_figure(aging, "USD", "$750.25")
+    assert fig.layout.title.text.endswith("over 90 days: $750.25")
+    assert list(fig.data[0].marker.color) == [charts.AGING_COLOR] * 3 + [charts.OVERDUE_COLOR]
+    assert list(fig.data[0].y) == [10.0, 0.0, 0.0, 750.25]
+
+
+def test_project_status_stacks_at_risk_projects():
+    fig = charts.project_status_figure(pl.DataFrame({"status": ["IN_PROGRESS", "PLANNING"], "projects": [3, 1],
+                                                     "at_risk": [1, 0]}))
+    assert [t.name for t in fig.data] == ["On track", "At risk"]
+    assert list(fig.data[0].y) == [2, 1] and list(fig.data[1].y) == [1, 0]
+    assert list(fig.data[0].x) == ["In progress", "Planning"]
+
+
+def test_revenue_by_currency_biggest_on_top_with_original_amounts():
+    frame = pl.DataFrame({"currency": ["USD", "GBP"], "recognized_revenue": [Decimal("900.00"), Decimal("100.00")],
+                          "recognized_revenue_original": [Decimal("900.00"), Decimal("80.00")]},
+                         schema_overrides={"recognized_revenue": MONEY, "recognized_revenue_original": MONEY})
+    fig = charts.revenue_by_currency_figure(frame, "USD")
+    assert list(fig.data[0].y) == ["GBP", "USD"] and list(fig.data[0].customdata) == [80.0, 900.0]
+
+
+def test_top_performers_by_stage_name_carry_the_artist_id():
+    top = pl.DataFrame({"rank": [1, 2], "artist_id": ["art-1", "art-2"], "artist_label": ["Lumen <b>Vale</b>", "Keys"],
+                        "recognized_revenue": [Decimal("500.00"), Decimal("20.00")], "completed_bookings": [3, 1]},
+                       schema_overrides={"recognized_revenue": MONEY})
+    fig = charts.top_performers_figure(top, "EUR")
+    assert list(fig.data[0].y) == ["1. Lumen &lt;b&gt;Vale&lt;/b&gt;", "2. Keys"]  # user text is not markup
+    assert list(fig.data[0].customdata) == ["art-1", "art-2"]
+    assert "EUR" in fig.layout.title.text
+    counts = charts.top_performers_figure(top, "EUR", "completed_bookings")
+    assert list(counts.data[0].x) == [3.0, 1.0] and "EUR" not in counts.layout.title.text
+    assert charts.top_performers_figure(top.clear(), "EUR").layout.annotations[0].text.startswith("No completed")

@@ -83,6 +83,7 @@ def test_format_money_in_the_tenant_locale(amount, currency, locale, text):
         (Decimal("-48250.75"), "USD", "en_US", "-$48.3K"),
         (Decimal("4848000"), "JPY", "en_US", "¥4.8M"),
         (Decimal("1234567.89"), "EUR", "de_DE", "1,2\xa0Mio.\xa0€"),
+        (Decimal("6008.76"), "USD", "de_DE", "6.008,76\xa0$"),  # no short form under 1 Mio. in German
         (Decimal("999.99"), "USD", "en_US", "$999.99"),  # under 1,000: in full
         (Decimal("999.5"), "JPY", "en_US", "¥1K"),  # rounded to the yen first (1,000), so compact
         (None, "USD", "en_US", "—"),

@@ -10,38 +10,103 @@ import polars as pl
 import pytest
 
 from auditoryx.errors import AuditoryxError
-from dashboards import queries
+from dashboards import filters, queries
+from label_data import expected_period, published_mart
 from tenant_data import AS_OF, CANARY_ARTIST, build_world, publish_snapshot
 
-
-def test_label_dashboard_reads_only_the_tenants_snapshot(world_env):
-    data = queries.label_dashboard(world_env.a.tenant_id)
-    assert data.tenant_id == world_env.a.tenant_id
-    assert data.meta["tenant_name"] == world_env.a.name and data.base_currency == "USD"
-    assert data.as_of == AS_OF
-    assert data.kpis["recognized_revenue_30d"] == Decimal("12345.67")
-    assert data.has_bookings
-    assert data.completed_month == dt.date(2025, 3, 1) and data.completed_bookings_month == 8
-    assert data.revenue_window == (dt.date(2024, 4, 1), dt.date(2025, 9, 1))
-    months = data.revenue_monthly["month"]
-    assert months.min() >= dt.date(2024, 4, 1) and months.max() <= dt.date(2025, 9, 1)
-    assert data.top_performers["artist_name"].to_list() == ["Lumen Vale", "Marisol Keys", "The Quiet Harbor"]
-    for frame in (data.revenue_monthly, data.top_performers):
-        assert CANARY_ARTIST not in str(frame.to_dicts())
+D = dt.date
 
 
-def test_public_helpers_agree(world_env):
-    tid = world_env.b.tenant_id
-    assert queries.snapshot_meta(tid)["tenant_id"] == tid
-    assert queries.kpi_summary(tid)["base_currency"] == "EUR"
-    assert queries.top_performers(tid, limit=1)["artist_name"].to_list() == [CANARY_ARTIST]
-    assert queries.revenue_monthly(tid, dt.date(2025, 3, 1), dt.date(2025, 3, 1)).height == 2
+def assert_period(totals: queries.PeriodTotals, expected: dict) -> None:
+    assert totals.recognized_revenue == expected["recognized_revenue"]  # exact Decimal: to the cent
+    assert totals.outstanding_receivables == expected["outstanding_receivables"]
+    assert (totals.bookings, totals.cancelled_bookings, totals.completed_bookings, totals.active_artists) == (
+        expected["bookings"], expected["cancelled_bookings"], expected["completed_bookings"], expected["active_artists"])
+
+
+def test_label_dashboard_defaults_to_the_last_30_days(world_env):
+    a = world_env.a
+    data = queries.label_dashboard(a.tenant_id)
+    assert data.tenant_id == a.tenant_id
+    assert data.meta["tenant_name"] == a.name and data.base_currency == "USD"
+    assert data.as_of == AS_OF and data.has_bookings
+    assert data.filters == filters.Filters("last_30_days", D(2025, 2, 14), AS_OF)
+    daily = published_mart(world_env.published_dir, a.tenant_id, "fct_bookings_daily")
+    assert_period(data.current, expected_period(daily, D(2025, 2, 14), AS_OF))
+    assert_period(data.prior, expected_period(daily, D(2025, 1, 15), D(2025, 2, 13)))
+    assert_period(data.last_year, expected_period(daily, D(2024, 2, 14), D(2024, 3, 15)))
+    assert data.current.recognized_revenue > 0 and data.current.cancelled_bookings > 0
+    assert data.booking_types == ("MIXING", "RECORDING_SESSION")
+    assert data.artists == {"art-a1": "Lumen Vale", "art-a2": "Marisol Keys", "art-a3": "The Quiet Harbor"}
+    assert data.top_performers["artist_label"].to_list() == ["Lumen Vale", "Marisol Keys", "The Quiet Harbor"]
+    assert data.top_performers["rank"].to_list() == [1, 2, 3]
+    assert data.kpis["active_projects"] == 1
+    everything = " ".join(str(getattr(data, f.name)) for f in dataclasses.fields(data))
+    assert CANARY_ARTIST not in everything and "art-b1" not in everything
+
+
+@pytest.mark.parametrize("query", [
+    {"period": "year_to_date", "type": "MIXING"},
+    {"period": "last_month", "artist": "art-a2,art-a3"},
+    {"period": "custom", "from": "2024-06-01", "to": "2024-11-30", "type": "RECORDING_SESSION", "artist": "art-a1"},
+    {"period": "last_12_months"},
+])
+def test_filtered_totals_equal_the_mart_to_the_cent(world_env, query):
+    a = world_env.a
+    data = queries.label_dashboard(a.tenant_id, query)
+    chosen = data.filters
+    assert filters.to_query(chosen) == query
+    daily = published_mart(world_env.published_dir, a.tenant_id, "fct_bookings_daily")
+    args = (chosen.booking_types, chosen.artist_ids)
+    assert_period(data.current, expected_period(daily, chosen.start, chosen.end, *args))
+    assert_period(data.prior, expected_period(daily, *filters.prior_period(chosen.start, chosen.end), *args))
+    assert_period(data.last_year, expected_period(daily, *filters.same_period_last_year(chosen.start, chosen.end),
+                                                  *args))
+    # the monthly series and the top performers are the same rows, cut differently
+    assert sum(data.monthly["recognized_revenue"].to_list(), Decimal(0)) == data.current.recognized_revenue
+    assert data.monthly["bookings"].sum() == data.current.bookings
+    assert sum(data.top_performers["recognized_revenue"].to_list(), Decimal(0)) == data.current.recognized_revenue
+    if chosen.booking_types:
+        assert set(data.monthly["booking_type"].to_list()) <= set(chosen.booking_types)
+
+
+def test_the_daily_mart_adds_up_to_the_aging_mart(world_env):
+    """Outstanding receivables at the as-of date are the aging buckets' total."""
+    a = world_env.a
+    data = queries.label_dashboard(a.tenant_id, {"period": "this_month"})
+    assert data.current.outstanding_receivables == sum(data.receivables_aging["outstanding_revenue"].to_list(),
+                                                       Decimal(0))
+    assert data.receivables_aging["aging_bucket"].to_list() == ["0-30", "31-60", "61-90", "90+"]
+
+
+def test_pipeline_months_after_the_period_end_at_the_last_pipeline_month(world_env):
+    data = queries.label_dashboard(world_env.a.tenant_id, {"period": "this_month"})
+    months = data.pipeline_monthly["month"].to_list()
+    assert months and min(months) == D(2025, 3, 1) and max(months) == D(2025, 4, 1)  # pipeline: 25 Mar, 24 Apr
+    assert data.pipeline_monthly.filter(pl.col("month") == max(months))["pipeline_revenue"].sum() > 0
+    mixing = queries.label_dashboard(world_env.a.tenant_id, {"period": "this_month", "type": "MIXING"})
+    assert mixing.pipeline_monthly.is_empty()  # no pipeline of that type: no months past the period
+
+
+def test_query_values_of_another_tenant_are_ignored(world_env):
+    a, b = world_env.a, world_env.b
+    data = queries.label_dashboard(a.tenant_id, {"artist": "art-b1", "type": "PERFORMANCE"})
+    assert data.filters.artist_ids == () and data.filters.booking_types == ()
+    assert CANARY_ARTIST not in data.artists.values()
+    b_data = queries.label_dashboard(b.tenant_id, {"artist": "art-b1"})
+    assert b_data.filters.artist_ids == ("art-b1",) and b_data.artists["art-b1"] == CANARY_ARTIST
 
 
 def test_unpublished_tenant_gives_none(world_env):
     tid = world_env.unpublished.tenant_id
     assert queries.label_dashboard(tid) is None
-    assert queries.snapshot_meta(tid) is None and queries.top_performers(tid) is None
+    assert queries.snapshot_meta(tid) is None
+
+
+def test_tenant_without_bookings(world_env):
+    data = queries.label_dashboard(world_env.empty.tenant_id)
+    assert not data.has_bookings and data.booking_types == () and data.artists == {}
+    assert data.current.recognized_revenue == 0 and data.current.bookings == 0
 
 
 @pytest.mark.parametrize("bad", ["", "../0b1b2c3d", "a/b", "x" * 65, None])
@@ -56,13 +121,13 @@ def test_new_version_is_picked_up_and_dangling_pointer_is_damaged_not_unpublishe
         monkeypatch.setenv(key, value)
     tid = world.a.tenant_id
     first = queries.label_dashboard(tid)
-    assert first.kpis["recognized_revenue_30d"] == Decimal("12345.67")
+    assert first.current.active_artists == 3
 
-    changed = dataclasses.replace(world.a, revenue_30d=Decimal("55555.55"))
+    changed = dataclasses.replace(world.a, artists=world.a.artists[:1])
     version = publish_snapshot(world.published_dir, changed)
     second = queries.label_dashboard(tid)
     assert second.version == version != first.version
-    assert second.kpis["recognized_revenue_30d"] == Decimal("55555.55")
+    assert second.current.active_artists == 1 and list(second.artists) == ["art-a1"]
 
     missing = "v20990101T000000000000Z-abcdef"  # CURRENT names a folder that does not exist
     (world.published_dir / tid / "CURRENT").write_text(missing, encoding="utf-8")
@@ -75,9 +140,10 @@ def test_new_version_is_picked_up_and_dangling_pointer_is_damaged_not_unpublishe
 
 def test_every_statement_binds_the_tenant():
     statements = {name: sql for name, sql in vars(queries).items() if name.startswith("_SQL_")}
-    assert len(statements) >= 6
+    assert len(statements) >= 12
     for name, sql in statements.items():
         assert "WHERE tenant_id = ?" in sql, name
+        assert sql.index("WHERE tenant_id = ?") <= sql.index("?"), name  # the tenant is the first parameter
         assert "{" not in sql and "%" not in sql, name  # nothing formatted into SQL
 
 
@@ -87,7 +153,7 @@ def test_unreadable_snapshot_raises_dashboard_unavailable(tmp_path, monkeypatch)
         monkeypatch.setenv(key, value)
     tid = world.a.tenant_id
     version = publish_snapshot(world.published_dir, world.a)
-    kpi_file = world.published_dir / tid / version / "kpi_summary.parquet"
-    pl.read_parquet(kpi_file).drop("outstanding_revenue").write_parquet(kpi_file)
+    daily_file = world.published_dir / tid / version / "fct_bookings_daily.parquet"
+    pl.read_parquet(daily_file).drop("outstanding_revenue").write_parquet(daily_file)
     with pytest.raises(queries.DashboardUnavailable):
         queries.label_dashboard(tid)
