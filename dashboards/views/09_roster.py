@@ -18,9 +18,24 @@ import streamlit as st
 from auditoryx.errors import AuditoryxError
 from dashboards import artist_charts, queries, roster_queries
 from dashboards.branding import primary_colour, tenant_branding
-from dashboards.formatting import NOT_AVAILABLE, format_count, format_date, format_money, md_escape, status_label
+from auditoryx.settings import get_settings
+from dashboards.formatting import (
+    NOT_AVAILABLE,
+    format_age,
+    format_count,
+    format_date,
+    format_local_time,
+    format_money,
+    format_timestamp_utc,
+    is_stale,
+    md_escape,
+    money_card,
+    snapshot_age,
+    status_label,
+)
 from dashboards.freshness import follow_new_versions
 from dashboards.session import allowed, engine, require
+from dashboards.tenant_prefs import tenant_preferences
 from operational import roster
 from operational import roster_filters as rf
 from operational.permissions import Action, Resource
@@ -74,20 +89,41 @@ def _open(artist_id: str | None) -> None:
 # ------------------------------------------------------------------------------ one artist
 
 
-def _lifetime(data: roster_queries.ArtistAnalytics) -> None:
+def _freshness(data: roster_queries.ArtistAnalytics, zone: str) -> None:
+    """The stale-data banner and the refresh time in the organization's zone (version in details)."""
+    refreshed_at = data.meta.get("refreshed_at")
+    now = dt.datetime.now(dt.timezone.utc)
+    threshold = get_settings().freshness_hours
+    if is_stale(refreshed_at, now, threshold):
+        st.warning(f"Stale data: the last refresh was {format_age(snapshot_age(refreshed_at, now))} ago, more than "
+                   f"the {threshold:g} hours it should take. These figures may be out of date.",
+                   icon=":material/schedule:")
+    st.caption(f"As of {format_date(data.as_of)} · refreshed {format_local_time(refreshed_at, zone)}")
+
+
+def _snapshot_details(data: roster_queries.ArtistAnalytics) -> None:
+    with st.expander("Snapshot details"):
+        st.markdown(f"- Version: `{data.version}`\n"
+                    f"- Refreshed (UTC): {format_timestamp_utc(data.meta.get('refreshed_at'))}\n"
+                    f"- As-of date: {format_date(data.as_of)}\n"
+                    f"- Base currency: {md_escape(data.base_currency)}")
+
+
+def _lifetime(data: roster_queries.ArtistAnalytics, locale: str) -> None:
     row = data.lifetime or {}
     cards = iter(st.columns(3 + shows_earnings))
     next(cards).metric("Completed bookings", format_count(row.get("completed_bookings", 0)), border=True,
                        help="Lifetime: completed bookings over all service dates.")
     if shows_earnings:
-        next(cards).metric("Recognized revenue", format_money(row.get("recognized_revenue", 0), data.base_currency),
-                           border=True, help=f"Lifetime, in {data.base_currency} (converted at each booking's date).")
+        compact, full = money_card(row.get("recognized_revenue", 0), data.base_currency, locale)
+        next(cards).metric("Recognized revenue", compact, border=True,
+                           help=f"{full}: lifetime, in {data.base_currency} (converted at each booking's date).")
     next(cards).metric("Hours delivered", f"{float(row.get('hours_delivered') or 0):,.1f}", border=True)
     next(cards).metric("Last service", format_date(row.get("last_service_date")), border=True,
                        help=f"First service: {format_date(row.get('first_service_date'))}.")
 
 
-def _performance(artist: roster.ArtistSummary) -> None:
+def _performance(artist: roster.ArtistSummary, prefs) -> None:
     try:
         data = roster_queries.artist_analytics(user.tenant_id, artist.id)
     except queries.PublishedSnapshotDamaged as damaged:
@@ -103,12 +139,13 @@ def _performance(artist: roster.ArtistSummary) -> None:
         st.info("No analytics have been published for your organization yet. Performance appears here after the "
                 "next data refresh.", icon=":material/hourglass_empty:")
         return
+    _freshness(data, prefs.time_zone)
     st.subheader("Lifetime totals")
-    st.caption(f"Completed bookings as of {format_date(data.as_of)}"
+    st.caption("Completed bookings over all service dates"
                + (f"; amounts in {data.base_currency}." if shows_earnings else "."))
     if data.lifetime is None:
         st.info("This artist is not in the last refresh yet (added since); totals appear after the next refresh.")
-    _lifetime(data)
+    _lifetime(data, prefs.locale)
     st.subheader("Monthly performance")
     series = roster_queries.monthly_series(data.monthly, data.as_of)
     st.caption(f"By month of service date, {series['month'].min():%B %Y} – {series['month'].max():%B %Y}"
@@ -116,9 +153,10 @@ def _performance(artist: roster.ArtistSummary) -> None:
     st.plotly_chart(artist_charts.performance_figure(series, data.base_currency if shows_earnings else None,
                                                      accent=primary_colour(tenant_branding(user.tenant_id))),
                     width="stretch", key="artist_performance")
+    _snapshot_details(data)
 
 
-def _bookings(artist: roster.ArtistSummary) -> None:
+def _bookings(artist: roster.ArtistSummary, locale: str) -> None:
     st.subheader("Bookings")
     lines = roster.artist_bookings(engine(), actor, artist.id)
     if not lines:
@@ -133,7 +171,7 @@ def _bookings(artist: roster.ArtistSummary) -> None:
         "Location": [("Remote" if line.is_remote else line.location) or NOT_AVAILABLE for line in lines],
     }
     if shows_earnings:
-        columns["Amount"] = [format_money(line.amount, line.currency) for line in lines]
+        columns["Amount"] = [format_money(line.amount, line.currency, locale) for line in lines]
         columns["Payment"] = [status_label(line.payment_status) for line in lines]
     st.dataframe(pl.DataFrame(columns, schema={name: pl.String for name in columns}), hide_index=True,
                  width="stretch", key="artist_bookings")
@@ -150,10 +188,11 @@ def artist_view(artist: roster.ArtistSummary) -> None:
         facts.insert(0, f"**Name:** {md_escape(artist.name)}")
     st.markdown(" · ".join(facts))
     st.markdown(f"**Genres:** {md_escape(_tags(artist.genres))} · **Skills:** {md_escape(_tags(artist.skills))}")
+    prefs = tenant_preferences(engine(), actor)
     if shows_performance:
-        _performance(artist)
+        _performance(artist, prefs)
     if shows_bookings:
-        _bookings(artist)
+        _bookings(artist, prefs.locale)
 
 
 wanted = st.query_params.get(ARTIST_KEY)

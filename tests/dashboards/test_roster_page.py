@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from apptest_support import login as _login
 from apptest_support import rendered_text
-from dashboards.formatting import format_money
+from dashboards.formatting import format_money, money_card
 from operational.enums import UserRole
 from tenant_data import CANARY_ARTIST, MONEY, PASSWORD, build_world, publish_snapshot, role_email
 
@@ -204,7 +204,7 @@ def test_choosing_an_artist_opens_the_view_and_back_returns(env):
     assert [h.value for h in at.header] == ["Marisol Keys"]
     metrics = {m.label: m.value for m in at.metric}  # in dim_artists, without completed work: zeros
     assert (metrics["Completed bookings"], metrics["Last service"]) == ("0", "—")
-    assert metrics["Recognized revenue"] == format_money(Decimal("0"), "USD")
+    assert metrics["Recognized revenue"] == money_card(Decimal("0"), "USD")[0]
     assert any(i.value == "No bookings for this artist yet." for i in at.info)
     next(b for b in at.button if b.key == "roster_back").click().run()
     assert "artist" not in at.query_params and len(roster_table(at)) == 3
@@ -220,9 +220,11 @@ def test_artist_view_shows_the_marts_values_and_the_bookings(env):
         m.value for m in at.markdown]
     dim = current_mart(env, env.a, "dim_artists").filter(pl.col("artist_id") == "art-a1").row(0, named=True)
     metrics = {m.label: m.value for m in at.metric}
+    compact, full = money_card(dim["recognized_revenue"], "USD")
+    assert next(m.help for m in at.metric if m.label == "Recognized revenue").startswith(f"{full}: lifetime")
     assert metrics == {
         "Completed bookings": f"{dim['completed_bookings']:,}",
-        "Recognized revenue": format_money(dim["recognized_revenue"], "USD"),
+        "Recognized revenue": compact,
         "Hours delivered": f"{dim['hours_delivered']:,.1f}",
         "Last service": dim["last_service_date"].isoformat(),
     }
@@ -237,6 +239,12 @@ def test_artist_view_shows_the_marts_values_and_the_bookings(env):
     assert drawn == {f"{row['month']:%Y-%m}": (row["completed_bookings"], float(row["recognized_revenue"]))
                      for row in monthly.iter_rows(named=True)}
     assert "USD" in spec["layout"]["title"]["text"]
+    version = (env.published_dir / env.a.tenant_id / "CURRENT").read_text().strip()
+    details = next(e for e in at.expander if e.label == "Snapshot details")
+    assert any(version in m.value for m in details.markdown)  # the version in the details, not the headline
+    assert version not in "\n".join([h.value for h in at.header] + [c.value for c in at.caption])
+    assert any(c.value.startswith("As of 2025-03-15 · refreshed 2025-03-15 06:30 UTC") for c in at.caption)
+    assert any(w.value.startswith("Stale data: the last refresh was ") for w in at.warning)
 
     bookings = next(df.value for df in at.dataframe if "Title" in df.value.columns)
     assert list(bookings["Title"]) == ["Lumen session two", "Lumen session one"]  # latest first
@@ -257,7 +265,8 @@ def test_each_role_sees_what_it_may(env, role):
     assert not at.error, [e.value for e in at.error]
     text = rendered_text(at)
     metrics = {m.label: m.value for m in at.metric}
-    money = [format_money(Decimal("48250.75"), "USD"), "48250.75", "48,250.75", "25250.5", "1,500.00"]
+    money = [format_money(Decimal("48250.75"), "USD"), money_card(Decimal("48250.75"), "USD")[0], "48250.75",
+             "48,250.75", "25250.5", "1,500.00"]
     if role in EARNINGS_ROLES:
         assert "Recognized revenue" in metrics and all(m in text for m in money[:1])
     else:
@@ -314,7 +323,7 @@ def test_bulk_verification_writes_one_audit_row_per_artist_changed(own_env):
 def test_tenant_b_canary_never_reaches_a(env):
     at_b = open_roster(env.b.email, {"artist": "art-b1"})  # B views its canary first, in this process
     assert [h.value for h in at_b.header] == [CANARY_ARTIST.replace(" ", " ")]
-    assert {m.label: m.value for m in at_b.metric}["Recognized revenue"] == format_money(CANARY_REVENUE, "EUR")
+    assert {m.label: m.value for m in at_b.metric}["Recognized revenue"] == money_card(CANARY_REVENUE, "EUR")[0]
 
     at = open_roster(env.a.email, {"artist": "art-b1"})
     for artist_id in ("art-b1", "no-such-artist"):  # forged, then unknown: the same words for both
