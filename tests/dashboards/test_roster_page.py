@@ -74,11 +74,21 @@ def _marts(tenant_id: str, currency: str, artists, months_by_artist) -> dict[str
 
 
 def make_world(root: Path):
+    world = build_world(root)
+    seed_roster(world.operational_url, world)
+    publish_snapshot(world.published_dir, world.a, frames=_marts(world.a.tenant_id, "USD", A_ARTISTS,
+                                                                 {"art-a1": A1_MONTHS}))
+    publish_snapshot(world.published_dir, world.b, frames=_marts(
+        world.b.tenant_id, "EUR", B_ARTISTS, {"art-b1": [(dt.date(2025, 1, 1), 31, str(CANARY_REVENUE), 70.0)]}))
+    return world
+
+
+def seed_roster(url: str, world) -> None:
+    """A's and B's artists and a few completed bookings in the operational DB at ``url`` (as its owner)."""
     from operational.db import make_engine
     from operational.models import Artist, Booking
 
-    world = build_world(root)
-    engine = make_engine(world.operational_url)
+    engine = make_engine(url)
     with Session(engine) as session, session.begin():
         for tenant, artists in ((world.a, A_ARTISTS), (world.b, B_ARTISTS)):
             for aid, name, stage, genres, skills, rating, verification in artists:
@@ -96,11 +106,6 @@ def make_world(root: Path):
                                 duration_minutes=120, timezone="UTC", final_price=price, currency=currency,
                                 location="Studio 1"))
     engine.dispose()
-    publish_snapshot(world.published_dir, world.a, frames=_marts(world.a.tenant_id, "USD", A_ARTISTS,
-                                                                 {"art-a1": A1_MONTHS}))
-    publish_snapshot(world.published_dir, world.b, frames=_marts(
-        world.b.tenant_id, "EUR", B_ARTISTS, {"art-b1": [(dt.date(2025, 1, 1), 31, str(CANARY_REVENUE), 70.0)]}))
-    return world
 
 
 def _point_at(world, monkeypatch):
