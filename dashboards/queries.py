@@ -413,7 +413,17 @@ def label_dashboard(tenant_id: str, query: Mapping[str, Any] | None = None) -> L
     version folder is damaged, and :class:`DashboardUnavailable` (its base class) when the
     snapshot does not read as expected.
     """
-    return _read_snapshot(tenant_id, lambda ref: _label_dashboard(ref, query or {}))
+    key = tuple(sorted((str(k), str(v)) for k, v in (query or {}).items() if isinstance(v, str)))
+    return _read_snapshot(tenant_id, lambda ref: _label_dashboard_cached(
+        ref.published_dir, ref.tenant_id, ref.version, key))
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def _label_dashboard_cached(published_dir: str, tenant_id: str, version: str,
+                            query: tuple[tuple[str, str], ...]) -> LabelDashboard:
+    """One composed answer per tenant, version and URL query (shared, never mutated: frozen
+    dataclass of frames nobody writes to), so that a rerun costs one lookup, not a dozen."""
+    return _label_dashboard(SnapshotRef(published_dir, tenant_id, version), dict(query))
 
 
 # ------------------------------------------------------------------ projects and data quality

@@ -1,5 +1,5 @@
-"""Label dashboard: layout only (data from queries.py, figures from charts.py, filters from
-filters.py, text from formatting.py). The filters live in the URL query, never the tenant."""
+"""Label dashboard: layout only (data from queries.py, figures from charts.py via label_figures.py,
+filters from filters.py, text from formatting.py). The filters live in the URL query, never the tenant."""
 from __future__ import annotations
 
 import datetime as dt
@@ -28,6 +28,7 @@ from dashboards.formatting import (
     snapshot_age,
 )
 from dashboards.freshness import follow_new_versions
+from dashboards.label_figures import label_figures
 from dashboards.navigation import pages_for
 from dashboards.session import allowed, engine, require
 from dashboards.tenant_prefs import tenant_preferences
@@ -231,51 +232,45 @@ if chosen.artist_ids and not shows_earnings and (shows_revenue or shows_receivab
 
 # ------------------------------------------------------------------------------------ charts
 first_month, last_month = chosen.start.replace(day=1), chosen.end.replace(day=1)
+aging = data.receivables_aging
+over_90 = aging.filter(pl.col("aging_bucket") == "90+")
+over_90_amount = over_90["outstanding_revenue"].sum() if over_90.height else 0
+over_90_text = format_money(over_90_amount, currency, locale)
+figures = label_figures(data, primary_colour(tenant_branding(user.tenant_id)), over_90_text,
+                        "recognized_revenue" if shows_earnings else "completed_bookings")
 if shows_revenue and money_ok:
     st.subheader("Revenue")
-    trend_first, trend_last = charts.trend_window(data.monthly, data.pipeline_monthly, chosen.start, chosen.end)
+    _, trend_last = charts.trend_window(data.monthly, data.pipeline_monthly, chosen.start, chosen.end)
     st.caption(
         "By month of service date. Recognized = completed bookings; pipeline = approved, confirmed or in progress"
         + (f", shown up to {trend_last:%B %Y}, the last month with pipeline." if trend_last > last_month else ".")
     )
     trend_tab, type_tab, currency_tab = st.tabs(["Recognized vs pipeline", "By booking type", "By currency of origin"])
     with trend_tab:
-        st.plotly_chart(
-            charts.revenue_trend_figure(pl.concat([data.monthly, data.pipeline_monthly]), currency, trend_first,
-                                        trend_last, accent=primary_colour(tenant_branding(user.tenant_id))),
-            width="stretch", key="revenue_trend",
-        )
+        st.plotly_chart(figures["revenue_trend"], width="stretch", key="revenue_trend")
     with type_tab:
-        st.plotly_chart(charts.revenue_by_type_figure(data.monthly, currency, "recognized_revenue", first_month,
-                                                      last_month), width="stretch", key="revenue_by_type")
+        st.plotly_chart(figures["revenue_by_type"], width="stretch", key="revenue_by_type")
     with currency_tab:
         st.caption(f"Whole months {first_month:%B %Y} – {last_month:%B %Y}, every booking type and artist; "
                    f"converted to {md_escape(currency)} per booking.")
-        st.plotly_chart(charts.revenue_by_currency_figure(data.revenue_by_currency, currency), width="stretch",
-                        key="revenue_by_currency")
+        st.plotly_chart(figures["revenue_by_currency"], width="stretch", key="revenue_by_currency")
 
 st.subheader("Bookings")
 bookings_col, funnel_col = st.columns(2)
 with bookings_col:
-    st.plotly_chart(charts.bookings_figure(data.monthly, first_month, last_month), width="stretch",
-                    key="bookings_trend")
+    st.plotly_chart(figures["bookings_trend"], width="stretch", key="bookings_trend")
 with funnel_col:
-    st.plotly_chart(charts.funnel_figure(data.funnel), width="stretch", key="booking_funnel")
+    st.plotly_chart(figures["booking_funnel"], width="stretch", key="booking_funnel")
     st.caption(f"Funnel: bookings by status starting in the 90 days up to {format_date(data.as_of)}, "
                "every booking type and artist.")
 
 if shows_receivables:
     st.subheader("Receivables")
-    aging = data.receivables_aging
-    over_90 = aging.filter(pl.col("aging_bucket") == "90+")
-    over_90_amount = over_90["outstanding_revenue"].sum() if over_90.height else 0
-    over_90_text = format_money(over_90_amount, currency, locale)
     if over_90.height and over_90_amount:
         st.warning(f"Over 90 days: {md_escape(over_90_text)} outstanding on "
                    f"{format_count(over_90['outstanding_bookings'].sum())} completed bookings.",
                    icon=":material/warning:")
-    st.plotly_chart(charts.receivables_aging_figure(aging, currency, over_90_text), width="stretch",
-                    key="receivables_aging")
+    st.plotly_chart(figures["receivables_aging"], width="stretch", key="receivables_aging")
     st.caption(f"Completed, not fully paid bookings by days since their service date, as of "
                f"{format_date(data.as_of)}; every booking type and artist.")
 
@@ -284,7 +279,7 @@ if shows_projects or shows_activity:
     if shows_projects:
         with project_col:
             st.subheader("Projects")
-            st.plotly_chart(charts.project_status_figure(data.project_status), width="stretch", key="project_status")
+            st.plotly_chart(figures["project_status"], width="stretch", key="project_status")
     if shows_activity:
         with activity_col or st.container():
             st.subheader("Recent activity")
@@ -309,9 +304,8 @@ if shows_performers:
     if top.is_empty():
         st.info("No completed bookings in this period.")
     else:
-        measure = "recognized_revenue" if shows_earnings else "completed_bookings"
-        event = st.plotly_chart(charts.top_performers_figure(top, currency, measure), width="stretch",
-                                key="top_performers_chart", on_select="rerun" if links_roster else "ignore",
+        event = st.plotly_chart(figures["top_performers_chart"], width="stretch", key="top_performers_chart",
+                                on_select="rerun" if links_roster else "ignore",
                                 selection_mode="points")
         points = (getattr(getattr(event, "selection", None), "points", None) or []) if links_roster else []
         if points and points[0].get("customdata") in data.artists:
