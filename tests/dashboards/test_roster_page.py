@@ -322,6 +322,19 @@ def test_bulk_verification_writes_one_audit_row_per_artist_changed(own_env):
         ("art-a2", "PENDING", "VERIFIED"), ("art-a3", "PENDING", "VERIFIED")]
 
 
+def test_a_version_published_mid_session_is_shown_on_the_next_rerun(own_env):
+    at = open_roster(own_env.a.email, {"artist": "art-a1"})
+    assert {m.label: m.value for m in at.metric}["Completed bookings"] == "17"
+    months = A1_MONTHS + [(dt.date(2025, 4, 1), 5, "1000.00", 4.0)]
+    version = publish_snapshot(own_env.published_dir, own_env.a, frames=_marts(own_env.a.tenant_id, "USD", A_ARTISTS,
+                                                                               {"art-a1": months}))
+    at.run()
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric}["Completed bookings"] == "22"
+    assert any(version in m.value for e in at.expander if e.label == "Snapshot details" for m in e.markdown)
+    assert sum(json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["y"]) == 22
+
+
 # ---------------------------------------------------------------------------------- isolation
 
 
