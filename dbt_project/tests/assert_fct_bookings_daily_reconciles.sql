@@ -3,8 +3,10 @@
 -- fct_bookings_daily is a finer cut of the monthly marts: per tenant and month, its sums equal
 -- fct_revenue_monthly (money and completed bookings by service month and booking type),
 -- fct_artist_performance_monthly (recognized revenue and completed bookings by artist) and
--- fct_bookings_monthly (started and cancelled bookings by start month). Any row returned is a
--- difference; exact DECIMAL comparison, to the cent.
+-- fct_bookings_monthly (started and cancelled bookings by start month); and its last 30 days
+-- (D-29..D) and all-time outstanding equal kpi_summary. Any row returned is a difference; exact
+-- DECIMAL comparison, to the cent.
+{% set as_of = as_of_date() %}
 with daily_by_type as (
 
     select
@@ -65,6 +67,34 @@ monthly_started as (
     select tenant_id, month, total_bookings as started, cancelled_bookings as cancelled
     from {{ scoped_ref('fct_bookings_monthly') }}
 
+),
+
+daily_kpis as (
+
+    select
+        tenant_id,
+        coalesce(sum(recognized_revenue) filter (where day between {{ as_of }} - 29 and {{ as_of }}), 0)
+            as recognized_revenue_30d,
+        coalesce(sum(recognized_revenue) filter (where day between {{ as_of }} - 59 and {{ as_of }} - 30), 0)
+            as recognized_revenue_prev_30d,
+        coalesce(sum(started_bookings) filter (where day between {{ as_of }} - 29 and {{ as_of }}), 0)
+            as bookings_30d,
+        count(distinct artist_id) filter (
+            where day between {{ as_of }} - 29 and {{ as_of }} and started_bookings > cancelled_bookings
+        ) as active_artists_30d,
+        coalesce(sum(outstanding_revenue), 0) as outstanding_revenue
+    from {{ scoped_ref('fct_bookings_daily') }}
+    group by tenant_id
+
+),
+
+summary_kpis as (
+
+    select tenant_id, recognized_revenue_30d, recognized_revenue_prev_30d, bookings_30d, active_artists_30d,
+           outstanding_revenue
+    from {{ scoped_ref('kpi_summary') }}
+    where tenant_id in (select tenant_id from {{ scoped_ref('fct_bookings_daily') }})
+
 )
 
 select 'by type' as cut, coalesce(d.tenant_id, m.tenant_id) as tenant_id, coalesce(d.month, m.month) as month,
@@ -88,3 +118,14 @@ select 'started', coalesce(d.tenant_id, m.tenant_id), coalesce(d.month, m.month)
 from daily_started as d
 full outer join monthly_started as m using (tenant_id, month)
 where d.started is distinct from m.started or d.cancelled is distinct from m.cancelled
+
+union all
+
+select 'kpi_summary', coalesce(d.tenant_id, k.tenant_id), null, null
+from daily_kpis as d
+full outer join summary_kpis as k using (tenant_id)
+where d.recognized_revenue_30d is distinct from k.recognized_revenue_30d
+   or d.recognized_revenue_prev_30d is distinct from k.recognized_revenue_prev_30d
+   or d.bookings_30d is distinct from k.bookings_30d
+   or d.active_artists_30d is distinct from k.active_artists_30d
+   or d.outstanding_revenue is distinct from k.outstanding_revenue
