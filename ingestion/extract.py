@@ -1,13 +1,20 @@
 """Operational database → DuckDB raw tables, per tenant, in one transaction per extraction.
 
 Two modes:
-- ``incremental`` (default): per tenant × table, read rows whose watermark column
-  (``updated_at``; ``at`` for the audit log) is at or after the stored watermark, and upsert them
-  by primary key. A tenant × table seen for the first time is copied whole (its rows are deleted,
-  then appended: no per-row upsert).
-- ``full``: replace each selected tenant's rows whole. This is the key reconciliation: rows
-  hard-deleted in the source leave the raw tables. Run it on a schedule (nightly) or with
-  ``auditoryx refresh --full``.
+- ``incremental`` (default): per tenant × table, read the rows whose change number (written by
+  the database in the writing transaction, migration 0006) is at or above the tenant × table's
+  watermark, and upsert them by primary key; rows deleted since (``change_deletions``, same rule)
+  leave. The watermark is the source's change bound taken *before* the previous extraction read
+  anything (``OperationalReader.change_bound``): every row committed later carries a number at or
+  above it, whatever its ``updated_at`` and whatever order transactions commit in. Rows read
+  twice (committed while the previous extraction ran) are compared, not counted as changes. A
+  tenant × table without a change-number watermark (seen for the first time, or an old build
+  database whose watermarks were timestamps) is copied whole (its rows are deleted, then
+  appended: no per-row upsert).
+- ``full``: replace each selected tenant's rows whole. This is the key reconciliation (it also
+  catches deletes no trigger recorded: TRUNCATE, rows removed before migration 0006). Run it on a
+  schedule (nightly) or with ``auditoryx refresh --full``; on PostgreSQL it refreshes the planner's
+  statistics (``ANALYZE``) of the source tables first.
 With no tenant list, tenants that are gone or deactivated in the source leave every raw table.
 Re-running with unchanged sources changes nothing. Each read covers many tenants of one table
 (see ``_ReadPlan``), not one tenant × table.
@@ -24,7 +31,7 @@ import duckdb
 import pyarrow as pa
 
 from ingestion.operational_source import OperationalReader
-from ingestion.raw_schema import RAW_TABLES, TENANT_COLUMN, WATERMARK_COLUMN, raw_table_name
+from ingestion.raw_schema import RAW_TABLES, TENANT_COLUMN, raw_table_name
 from warehouse.build_db import ensure_raw_tables, quote_identifier, rollback_quietly
 
 Mode = Literal["incremental", "full"]
@@ -33,11 +40,14 @@ WATERMARKS_DDL = """
 CREATE TABLE IF NOT EXISTS ingestion_watermarks (
     tenant_id VARCHAR NOT NULL,
     table_name VARCHAR NOT NULL,
-    watermark TIMESTAMPTZ,
+    change_number BIGINT,
     extracted_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (tenant_id, table_name)
 )
 """
+# build databases from before change numbers: their timestamp watermarks (column ``watermark``)
+# are ignored; a NULL change number means "read whole once"
+WATERMARKS_UPGRADE = "ALTER TABLE ingestion_watermarks ADD COLUMN IF NOT EXISTS change_number BIGINT"
 
 
 @dataclass
@@ -45,6 +55,7 @@ class ExtractionResult:
     tenant_ids: list[str]
     mode: str = "incremental"
     rows: dict[str, int] = field(default_factory=dict)  # table → rows read and upserted
+    deleted: dict[str, int] = field(default_factory=dict)  # table → raw rows removed as deleted in the source
     removed_tenants: list[str] = field(default_factory=list)
     whole_tenants: set[str] = field(default_factory=set)  # read whole in some table: any row may have changed
     tables_written: dict[str, set[str]] = field(default_factory=dict)  # tenant → tables with new or changed rows
@@ -95,7 +106,7 @@ MAX_TENANTS_PER_SCAN = 30_000  # bound parameters per statement (SQLite allows 3
 class _Read:
     table: str
     tenant_ids: tuple[str, ...]
-    since: tuple[dt.datetime | None, ...] | None  # None: the tenants' rows whole, replacing theirs
+    since: tuple[int | None, ...] | None  # change numbers; None: the tenants' rows whole, replacing theirs
     rows: tuple[int, int] | None = None  # a row range of the source table (whole reads only)
 
 
@@ -103,7 +114,7 @@ class _Read:
 class _Group:
     table: str
     tenant_ids: list[str]
-    since: list[dt.datetime | None] | None = None
+    since: list[int | None] | None = None
     ranges: list[tuple[int, int]] | None = None
 
 
@@ -146,7 +157,8 @@ class _ReadPlan:
 
 def _tenants_with_changes(conn: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> set[str]:
     """Tenants with an incoming row that is new or differs from the raw row it replaces. (Reads
-    from a watermark also return the rows stamped exactly at it, which are usually unchanged.)"""
+    from a watermark also return rows committed while the previous extraction ran, which it may
+    have read already.)"""
     tenant_column = quote_identifier(TENANT_COLUMN[table])
     conn.register("_compared", data)
     try:
@@ -192,27 +204,59 @@ def remove_tenants(conn: duckdb.DuckDBPyConnection, keep: list[str]) -> list[str
     return removed
 
 
-def _stored_watermarks(conn) -> dict[tuple[str, str], dt.datetime | None]:
-    """(tenant, table) → watermark, for every pair extracted before."""
-    rows = conn.execute("SELECT tenant_id, table_name, watermark FROM ingestion_watermarks").fetchall()
-    return {(tenant, table): watermark for tenant, table, watermark in rows}
+def _stored_watermarks(conn) -> dict[tuple[str, str], int]:
+    """(tenant, table) → change-number watermark, for every pair extracted since change numbers."""
+    rows = conn.execute("SELECT tenant_id, table_name, change_number FROM ingestion_watermarks "
+                        "WHERE change_number IS NOT NULL").fetchall()
+    return {(tenant, table): int(number) for tenant, table, number in rows}
 
 
-def _advance_watermarks(conn, tenant_ids: list[str], table: str, now: dt.datetime) -> None:
-    """Set each tenant's watermark for ``table`` to the newest change now in the raw table."""
-    column = quote_identifier(WATERMARK_COLUMN[table])
-    tenant_column = quote_identifier(TENANT_COLUMN[table])
+def _advance_watermarks(conn, tenant_ids: list[str], table: str, bound: int, now: dt.datetime) -> None:
+    """Every extracted tenant's watermark for ``table`` becomes the bound taken before reading."""
     conn.execute(
-        f"""
-        INSERT OR REPLACE INTO ingestion_watermarks
-        SELECT t.tenant_id, ?, m.watermark, ?
-        FROM unnest(?::VARCHAR[]) AS t(tenant_id)
-        LEFT JOIN (SELECT {tenant_column} AS tenant_id, max({column}) AS watermark
-                   FROM {raw_table_name(table)} WHERE list_contains(?, {tenant_column}) GROUP BY 1) m
-          USING (tenant_id)
+        """
+        INSERT OR REPLACE INTO ingestion_watermarks (tenant_id, table_name, change_number, extracted_at)
+        SELECT t.tenant_id, ?, ?, ? FROM unnest(?::VARCHAR[]) AS t(tenant_id)
         """,
-        [table, now, tenant_ids, tenant_ids],
+        [table, bound, now, tenant_ids],
     )
+
+
+def _deletions(reader: OperationalReader, watermarks: dict[tuple[str, str], int]) -> dict[str, list[tuple[str, str]]]:
+    """Table → (tenant, id) of the rows deleted in the source at or after the tenant × table's
+    watermark, for the pairs read from their watermarks. One query per group of tenants sharing
+    their lowest watermark (usually every tenant: one group)."""
+    lowest: dict[str, int] = {}
+    for (tenant, _table), number in watermarks.items():
+        lowest[tenant] = min(number, lowest.get(tenant, number))
+    groups: dict[int, list[str]] = {}
+    for tenant, number in lowest.items():
+        groups.setdefault(number, []).append(tenant)
+    found: dict[str, list[tuple[str, str]]] = {}
+    for number, tenants in groups.items():
+        for start in range(0, len(tenants), MAX_TENANTS_PER_SCAN):
+            gone = reader.read_deletions(tenants[start:start + MAX_TENANTS_PER_SCAN], number)
+            for row in gone.to_pylist():
+                mark = watermarks.get((row["org_id"], row["table_name"]))
+                if mark is not None and int(row["change_number"]) >= mark:
+                    found.setdefault(row["table_name"], []).append((row["org_id"], row["id"]))
+    return found
+
+
+def _delete_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[str, str]]) -> set[str]:
+    """Remove these (tenant, id) raw rows; return the tenants that lost one."""
+    tenant_column = quote_identifier(TENANT_COLUMN[table])
+    gone = pa.table({"tenant": [tenant for tenant, _ in rows], "id": [row_id for _, row_id in rows]})
+    conn.register("_gone", gone)
+    try:
+        hit = conn.execute(f"SELECT DISTINCT r.{tenant_column} FROM {raw_table_name(table)} r "
+                           f"JOIN _gone g ON r.id = g.id AND r.{tenant_column} = g.tenant").fetchall()
+        if hit:
+            conn.execute(f"DELETE FROM {raw_table_name(table)} r USING _gone g "
+                         f"WHERE r.id = g.id AND r.{tenant_column} = g.tenant")
+    finally:
+        conn.unregister("_gone")
+    return {row[0] for row in hit}
 
 
 def extract_operational(
@@ -231,9 +275,14 @@ def extract_operational(
         raise ValueError(f"unknown extraction mode: {mode}")
     ensure_raw_tables(conn)
     conn.execute(WATERMARKS_DDL)
+    conn.execute(WATERMARKS_UPGRADE)
+    if mode == "full":
+        reader.analyze(list(RAW_TABLES))
+    bound = reader.change_bound()  # before any read: what commits from now on is numbered at or above it
     active = reader.tenant_ids()
     selected = active if tenant_ids is None else [t for t in tenant_ids if t in set(active)]
-    result = ExtractionResult(tenant_ids=selected, mode=mode, rows={table: 0 for table in RAW_TABLES})
+    result = ExtractionResult(tenant_ids=selected, mode=mode, rows={table: 0 for table in RAW_TABLES},
+                              deleted={table: 0 for table in RAW_TABLES})
     now = dt.datetime.now(dt.timezone.utc)
     watermarks = _stored_watermarks(conn)
 
@@ -251,6 +300,9 @@ def extract_operational(
         changed = [t for t in selected if not whole(t, table)]
         groups.append(_Group(table, changed, since=[watermarks[(t, table)] for t in changed]))
     plan = _ReadPlan(groups)
+    incremental = {(t, table): watermarks[(t, table)] for table in RAW_TABLES if table != "organizations"
+                   for t in selected if not whole(t, table)}
+    deletions = _deletions(reader, incremental) if incremental else {}
 
     def read(step: _Read) -> pa.Table:
         return reader.read_tenants(step.table, list(step.tenant_ids),
@@ -269,6 +321,10 @@ def extract_operational(
             if tenants:
                 column = quote_identifier(TENANT_COLUMN[table])
                 conn.execute(f"DELETE FROM {raw_table_name(table)} WHERE list_contains(?, {column})", [tenants])
+        for table, rows in deletions.items():  # before the upserts: a deleted id written again comes back
+            result.deleted[table] = len(rows)
+            for tenant_id in _delete_rows(conn, table, rows):
+                result.tables_written.setdefault(tenant_id, set()).add(table)
         workers = max(1, getattr(reader, "connections", 1))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract-read") as pool:
             in_flight: deque[tuple[_Read, Future]] = deque()
@@ -290,7 +346,7 @@ def extract_operational(
                 if progress and (not in_flight or in_flight[0][0].table != step.table):
                     progress(f"extracted {step.table} for {len(selected)} tenants ({mode})")
         for table in RAW_TABLES:
-            _advance_watermarks(conn, selected, table, now)
+            _advance_watermarks(conn, selected, table, bound, now)
         conn.execute("COMMIT")
     except BaseException as exc:
         rollback_quietly(conn, exc)  # DuckDB may have aborted already: never hide the real error

@@ -1,6 +1,10 @@
 """Read operational tables for a group of tenants as Arrow tables (ADBC for SQLite/PostgreSQL; no
 row loops). One query covers many tenants (``org_id IN (...)``, or one ``org_id = ? AND
-updated_at >= ?`` term per tenant for incremental reads), all values bound as parameters.
+change_number >= ?`` term per tenant for incremental reads), all values bound as parameters.
+
+Change numbers (migration 0006) are written by the database in the writing transaction;
+``change_bound`` is the number every row still to commit will carry at least (PostgreSQL: the
+oldest running transaction's id; SQLite: the counter's committed value + 1).
 
 SQLite columns are read as text (SQLite's dynamic typing would otherwise confuse type inference)
 and typed exactly by DuckDB against the raw contract; PostgreSQL columns arrive natively typed,
@@ -9,7 +13,6 @@ more client time than the rest of the row). Other SQLAlchemy URLs fall back to a
 """
 from __future__ import annotations
 
-import datetime as dt
 import queue
 import threading
 from contextlib import contextmanager
@@ -20,7 +23,7 @@ from urllib.parse import quote
 import pyarrow as pa
 from sqlalchemy.engine import make_url
 
-from ingestion.raw_schema import RAW_TABLES, TENANT_COLUMN, WATERMARK_COLUMN
+from ingestion.raw_schema import CHANGE_COLUMN, RAW_TABLES, TENANT_COLUMN
 from ingestion.sqlite_child import SqliteChildReader
 
 # PostgreSQL: large Arrow batches (DuckDB inserts few large batches much faster than many small ones)
@@ -108,18 +111,67 @@ class OperationalReader:
         table = self._fetch("SELECT id FROM organizations WHERE is_active ORDER BY id", [])
         return [str(value) for value in table.column("id").to_pylist()]
 
-    def read(self, table: str, tenant_id: str, since: dt.datetime | None = None) -> pa.Table:
-        """Rows of one table for one tenant; with ``since``, only rows changed at or after it."""
+    def change_bound(self) -> int:
+        """A change number that every row version not committed yet will reach at least: take it
+        before reading, and the next incremental read from it misses nothing that commits later.
+
+        PostgreSQL numbers rows by their transaction's id; ids are handed out in increasing order
+        but transactions commit in any order, so the bound is the oldest one still running
+        (``pg_snapshot_xmin``), not the highest number seen. SQLite runs one writer at a time: the
+        counter's committed value + 1."""
+        if self.backend == "postgresql":
+            sql = "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT) AS bound"
+        else:
+            sql = "SELECT value + 1 AS bound FROM change_counter WHERE id = 1"
+        values = self._fetch(sql, []).column("bound").to_pylist()
+        if not values or values[0] is None:
+            raise RuntimeError("the operational database has no change counter: upgrade it (auditoryx init)")
+        return int(values[0])
+
+    def read(self, table: str, tenant_id: str, since: int | None = None) -> pa.Table:
+        """Rows of one table for one tenant; with ``since``, only rows numbered at or above it."""
         return self.read_tenants(table, [tenant_id], None if since is None else [since])
 
+    def read_deletions(self, tenant_ids: Sequence[str], since: int) -> pa.Table:
+        """Rows deleted from the source for these tenants with a change number at or above
+        ``since``: ``table_name``, ``id``, ``org_id``, ``change_number`` (text on SQLite)."""
+        if not tenant_ids:
+            raise ValueError("no tenants to read")
+        params: list = [*tenant_ids, since]
+        marks = ", ".join(self._placeholder(i + 1) for i in range(len(tenant_ids)))
+        return self._fetch("SELECT table_name, row_id AS id, org_id, change_number FROM change_deletions "
+                           f"WHERE org_id IN ({marks}) AND change_number >= {self._placeholder(len(params))}",
+                           params)
+
+    def analyze(self, tables: Sequence[str]) -> None:
+        """PostgreSQL: fresh planner statistics for these tables (after bulk changes, nightly); a
+        role that may not analyze a table gets a warning from the server, not an error."""
+        for table in tables:
+            if table not in RAW_TABLES:
+                raise KeyError(table)
+        if self.backend != "postgresql" or not tables:
+            return
+        with self._connection() as conn:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(f"ANALYZE {', '.join(_quote(t) for t in tables)}")
+            finally:
+                cursor.close()
+            conn.commit()
+
     def read_tenants(self, table: str, tenant_ids: Sequence[str],
-                     since: Sequence[dt.datetime | None] | None = None,
+                     since: Sequence[int | None] | None = None,
                      rows: tuple[int, int] | None = None) -> pa.Table:
-        """Rows of one table for several tenants in one query. ``since`` (one watermark per tenant,
-        in the same order) restricts each tenant to rows changed at or after its watermark (all
-        its rows for a watermark of None). ``rows`` (one of ``row_ranges``) reads only that
+        """Rows of one table for several tenants in one query. ``since`` (one change number per
+        tenant, in the same order) restricts each tenant to rows numbered at or above it (all its
+        rows for None). ``rows`` (one of ``row_ranges``) reads only that
         stretch of the table, scanning it in storage order instead of going through the tenant
         index: cheaper when the tenants hold most of the table."""
+        return self._fetch(*self.tenants_query(table, tenant_ids, since, rows))
+
+    def tenants_query(self, table: str, tenant_ids: Sequence[str], since: Sequence[int | None] | None = None,
+                      rows: tuple[int, int] | None = None) -> tuple[str, list]:
+        """The SQL and parameters of ``read_tenants`` (as the backend gets them)."""
         if table not in RAW_TABLES:
             raise KeyError(table)
         if not tenant_ids:
@@ -142,12 +194,12 @@ class OperationalReader:
         elif since is None:
             where = f"{tenant} IN ({', '.join(bind(t) for t in tenant_ids)})"
         else:
-            changed = _quote(WATERMARK_COLUMN[table])
+            changed = _quote(CHANGE_COLUMN)
             where = " OR ".join(
                 f"({tenant} = {bind(t)})" if s is None
-                else f"({tenant} = {bind(t)} AND {changed} >= {bind(self._timestamp_param(s))})"
+                else f"({tenant} = {bind(t)} AND {changed} >= {bind(int(s))})"
                 for t, s in zip(tenant_ids, since))
-        return self._fetch(f"SELECT {self._select_list(table)} FROM {_quote(table)} WHERE {where}", params)
+        return f"SELECT {self._select_list(table)} FROM {_quote(table)} WHERE {where}", params
 
     def row_ranges(self, tables: Sequence[str], rows: int) -> dict[str, list[tuple[int, int]]]:
         """Per table (SQLite; none elsewhere), consecutive ``[start, end)`` rowid ranges of about
@@ -175,13 +227,6 @@ class OperationalReader:
 
     def _placeholder(self, number: int) -> str:
         return {"sqlite": "?", "postgresql": f"${number}"}.get(self.backend, f":p{number}")
-
-    def _timestamp_param(self, value: dt.datetime):
-        value = value.astimezone(dt.timezone.utc)
-        if self.backend == "postgresql":
-            return value
-        # SQLite stores naive UTC text (operational.types.UtcDateTime); compare like with like
-        return value.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
     def _fetch(self, sql: str, params: list) -> pa.Table:
         with self._connection() as conn:

@@ -67,8 +67,9 @@ def raw_table_name(table: str) -> str:
         raise KeyError(f"unknown operational table: {table}")
     return f"raw_{table}"
 
-# the column that moves forward whenever a source row changes (incremental extraction)
-WATERMARK_COLUMN: dict[str, str] = {table: ("at" if table == "audit_log" else "updated_at") for table in RAW_TABLES}
+# the source column numbering each row's last write (migration 0006; incremental extraction reads
+# the rows at or above a bound, see ingestion/operational_source.py). Not copied into the raw tables.
+CHANGE_COLUMN = "change_number"
 
 # Entities tenants may also deliver as file drops: they land in raw_files_<entity>, with the same
 # columns plus lineage (ingestion/files/); dbt staging unions them with the operational rows.

@@ -117,7 +117,9 @@ def create_schema(engine: Engine) -> None:
     """Upgrade the operational database to the latest migration (idempotent; a no-op at head).
 
     A database created by ``create_all`` before migrations existed (every initial table, no
-    ``alembic_version``) is stamped at the initial revision, then upgraded.
+    ``alembic_version``) is stamped at the initial revision, then upgraded. On PostgreSQL an
+    upgrade ends with ``ANALYZE`` (a migration may add indexes to bulk-loaded tables, and the
+    planner needs statistics to use them).
     """
     from alembic import command
     from alembic.util import CommandError
@@ -131,6 +133,7 @@ def create_schema(engine: Engine) -> None:
                 if _created_without_alembic(conn):
                     command.stamp(config, INITIAL_REVISION)
                 command.upgrade(config, "head")
+            analyze(engine)
             return
         except CommandError as exc:  # e.g. a database migrated by a newer release
             raise AuditoryxError(f"cannot migrate the operational database: {exc}") from None
@@ -140,6 +143,17 @@ def create_schema(engine: Engine) -> None:
             if "database is locked" not in str(exc) or attempt == _LOCKED_RETRIES:
                 raise
             time.sleep(0.2 * (attempt + 1))
+
+
+def analyze(engine: Engine) -> None:
+    """PostgreSQL: refresh the planner's statistics of every table (after migrations and bulk
+    loads; autovacuum would get there later). Tables the role does not own are skipped by the
+    server with a warning. A no-op on SQLite."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+        conn.commit()
 
 
 def head_revision() -> str:

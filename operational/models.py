@@ -17,7 +17,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    FetchedValue,
     Date,
     Float,
     ForeignKey,
@@ -30,7 +29,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
+from sqlalchemy.orm import DeclarativeBase, Mapped, Unmapped, mapped_column, unmapped_column, validates
 
 from operational.enums import (
     BookingStatus,
@@ -142,11 +141,12 @@ class ChangeNumbered:
     (migration 0006): on PostgreSQL the writing transaction's id (a trigger), on SQLite the next
     value of ``change_counter`` (triggers; writers are serialized there). Extraction reads the rows
     whose number is at or above the bound it took before its previous run (ingestion/extract.py).
-    NULL only on rows untouched since before 0006 (read by the first, whole extraction)."""
+    NULL only on rows untouched since before 0006 (read by the first, whole extraction).
 
-    __mapper_args__ = {"eager_defaults": False}  # no RETURNING: the number is read when asked for
-    change_number: Mapped[int | None] = mapped_column(BigInteger, server_default=FetchedValue(),
-                                                      server_onupdate=FetchedValue(), sort_order=1000)
+    A column of the table, not an attribute of the objects: the ORM never writes, reads or audits
+    it (``table.c.change_number`` in Core queries)."""
+
+    change_number: Unmapped[int | None] = unmapped_column(BigInteger, sort_order=1000)
 
 
 CHANGE_NUMBERED_TABLES = ("organizations", "users", "artists", "projects", "project_users",

@@ -5,7 +5,7 @@ import datetime as dt
 import json
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
 from ingestion.extract import extract_operational
@@ -96,26 +96,33 @@ def test_failed_extraction_leaves_raw_tables_unchanged(tmp_path):
     assert _raw(conn) == before
 
 
-def test_incremental_picks_up_changes_and_full_mode_finds_deletes(tmp_path):
+def test_incremental_picks_up_changes_and_deletes_full_mode_reconciles_the_rest(tmp_path):
     url = f"sqlite:///{tmp_path / 'op.sqlite'}"
     engine, tenants = _generated(url)
     conn = connect_build(tmp_path / "w.duckdb")
     _extract(url, conn)
-    (booking_id, deleted_id) = [r[0] for r in conn.execute("SELECT id FROM raw_bookings ORDER BY id LIMIT 2").fetchall()]
+    booking_id, deleted_id, unrecorded_id = [
+        r[0] for r in conn.execute("SELECT id FROM raw_bookings ORDER BY id LIMIT 3").fetchall()]
     with Session(engine) as session, session.begin():
         booking = session.get(Booking, booking_id)
-        booking.notes = "changed after the first extraction"  # onupdate moves updated_at forward
+        booking.notes = "changed after the first extraction"
+        tenant_id = booking.org_id
         session.delete(session.get(Booking, deleted_id))
-    total = conn.execute("SELECT count(*) FROM raw_bookings").fetchall()[0][0]
     again = _extract(url, conn)
-    # only rows at or after each tenant's watermark are re-read (the generator stamps many rows
-    # with the same latest updated_at, so that is more than the one change, but far from all)
-    assert 1 <= again.rows["bookings"] < total / 3
+    # only what changed is read: one booking; the delete was recorded (change_deletions)
+    assert again.rows["bookings"] == 1 and again.deleted["bookings"] == 1
+    assert sum(again.rows.values()) == 1
+    assert again.changed_tables()[tenant_id] == {"bookings"}
     notes = conn.execute("SELECT notes FROM raw_bookings WHERE id = ?", [booking_id]).fetchone()[0]
     assert notes == "changed after the first extraction"
-    assert conn.execute("SELECT count(*) FROM raw_bookings WHERE id = ?", [deleted_id]).fetchone()[0] == 1
-    _extract(url, conn, mode="full")  # key reconciliation
     assert conn.execute("SELECT count(*) FROM raw_bookings WHERE id = ?", [deleted_id]).fetchone()[0] == 0
+    with engine.begin() as source:  # a delete no trigger recorded (like TRUNCATE): only full mode sees it
+        source.execute(text("DELETE FROM bookings WHERE id = :id"), {"id": unrecorded_id})
+        source.execute(text("DELETE FROM change_deletions WHERE row_id = :id"), {"id": unrecorded_id})
+    assert _extract(url, conn).deleted["bookings"] == 0
+    assert conn.execute("SELECT count(*) FROM raw_bookings WHERE id = ?", [unrecorded_id]).fetchone()[0] == 1
+    _extract(url, conn, mode="full")  # key reconciliation
+    assert conn.execute("SELECT count(*) FROM raw_bookings WHERE id = ?", [unrecorded_id]).fetchone()[0] == 0
     fresh = connect_build(tmp_path / "fresh.duckdb")
     _extract(url, fresh)
     assert _raw(conn) == _raw(fresh)
