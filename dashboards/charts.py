@@ -10,6 +10,8 @@ from typing import Any
 import plotly.graph_objects as go
 import polars as pl
 
+from dashboards.formatting import minor_units
+
 RECOGNIZED_COLOR = "#2563eb"
 PIPELINE_COLOR = "#f59e0b"
 # one stable colour per booking type (operational.enums.BookingType), whatever the data holds
@@ -26,6 +28,11 @@ BOOKING_TYPE_COLORS = {
 _FALLBACK_COLORS = ("#a16207", "#be185d", "#4338ca", "#0f766e")
 
 REVENUE_COLUMNS = ("month", "booking_type", "recognized_revenue", "pipeline_revenue")
+
+
+def money_format(currency: str | None) -> str:
+    """d3 number format of an amount in ``currency``: its ISO 4217 minor units (``,.2f``; ``,.0f`` for yen)."""
+    return f",.{minor_units(currency)}f"
 
 
 def _as_polars(frame: Any) -> pl.DataFrame:
@@ -130,7 +137,7 @@ def revenue_trend_figure(
             y=totals[column].cast(pl.Float64).to_list(),
             name=name,
             marker_color=color,
-            hovertemplate=f"{name}: %{{y:,.2f}} {currency}<extra></extra>",
+            hovertemplate=f"{name}: %{{y:{money_format(currency)}}} {currency}<extra></extra>",
         )
     fig.update_layout(barmode="group")
     return _layout(fig, title, currency, months)
@@ -171,7 +178,7 @@ def revenue_by_type_figure(
             y=part[measure].cast(pl.Float64).to_list(),
             name=name,
             marker_color=BOOKING_TYPE_COLORS.get(booking_type) or next(extra),
-            hovertemplate=f"{name}: %{{y:,.2f}} {currency}<extra></extra>",
+            hovertemplate=f"{name}: %{{y:{money_format(currency)}}} {currency}<extra></extra>",
         )
     fig.update_layout(barmode="stack")
     return _layout(fig, title, currency, months)
@@ -413,7 +420,7 @@ def receivables_aging_figure(frame: Any, currency: str, over_90_text: str) -> go
     colors = [OVERDUE_COLOR if b == "90+" else AGING_COLOR for b in df["aging_bucket"].to_list()]
     fig = go.Figure()
     fig.add_bar(x=buckets, y=df["outstanding_revenue"].cast(pl.Float64).to_list(), marker_color=colors,
-                hovertemplate=f"%{{x}}: %{{y:,.2f}} {currency}<extra></extra>", name="Outstanding")
+                hovertemplate=f"%{{x}}: %{{y:{money_format(currency)}}} {currency}<extra></extra>", name="Outstanding")
     fig.update_layout(title=title, height=360, margin={"l": 10, "r": 10, "t": 60, "b": 10}, showlegend=False,
                       yaxis={"title": currency, "tickformat": ",.0f", "rangemode": "tozero"})
     return fig
@@ -448,7 +455,8 @@ def revenue_by_currency_figure(frame: Any, base_currency: str) -> go.Figure:
     fig = go.Figure()
     fig.add_bar(y=df["currency"].to_list(), x=df["recognized_revenue"].cast(pl.Float64).to_list(), orientation="h",
                 marker_color=RECOGNIZED_COLOR, customdata=df["recognized_revenue_original"].cast(pl.Float64).to_list(),
-                hovertemplate=f"%{{y}}: %{{x:,.2f}} {base_currency} (%{{customdata:,.2f}} %{{y}})<extra></extra>")
+                hovertemplate=f"%{{y}}: %{{x:{money_format(base_currency)}}} {base_currency} "
+                              "(%{customdata:,.2f} %{y})<extra></extra>")
     fig.update_layout(title=title, height=max(220, 120 + 40 * df.height), margin={"l": 10, "r": 10, "t": 60, "b": 10},
                       xaxis={"title": base_currency, "tickformat": ",.0f", "rangemode": "tozero"},
                       yaxis={"title": None, "type": "category"})
@@ -470,7 +478,8 @@ def top_performers_figure(frame: Any, currency: str, measure: str = "recognized_
     fig.add_bar(
         y=labels, x=df[measure].cast(pl.Float64).to_list(), orientation="h", marker_color=RECOGNIZED_COLOR,
         customdata=df["artist_id"].to_list(),
-        hovertemplate="%{y}: %{x:,.2f} " + currency + "<extra></extra>" if money else "%{y}: %{x:,d}<extra></extra>",
+        hovertemplate=(f"%{{y}}: %{{x:{money_format(currency)}}} {currency}<extra></extra>" if money
+                       else "%{y}: %{x:,d}<extra></extra>"),
     )
     fig.update_layout(title=title, height=max(240, 100 + 34 * df.height), margin={"l": 10, "r": 10, "t": 60, "b": 10},
                       clickmode="event+select",

@@ -381,3 +381,21 @@ def test_admin_pages_refuse_roles_without_the_permission_even_when_reached_direc
     at = login(role_email(world_env.a, "VIEWER"))
     with pytest.raises(Exception):  # not in this user's navigation at all
         at.switch_page(page).run()
+
+
+def test_yen_tenant_sees_no_decimals(admin_world):
+    import dataclasses
+
+    from tenant_data import publish_snapshot
+
+    a = dataclasses.replace(admin_world.a, base_currency="JPY")
+    publish_snapshot(admin_world.published_dir, a)
+    at = login(a.email)
+    assert not at.exception
+    amount = expected(admin_world, a)["recognized_revenue"]
+    revenue = next(m for m in at.metric if m.label == "Recognized revenue")
+    assert revenue.value == format_money_compact(amount, "JPY") and revenue.value.startswith("¥")
+    full = format_money(amount, "JPY")
+    assert full in revenue.proto.help and "." not in full  # ¥6,009: whole yen
+    cells = at.dataframe[-1].value["revenue"].tolist()
+    assert cells and all(c.startswith("¥") and "." not in c for c in cells)

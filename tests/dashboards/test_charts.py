@@ -188,3 +188,10 @@ def test_top_performers_by_stage_name_carry_the_artist_id():
     counts = charts.top_performers_figure(top, "EUR", "completed_bookings")
     assert list(counts.data[0].x) == [3.0, 1.0] and "EUR" not in counts.layout.title.text
     assert charts.top_performers_figure(top.clear(), "EUR").layout.annotations[0].text.startswith("No completed")
+
+
+def test_hover_amounts_follow_the_currency_minor_units(frame):
+    assert charts.money_format("USD") == ",.2f" and charts.money_format("JPY") == ",.0f"
+    yen = charts.revenue_trend_figure(frame, "JPY")
+    assert all("%{y:,.0f} JPY" in trace.hovertemplate for trace in yen.data)
+    assert "%{y:,.2f} USD" in charts.revenue_trend_figure(frame, "USD").data[0].hovertemplate
