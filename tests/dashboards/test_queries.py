@@ -157,3 +157,23 @@ def test_unreadable_snapshot_raises_dashboard_unavailable(tmp_path, monkeypatch)
     pl.read_parquet(daily_file).drop("outstanding_revenue").write_parquet(daily_file)
     with pytest.raises(queries.DashboardUnavailable):
         queries.label_dashboard(tid)
+
+
+def test_on_the_first_of_a_month_the_default_period_is_still_30_days(tmp_path, monkeypatch):
+    """The old "Completed bookings (MTD)" card read 0 or 1 on the 1st; the cards now follow the
+    selected period, by default the last 30 days."""
+    world = build_world(tmp_path)
+    for key, value in world.env().items():
+        monkeypatch.setenv(key, value)
+    tid = world.a.tenant_id
+    version = publish_snapshot(world.published_dir, world.a)
+    meta_file = world.published_dir / tid / version / "meta.parquet"
+    first = D(2025, 3, 1)
+    pl.read_parquet(meta_file).with_columns(pl.lit(first).alias("as_of")).write_parquet(meta_file)
+    data = queries.label_dashboard(tid)
+    assert data.as_of == first and (data.filters.start, data.filters.end) == (D(2025, 1, 31), first)
+    daily = published_mart(world.published_dir, tid, "fct_bookings_daily")
+    assert_period(data.current, expected_period(daily, D(2025, 1, 31), first))
+    assert data.current.bookings > 1 and data.current.completed_bookings > 1
+    month = queries.label_dashboard(tid, {"period": "this_month"})
+    assert (month.filters.start, month.filters.end) == (first, first) and month.current.bookings == 0
