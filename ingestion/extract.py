@@ -243,20 +243,20 @@ def _deletions(reader: OperationalReader, watermarks: dict[tuple[str, str], int]
     return found
 
 
-def _delete_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[str, str]]) -> set[str]:
-    """Remove these (tenant, id) raw rows; return the tenants that lost one."""
+def _delete_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[str, str]]) -> dict[str, int]:
+    """Remove these (tenant, id) raw rows; return tenant → rows removed (tenants that lost one)."""
     tenant_column = quote_identifier(TENANT_COLUMN[table])
     gone = pa.table({"tenant": [tenant for tenant, _ in rows], "id": [row_id for _, row_id in rows]})
     conn.register("_gone", gone)
     try:
-        hit = conn.execute(f"SELECT DISTINCT r.{tenant_column} FROM {raw_table_name(table)} r "
-                           f"JOIN _gone g ON r.id = g.id AND r.{tenant_column} = g.tenant").fetchall()
+        hit = conn.execute(f"SELECT r.{tenant_column}, count(*) FROM {raw_table_name(table)} r "
+                           f"JOIN _gone g ON r.id = g.id AND r.{tenant_column} = g.tenant GROUP BY 1").fetchall()
         if hit:
             conn.execute(f"DELETE FROM {raw_table_name(table)} r USING _gone g "
                          f"WHERE r.id = g.id AND r.{tenant_column} = g.tenant")
     finally:
         conn.unregister("_gone")
-    return {row[0] for row in hit}
+    return dict(hit)
 
 
 def extract_operational(
@@ -322,8 +322,8 @@ def extract_operational(
                 column = quote_identifier(TENANT_COLUMN[table])
                 conn.execute(f"DELETE FROM {raw_table_name(table)} WHERE list_contains(?, {column})", [tenants])
         for table, rows in deletions.items():  # before the upserts: a deleted id written again comes back
-            result.deleted[table] = len(rows)
-            for tenant_id in _delete_rows(conn, table, rows):
+            for tenant_id, count in _delete_rows(conn, table, rows).items():
+                result.deleted[table] += count
                 result.tables_written.setdefault(tenant_id, set()).add(table)
         workers = max(1, getattr(reader, "connections", 1))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract-read") as pool:
