@@ -62,8 +62,22 @@ d AS (
       AND (len(chosen.artists) = 0 OR list_contains(chosen.artists, tenant_rows.artist_id))
 )
 """
-_SQL_PERIOD_TOTALS = _DAILY + """
+# the three periods (selected, prior, same period last year) in one scan: one row each, in order
+_SQL_PERIOD_TOTALS = """
+WITH tenant_rows AS (SELECT * FROM fct_bookings_daily WHERE tenant_id = ?),
+chosen AS (SELECT ?::VARCHAR[] AS types, ?::VARCHAR[] AS artists),
+periods AS (
+    SELECT * FROM (VALUES (0, ?::DATE, ?::DATE), (1, ?::DATE, ?::DATE), (2, ?::DATE, ?::DATE))
+        AS p (period, start_day, end_day)
+),
+d AS (
+    SELECT tenant_rows.*
+    FROM tenant_rows, chosen
+    WHERE (len(chosen.types) = 0 OR list_contains(chosen.types, tenant_rows.booking_type))
+      AND (len(chosen.artists) = 0 OR list_contains(chosen.artists, tenant_rows.artist_id))
+)
 SELECT
+    periods.period,
     coalesce(sum(recognized_revenue) FILTER (WHERE day BETWEEN start_day AND end_day), 0) AS recognized_revenue,
     coalesce(sum(pipeline_revenue) FILTER (WHERE day BETWEEN start_day AND end_day), 0) AS pipeline_revenue,
     coalesce(sum(completed_bookings) FILTER (WHERE day BETWEEN start_day AND end_day), 0)::BIGINT AS completed_bookings,
@@ -72,8 +86,11 @@ SELECT
     count(DISTINCT artist_id) FILTER (
         WHERE day BETWEEN start_day AND end_day AND started_bookings > cancelled_bookings
     )::BIGINT AS active_artists,
-    coalesce(sum(outstanding_revenue) FILTER (WHERE day <= end_day), 0) AS outstanding_receivables
-FROM d
+    coalesce(sum(outstanding_revenue), 0) AS outstanding_receivables
+FROM periods
+LEFT JOIN d ON d.day <= periods.end_day
+GROUP BY periods.period
+ORDER BY periods.period
 """
 _SQL_PERIOD_MONTHLY = _DAILY + """
 SELECT
@@ -313,15 +330,21 @@ def _daily_params(filters: Filters, start: dt.date, end: dt.date) -> tuple:
     return (start, end, list(filters.booking_types), list(filters.artist_ids))
 
 
-def _period_totals(ref: SnapshotRef, filters: Filters, start: dt.date, end: dt.date) -> PeriodTotals:
-    row = _query(ref, _SQL_PERIOD_TOTALS, *_daily_params(filters, start, end)).row(0, named=True)
-    return PeriodTotals(
-        start=start, end=end,
-        recognized_revenue=Decimal(row["recognized_revenue"]), pipeline_revenue=Decimal(row["pipeline_revenue"]),
-        completed_bookings=int(row["completed_bookings"]), bookings=int(row["bookings"]),
-        cancelled_bookings=int(row["cancelled_bookings"]), active_artists=int(row["active_artists"]),
-        outstanding_receivables=Decimal(row["outstanding_receivables"]),
-    )
+def _period_totals(ref: SnapshotRef, filters: Filters,
+                   periods: tuple[tuple[dt.date, dt.date], ...]) -> list[PeriodTotals]:
+    """Totals of each of the three ``periods`` (one scan of the filtered daily mart)."""
+    dates = [day for period in periods for day in period]
+    frame = _query(ref, _SQL_PERIOD_TOTALS, list(filters.booking_types), list(filters.artist_ids), *dates)
+    return [
+        PeriodTotals(
+            start=start, end=end,
+            recognized_revenue=Decimal(row["recognized_revenue"]), pipeline_revenue=Decimal(row["pipeline_revenue"]),
+            completed_bookings=int(row["completed_bookings"]), bookings=int(row["bookings"]),
+            cancelled_bookings=int(row["cancelled_bookings"]), active_artists=int(row["active_artists"]),
+            outstanding_receivables=Decimal(row["outstanding_receivables"]),
+        )
+        for (start, end), row in zip(periods, frame.iter_rows(named=True))
+    ]
 
 
 def _period_monthly(ref: SnapshotRef, filters: Filters, start: dt.date, end: dt.date) -> pl.DataFrame:
@@ -370,7 +393,9 @@ def _label_dashboard(ref: SnapshotRef, query: Mapping[str, Any]) -> LabelDashboa
     base_currency = meta.get("base_currency") or (kpis or {}).get("base_currency") or "USD"
     booking_types, artists = _booking_types(ref), _artists(ref)
     filters = parse_query(query, as_of, booking_types, artists)
-    prior, last_year = prior_period(filters.start, filters.end), same_period_last_year(filters.start, filters.end)
+    current, prior, last_year = _period_totals(ref, filters, (
+        (filters.start, filters.end), prior_period(filters.start, filters.end),
+        same_period_last_year(filters.start, filters.end)))
     return LabelDashboard(
         tenant_id=ref.tenant_id,
         version=ref.version,
@@ -381,9 +406,9 @@ def _label_dashboard(ref: SnapshotRef, query: Mapping[str, Any]) -> LabelDashboa
         booking_types=booking_types,
         artists=artists,
         filters=filters,
-        current=_period_totals(ref, filters, filters.start, filters.end),
-        prior=_period_totals(ref, filters, *prior),
-        last_year=_period_totals(ref, filters, *last_year),
+        current=current,
+        prior=prior,
+        last_year=last_year,
         kpis=kpis,
         monthly=_period_monthly(ref, filters, filters.start, filters.end),
         pipeline_monthly=_pipeline_after(ref, filters),
