@@ -399,3 +399,43 @@ def test_yen_tenant_sees_no_decimals(admin_world):
     assert full in revenue.proto.help and "." not in full  # ¥6,009: whole yen
     cells = at.dataframe[-1].value["revenue"].tolist()
     assert cells and all(c.startswith("¥") and "." not in c for c in cells)
+
+
+def test_every_kpi_has_its_delta_vs_the_prior_period_and_last_year(world_env):
+    from dashboards import formatting as f
+
+    a = world_env.a
+    at = login(a.email, query_params={"period": "quarter_to_date", "type": "RECORDING_SESSION"})
+    period = (dt.date(2025, 1, 1), AS_OF)
+    now = expected(world_env, a, *period, types=("RECORDING_SESSION",))
+    prior = expected(world_env, a, dt.date(2024, 10, 1), dt.date(2024, 12, 15), types=("RECORDING_SESSION",))
+    year = expected(world_env, a, dt.date(2024, 1, 1), dt.date(2024, 3, 15), types=("RECORDING_SESSION",))
+
+    def rate(values):
+        return Decimal(values["cancelled_bookings"]) / values["bookings"]
+
+    wanted = {  # label: (delta vs prior, delta vs last year), from the mart's rows
+        "Recognized revenue": (f.format_delta_pct(f.change_fraction(now["recognized_revenue"], prior["recognized_revenue"]),
+                                                  "vs prior period"),
+                               f.format_delta_pct(f.change_fraction(now["recognized_revenue"], year["recognized_revenue"]),
+                                                  "vs last year")),
+        "Bookings": (f.format_delta_pct(f.change_fraction(now["bookings"], prior["bookings"]), "vs prior period"),
+                     f.format_delta_pct(f.change_fraction(now["bookings"], year["bookings"]), "vs last year")),
+        "Cancellation rate": (f.format_delta_points(rate(now), rate(prior), "vs prior period"),
+                              f.format_delta_points(rate(now), rate(year), "vs last year")),
+        "Active artists": (f"{now['active_artists'] - prior['active_artists']:+d} vs prior period".replace("+0 ", "0 "),
+                           f"{now['active_artists'] - year['active_artists']:+d} vs last year".replace("+0 ", "0 ")),
+        "Outstanding receivables": (
+            f.format_delta_pct(f.change_fraction(now["outstanding_receivables"], prior["outstanding_receivables"]),
+                               "vs prior period"),
+            f.format_delta_pct(f.change_fraction(now["outstanding_receivables"], year["outstanding_receivables"]),
+                               "vs last year") or "no value vs last year"),
+    }
+    assert now["recognized_revenue"] != prior["recognized_revenue"] != year["recognized_revenue"]  # real changes
+    metrics = {m.label: m for m in at.metric}
+    captions = [c.value for c in at.caption]
+    for label, (vs_prior, vs_year) in wanted.items():
+        assert metrics[label].delta == vs_prior, label
+        assert vs_year in captions, (label, vs_year)
+    order = [c for c in captions if c.endswith("vs last year") or c.startswith("as of")]
+    assert order[:5] == [wanted[label][1] for label in list(wanted)]  # one per card, in card order
