@@ -83,7 +83,7 @@ def test_tenant_a_sees_its_own_dashboard(world_env):
     assert format_money(now["recognized_revenue"], "USD") in revenue.proto.help  # the full value on hover
     assert format_money(prior["recognized_revenue"], "USD") in revenue.proto.help
     change = (now["recognized_revenue"] - prior["recognized_revenue"]) / prior["recognized_revenue"] * 100
-    assert revenue.delta == f"{change.quantize(Decimal('0.1')):+.1f}% vs prior period"
+    assert revenue.delta == f"{change.quantize(Decimal('0.1')):+.1f}% vs prior"
     assert metrics["Bookings"].value == str(now["bookings"])
     rate = Decimal(now["cancelled_bookings"]) / now["bookings"] * 100
     assert metrics["Cancellation rate"].value == f"{rate.quantize(Decimal('0.1'))}%"
@@ -416,18 +416,18 @@ def test_every_kpi_has_its_delta_vs_the_prior_period_and_last_year(world_env):
 
     wanted = {  # label: (delta vs prior, delta vs last year), from the mart's rows
         "Recognized revenue": (f.format_delta_pct(f.change_fraction(now["recognized_revenue"], prior["recognized_revenue"]),
-                                                  "vs prior period"),
+                                                  "vs prior"),
                                f.format_delta_pct(f.change_fraction(now["recognized_revenue"], year["recognized_revenue"]),
                                                   "vs last year")),
-        "Bookings": (f.format_delta_pct(f.change_fraction(now["bookings"], prior["bookings"]), "vs prior period"),
+        "Bookings": (f.format_delta_pct(f.change_fraction(now["bookings"], prior["bookings"]), "vs prior"),
                      f.format_delta_pct(f.change_fraction(now["bookings"], year["bookings"]), "vs last year")),
-        "Cancellation rate": (f.format_delta_points(rate(now), rate(prior), "vs prior period"),
+        "Cancellation rate": (f.format_delta_points(rate(now), rate(prior), "vs prior"),
                               f.format_delta_points(rate(now), rate(year), "vs last year")),
-        "Active artists": (f"{now['active_artists'] - prior['active_artists']:+d} vs prior period".replace("+0 ", "0 "),
+        "Active artists": (f"{now['active_artists'] - prior['active_artists']:+d} vs prior".replace("+0 ", "0 "),
                            f"{now['active_artists'] - year['active_artists']:+d} vs last year".replace("+0 ", "0 ")),
         "Outstanding receivables": (
             f.format_delta_pct(f.change_fraction(now["outstanding_receivables"], prior["outstanding_receivables"]),
-                               "vs prior period"),
+                               "vs prior"),
             f.format_delta_pct(f.change_fraction(now["outstanding_receivables"], year["outstanding_receivables"]),
                                "vs last year") or "no value vs last year"),
     }
