@@ -29,10 +29,12 @@ def add_canary(engine, tenant_id: str, as_of: dt.date) -> None:
         }])
 
 
-def populate(url: str, as_of: dt.date):
+def populate(url: str, as_of: dt.date, tenants: int = 2):
+    """The generator's first ``tenants`` presets (northwind-records USD, studio-aurora EUR, kanto-talent
+    JPY) at 0.3 of their size; the second one (B) gets the canary."""
     engine = make_engine(url)
     create_schema(engine)
-    tenants = generate(engine, tenants=2, seed=21, as_of=as_of, password="test-password", scale=0.3)
+    tenants = generate(engine, tenants=tenants, seed=21, as_of=as_of, password="test-password", scale=0.3)
     add_canary(engine, tenants[1].id, as_of)
     engine.dispose()
     return tenants

@@ -6,6 +6,7 @@ Without Playwright or Chromium the test is skipped, except under CI=true where i
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import importlib.util
 import os
 import shutil
@@ -51,6 +52,32 @@ def _load_tenant_data():
 
 
 tenant_data = _load_tenant_data()
+
+
+def _load_label_data():
+    """tests/dashboards/label_data.py (expected label-dashboard values from a published snapshot)."""
+    path = ROOT / "tests" / "dashboards" / "label_data.py"
+    spec = importlib.util.spec_from_file_location("auditoryx_e2e_label_data", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+label_data = _load_label_data()
+LAST_30 = (tenant_data.AS_OF - dt.timedelta(days=29), tenant_data.AS_OF)  # the dashboard's default period
+
+
+def expected_period(world, tenant, **filters) -> dict:
+    """The label dashboard's default-period totals of ``tenant``, from its published fct_bookings_daily."""
+    daily = label_data.published_mart(world.published_dir, tenant.tenant_id, "fct_bookings_daily")
+    return label_data.expected_period(daily, *LAST_30, **filters)
+
+
+def metric_value(page, label: str):
+    """The value element of the KPI card labelled exactly ``label``."""
+    return page.locator("[data-testid=stMetric]").filter(
+        has=page.get_by_text(label, exact=True)).locator("[data-testid=stMetricValue]")
 
 
 def _in_ci() -> bool:
@@ -191,8 +218,14 @@ def _page_text(page) -> str:
 
 
 def test_login_dashboard_isolation_logout(server, world, page, playwright_api):
+    from dashboards.formatting import format_money, format_money_compact
+
     expect = playwright_api[1]
     a, b = world.a, world.b
+    revenue = expected_period(world, a)["recognized_revenue"]
+    b_revenue = expected_period(world, b)["recognized_revenue"]
+    canary_revenue = expected_period(world, b, artists=("art-b1",))["recognized_revenue"]
+    assert revenue > 0 and canary_revenue > 0
     # a tenant in the URL must not matter: the tenant comes from the login only
     page.goto(f"{server}/?tenant={b.tenant_id}&tenant_id={b.tenant_id}")
 
@@ -202,19 +235,22 @@ def test_login_dashboard_isolation_logout(server, world, page, playwright_api):
     page.get_by_role("button", name="Log in").click()
 
     expect(page.get_by_role("heading", name=a.name)).to_be_visible(timeout=UI_TIMEOUT_MS)
-    expect(page.get_by_text("Recognized revenue (30d)")).to_be_visible(timeout=UI_TIMEOUT_MS)
-    expect(page.get_by_text("$12,345.67")).to_be_visible()
+    # A's revenue of the last 30 days from its snapshot, in compact form on the card
+    expect(metric_value(page, "Recognized revenue")).to_have_text(format_money_compact(revenue, "USD"),
+                                                                   timeout=UI_TIMEOUT_MS)
     expect(page.get_by_text("Top performers", exact=True)).to_be_visible()
     assert page.title() == "AuditoryX Analytics"
 
     # the table is a canvas; its accessible copy lands in the DOM once drawn
-    expect(page.locator("[data-testid=stDataFrame]")).to_contain_text("Lumen Vale", timeout=UI_TIMEOUT_MS)
+    expect(page.locator("[data-testid=stDataFrame]").last).to_contain_text("Lumen Vale", timeout=UI_TIMEOUT_MS)
     text = _page_text(page)
     assert "Lumen Vale" in text  # positive control: table content is part of what we search
-    leaked = [m for m in (tenant_data.CANARY_ARTIST, b.name, b.email, "98,765.43", "77,777.77") if m in text]
+    markers = (tenant_data.CANARY_ARTIST, b.name, b.email, "98,765.43", "77,777.77",
+               format_money(canary_revenue, "EUR"), format_money(b_revenue, "EUR"))
+    leaked = [m for m in markers if m in text]
     assert not leaked, f"tenant B content in the page: {leaked}"
 
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_label("Email", exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
-    expect(page.get_by_text("$12,345.67")).to_have_count(0)
+    expect(page.locator("[data-testid=stMetric]")).to_have_count(0)
     assert a.name not in page.inner_text("body")

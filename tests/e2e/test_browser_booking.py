@@ -1,7 +1,7 @@
 """A booking reaches the dashboard by itself, in a real browser (Chromium/Playwright against
 `streamlit run dashboards/server.py`).
 
-Tenant A's admin reads "Active artists (30d)" on the label dashboard, books a new artist (one with
+Tenant A's admin reads "Active artists" (last 30 days) on the label dashboard, books a new artist (one with
 no bookings yet) inside the 30-day window on the "Bookings" page, goes back to "Label dashboard"
 through the sidebar, and sees the metric go up by one once the refresh that the booking started
 (AUDITORYX_REFRESH_ON_WRITE=direct: `auditoryx refresh --tenant <slug>` in the background) has
@@ -33,6 +33,7 @@ from tests.conftest import AS_OF
 from tests.e2e.conftest import populate
 from tests.e2e.test_browser import (  # noqa: F401 - fixtures: this module gets its own instances
     UI_TIMEOUT_MS,
+    metric_value,
     page,
     playwright_api,
     streamlit_server,
@@ -42,7 +43,7 @@ pytestmark = pytest.mark.browser
 
 PASSWORD = "test-password"  # what populate() gives generated users
 NEW_ARTIST = "Newcomer Test Artist"
-METRIC = "Active artists (30d)"
+METRIC = "Active artists"  # of the default period, the last 30 days
 BOOKING_DAY = AS_OF - dt.timedelta(days=5)  # inside the window D-29..D
 BOOKING_ZONE = "Europe/Berlin"
 UPDATE_TIMEOUT_MS = 60_000
@@ -102,7 +103,7 @@ def _wait_idle(page) -> None:
 
 
 def _metric_value(page):
-    return page.locator("[data-testid=stMetric]").filter(has_text=METRIC).locator("[data-testid=stMetricValue]")
+    return metric_value(page, METRIC)
 
 
 def _widget(scope, testid: str, label: str):
