@@ -29,6 +29,7 @@ from typing import Callable, Iterable, Literal
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ingestion.operational_source import OperationalReader
 from ingestion.raw_schema import RAW_TABLES, TENANT_COLUMN, raw_table_name
@@ -222,31 +223,39 @@ def _advance_watermarks(conn, tenant_ids: list[str], table: str, bound: int, now
     )
 
 
-def _deletions(reader: OperationalReader, watermarks: dict[tuple[str, str], int]) -> dict[str, list[tuple[str, str]]]:
-    """Table → (tenant, id) of the rows deleted in the source at or after the tenant × table's
-    watermark, for the pairs read from their watermarks. One query per group of tenants sharing
-    their lowest watermark (usually every tenant: one group)."""
+def _deletions(reader: OperationalReader, watermarks: dict[tuple[str, str], int]) -> dict[str, pa.Table]:
+    """Table → (``tenant``, ``id``) of the rows deleted in the source at or after the tenant ×
+    table's watermark, for the pairs read from their watermarks. One query per group of tenants
+    sharing their lowest watermark (usually every tenant: one group); filtered in Arrow."""
     lowest: dict[str, int] = {}
     for (tenant, _table), number in watermarks.items():
         lowest[tenant] = min(number, lowest.get(tenant, number))
     groups: dict[int, list[str]] = {}
     for tenant, number in lowest.items():
         groups.setdefault(number, []).append(tenant)
-    found: dict[str, list[tuple[str, str]]] = {}
+    marks = pa.table({"org_id": [tenant for tenant, _ in watermarks], "table_name": [table for _, table in watermarks],
+                      "mark": pa.array(list(watermarks.values()), pa.int64())})
+    found: dict[str, list[pa.Table]] = {}
     for number, tenants in groups.items():
         for start in range(0, len(tenants), MAX_TENANTS_PER_SCAN):
             gone = reader.read_deletions(tenants[start:start + MAX_TENANTS_PER_SCAN], number)
-            for row in gone.to_pylist():
-                mark = watermarks.get((row["org_id"], row["table_name"]))
-                if mark is not None and int(row["change_number"]) >= mark:
-                    found.setdefault(row["table_name"], []).append((row["org_id"], row["id"]))
-    return found
+            if not gone.num_rows:
+                continue
+            gone = gone.select(["table_name", "id", "org_id"]).append_column(
+                "number", pc.cast(gone.column("change_number"), pa.int64())).cast(pa.schema([
+                    ("table_name", pa.string()), ("id", pa.string()), ("org_id", pa.string()), ("number", pa.int64())]))
+            gone = gone.join(marks, keys=["org_id", "table_name"], join_type="inner")
+            gone = gone.filter(pc.greater_equal(gone.column("number"), gone.column("mark")))
+            for table in set(gone.column("table_name").to_pylist()):
+                rows = gone.filter(pc.equal(gone.column("table_name"), table))
+                found.setdefault(table, []).append(
+                    pa.table({"tenant": rows.column("org_id"), "id": rows.column("id")}))
+    return {table: pa.concat_tables(parts) for table, parts in found.items()}
 
 
-def _delete_rows(conn: duckdb.DuckDBPyConnection, table: str, rows: list[tuple[str, str]]) -> dict[str, int]:
-    """Remove these (tenant, id) raw rows; return tenant → rows removed (tenants that lost one)."""
+def _delete_rows(conn: duckdb.DuckDBPyConnection, table: str, gone: pa.Table) -> dict[str, int]:
+    """Remove these (``tenant``, ``id``) raw rows; return tenant → rows removed (tenants that lost one)."""
     tenant_column = quote_identifier(TENANT_COLUMN[table])
-    gone = pa.table({"tenant": [tenant for tenant, _ in rows], "id": [row_id for _, row_id in rows]})
     conn.register("_gone", gone)
     try:
         hit = conn.execute(f"SELECT r.{tenant_column}, count(*) FROM {raw_table_name(table)} r "

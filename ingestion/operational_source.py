@@ -134,7 +134,7 @@ class OperationalReader:
 
     def read_deletions(self, tenant_ids: Sequence[str], since: int) -> pa.Table:
         """Rows deleted from the source for these tenants with a change number at or above
-        ``since``: ``table_name``, ``id``, ``org_id``, ``change_number`` (text on SQLite)."""
+        ``since``: ``table_name``, ``id``, ``org_id``, ``change_number``."""
         if not tenant_ids:
             raise ValueError("no tenants to read")
         params: list = [*tenant_ids, since]
