@@ -439,3 +439,18 @@ def test_every_kpi_has_its_delta_vs_the_prior_period_and_last_year(world_env):
         assert vs_year in captions, (label, vs_year)
     order = [c for c in captions if c.endswith("vs last year") or c.startswith("as of")]
     assert order[:5] == [wanted[label][1] for label in list(wanted)]  # one per card, in card order
+
+
+def test_receivables_over_90_days_are_called_out(world_env):
+    import polars as pl
+
+    a = world_env.a
+    daily = published_mart(world_env.published_dir, a.tenant_id, "fct_bookings_daily")
+    old = daily.filter((pl.col("outstanding_revenue") > 0) & ((pl.lit(AS_OF) - pl.col("day")).dt.total_days() > 90))
+    amount = sum(old["outstanding_revenue"].to_list(), Decimal(0))
+    assert amount > 0
+    at = login(a.email)
+    callout = [w.value for w in at.warning if w.value.startswith("Over 90 days:")]
+    assert callout == [f"Over 90 days: \\{format_money(amount, 'USD')} outstanding on {old.height} completed bookings."]
+    aging = next(c for c in at.get("plotly_chart") if "Receivables aging" in c.proto.spec)
+    assert f"over 90 days: {format_money(amount, 'USD')}" in aging.proto.spec
