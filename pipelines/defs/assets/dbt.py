@@ -4,6 +4,9 @@ The manifest is prepared (``dbt parse``) into the var folder when missing or old
 project, never fetched; `dbt build` covers all tenants in one invocation. dbt runs in-process
 (as `auditoryx refresh` does): no subprocess to start and no project to re-parse per refresh;
 the models' outputs and the tests' check results are reported from ``run_results.json``.
+Unpartitioned: one step per run records one materialization per model and one result per test
+(the build looks only at the tenants marked pending by the extraction, warehouse/pending.py);
+per-tenant outcomes are the partitioned check `tenant_build_passed` (pipelines/defs/checks.py).
 """
 import json
 import os
@@ -20,7 +23,7 @@ from auditoryx.errors import AuditoryxError
 from auditoryx.settings import DBT_PROJECT_DIR, Settings, get_settings
 from pipelines.dbt_events import dbt_run_events
 from pipelines.defs.assets.ingest import raw_asset_key
-from pipelines.defs.partitions import BUILD_DB_TAGS, single_run, tenant_partitions
+from pipelines.defs.partitions import BUILD_DB_TAGS
 from pipelines.defs.resources import AuditoryxSettings
 from pipelines.retries import is_transient
 from warehouse.dbt_runner import invoke_dbt_outcome, plan_build, run_dbt
@@ -83,7 +86,7 @@ def build_dbt_definitions(manifest_path: Path) -> dg.Definitions:
     translator = AuditoryxDbtTranslator()
 
     @dbt_assets(manifest=manifest, dagster_dbt_translator=translator,
-                partitions_def=tenant_partitions, backfill_policy=single_run, op_tags=BUILD_DB_TAGS,
+                op_tags=BUILD_DB_TAGS,
                 retry_policy=dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL))
     def auditoryx_dbt_models(context: dg.AssetExecutionContext, auditoryx: AuditoryxSettings):
         settings = auditoryx.settings()

@@ -1,17 +1,24 @@
 """Extraction of the operational database into the DuckDB raw tables: one asset per source table,
-partitioned by tenant, materialized together in one transaction."""
+materialized together in one transaction. Unpartitioned: one step (and one materialization per
+table) per run, over the run's tenants (its tenant partition or partition range)."""
 import dagster as dg
 
 from auditoryx import pipeline
 from ingestion.files import ENTITIES
 from ingestion.raw_schema import RAW_TABLES
-from pipelines.defs.partitions import BUILD_DB_TAGS, single_run, tenant_partitions
+from pipelines.defs.partitions import BUILD_DB_TAGS, tenant_partitions
 from pipelines.defs.resources import AuditoryxSettings
 from pipelines.retries import retry_transient
+from pipelines.run_scope import tenants_of_run
 
 
 def raw_asset_key(table: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", table])
+
+
+def run_tenant_ids(context: dg.AssetExecutionContext) -> list[str] | None:
+    """The run's tenants (its tenant partition or range; None: every tenant), for unpartitioned steps."""
+    return tenants_of_run(context.run.tags, context.instance.get_dynamic_partitions(tenant_partitions.name))
 
 
 class ExtractConfig(dg.Config):
@@ -20,20 +27,22 @@ class ExtractConfig(dg.Config):
 
 @dg.multi_asset(
     name="operational_raw",
-    specs=[dg.AssetSpec(raw_asset_key(table), group_name="ingestion", partitions_def=tenant_partitions,
+    specs=[dg.AssetSpec(raw_asset_key(table), group_name="ingestion",
                         description=f"raw_{table}: the tenants' `{table}` rows, incremental by updated_at.")
            for table in RAW_TABLES]
-    + [dg.AssetSpec(raw_asset_key(f"files_{entity}"), group_name="ingestion", partitions_def=tenant_partitions,
+    + [dg.AssetSpec(raw_asset_key(f"files_{entity}"), group_name="ingestion",
                     description=f"raw_files_{entity}: validated `{entity}` rows from tenants' file drops "
                                 "(bad rows go to `quarantine`).")
        for entity in ENTITIES],
-    partitions_def=tenant_partitions, backfill_policy=single_run, op_tags=BUILD_DB_TAGS,
+    op_tags=BUILD_DB_TAGS,
     retry_policy=dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL),
 )
 def operational_raw(context: dg.AssetExecutionContext, config: ExtractConfig, auditoryx: AuditoryxSettings):
     settings = auditoryx.settings()
+    tenants = run_tenant_ids(context)
+    context.log.info(f"extracting {'every tenant' if tenants is None else f'{len(tenants)} tenants'}")
     with retry_transient():
-        result = pipeline.ingest(settings, list(context.partition_keys), context.log.info, config.mode)
+        result = pipeline.ingest(settings, tenants, context.log.info, config.mode)
     extraction, drops = result.extraction, result.file_drops
     if drops.has_errors:
         failed = [f"{f.source}: {f.error}" for f in drops.with_status("error")]
