@@ -1,4 +1,5 @@
-"""Dagster: definitions load and validate; the graph materializes per tenant; sensors decide right."""
+"""Dagster: definitions load and validate; extraction and dbt materialize once per run, publishing
+per tenant; sensors decide right."""
 from __future__ import annotations
 
 import os
@@ -68,12 +69,21 @@ def test_one_tenant_run_publishes_only_that_tenant(app_env, tenants):
     assert everyone.success
     versions = {t.id: current_version(app_env.published_dir, t.id) for t in generated}
     assert all(versions.values())
+    # extraction and dbt record one materialization per asset for the run, publishing one per tenant
+    materialized = _materializations(everyone)
+    assert materialized["raw/bookings"] == [None] and materialized["fct_revenue_monthly"] == [None]
+    assert sorted(materialized["tenant_snapshots"]) == sorted(t.id for t in generated)
     checks = [e for e in everyone.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert checks and all(e.event_specific_data.passed for e in checks
                           if e.event_specific_data.severity == dg.AssetCheckSeverity.ERROR)
 
     one = job.execute_in_process(instance=instance, partition_key=generated[1].id)
     assert one.success
+    assert _materializations(one)["tenant_snapshots"] == [generated[1].id]
+    extracted = [e.event_specific_data.materialization for e in one.all_events
+                 if e.event_type_value == "ASSET_MATERIALIZATION"
+                 and e.event_specific_data.materialization.asset_key == dg.AssetKey(["raw", "bookings"])]
+    assert [m.metadata["tenants"].value for m in extracted] == [1]  # the run's tenant only
     complete = [e.event_specific_data for e in one.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
                 and e.event_specific_data.check_name == "snapshots_complete"]
     assert complete[0].passed and complete[0].metadata["tenants"].value == 3
@@ -87,6 +97,16 @@ def test_one_tenant_run_publishes_only_that_tenant(app_env, tenants):
     assert exports.success
     assert [p.parent.parent.parent.name for p in app_env.resolved_exports_dir.glob("*/*/*/manifest.json")] \
         == [generated[0].id]  # folders are named by tenant id, never by slug
+
+
+def _materializations(result) -> dict[str, list[str | None]]:
+    """asset → the partitions it was materialized for in the run (None: unpartitioned)."""
+    found: dict[str, list[str | None]] = {}
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            materialization = event.event_specific_data.materialization
+            found.setdefault(materialization.asset_key.to_user_string(), []).append(materialization.partition)
+    return found
 
 
 def _evaluate(defs, name, instance, cursor=None):
