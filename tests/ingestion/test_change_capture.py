@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select, text, update
 
 from ingestion.extract import extract_operational
-from ingestion.operational_source import open_operational
+from ingestion.operational_source import OperationalReader, open_operational
 from ingestion.raw_schema import RAW_TABLES, raw_table_name
 from operational.db import create_schema, make_engine
 from operational.generator import generate
@@ -42,8 +42,8 @@ def _raw(conn) -> dict[str, list[tuple]]:
             for t in RAW_TABLES}
 
 
-def _extract(url: str, conn, tenant_ids=None, mode="incremental"):
-    with open_operational(url) as reader:
+def _extract(url: str, conn, tenant_ids=None, mode="incremental", connections: int = 2):
+    with OperationalReader(url, connections) as reader:
         return extract_operational(reader, conn, tenant_ids, mode=mode)
 
 
@@ -218,13 +218,13 @@ def test_incremental_extraction_equals_a_full_one(template, operations):
         try:
             for operation in operations:
                 if operation[0] == "extract":
-                    _extract(url, build, None if operation[1] == "all" else tenant_ids[:1])
+                    _extract(url, build, None if operation[1] == "all" else tenant_ids[:1], connections=1)
                     continue
                 with engine.begin() as conn:
                     _apply(conn, operation, tenant_ids)
-            _extract(url, build)
+            _extract(url, build, connections=1)
             fresh = connect_build(folder / "fresh.duckdb")
-            _extract(url, fresh, mode="full")
+            _extract(url, fresh, mode="full", connections=1)
             assert _raw(build) == _raw(fresh)
             fresh.close()
         finally:
