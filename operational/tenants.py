@@ -26,26 +26,32 @@ def active_tenants(engine: Engine) -> dict[str, str]:
 
 
 def tenant_change_marks(engine: Engine) -> dict[str, str]:
-    """Per active tenant, the latest change time over all its operational tables (ISO text).
+    """Per active tenant, a mark that moves whenever any of its operational rows is written or
+    deleted, whatever the row's ``updated_at`` says (a clock behind, a backdated write).
 
-    A tenant whose mark moved has changed since. Bookings, the big table, has an (org_id,
-    updated_at) index; the other tables are small per tenant.
+    The mark is, per change-numbered table (migration 0006), the count and the sum of the rows'
+    change numbers, plus the same over ``change_deletions``: an insert changes the count, an
+    update gives the row a new number (the sum moves), a delete adds a deletion row. Unlike a
+    maximum it also moves for a transaction that commits after a newer one (on PostgreSQL the
+    number is the writing transaction's id, so a long transaction's rows can arrive below the
+    maximum). Each table is read in one grouped query.
     """
-    from operational.models import AuditLog, Booking, Artist, Project, ProjectMilestone, ProjectUser, User
+    from operational.models import CHANGE_NUMBERED_TABLES, Base, ChangeDeletion
 
-    marks: dict[str, str] = {}
+    marks: dict[str, list[str]] = {}
     with Session(engine) as session:
-        for tenant_id, changed in session.execute(
-            select(Organization.id, Organization.updated_at).where(Organization.is_active)
-        ):
-            marks[tenant_id] = changed.isoformat(timespec="microseconds")
-        for model, column in ((Booking, Booking.updated_at), (Artist, Artist.updated_at),
-                              (Project, Project.updated_at), (ProjectMilestone, ProjectMilestone.updated_at),
-                              (ProjectUser, ProjectUser.updated_at), (User, User.updated_at),
-                              (AuditLog, AuditLog.at)):
-            for tenant_id, changed in session.execute(
-                select(model.org_id, func.max(column)).group_by(model.org_id)
+        for (tenant_id,) in session.execute(select(Organization.id).where(Organization.is_active)):
+            marks[tenant_id] = []
+        tables = [Base.metadata.tables[name] for name in CHANGE_NUMBERED_TABLES]
+        tenant_columns = [(table, table.c.id if table.name == "organizations" else table.c.org_id) for table in tables]
+        tenant_columns.append((ChangeDeletion.__table__, ChangeDeletion.__table__.c.org_id))
+        for table, tenant in tenant_columns:
+            counts = dict.fromkeys(marks, "0:0")
+            for tenant_id, rows, total in session.execute(
+                select(tenant, func.count(), func.coalesce(func.sum(table.c.change_number), 0)).group_by(tenant)
             ):
-                if tenant_id in marks and changed is not None:
-                    marks[tenant_id] = max(marks[tenant_id], changed.isoformat(timespec="microseconds"))
-    return marks
+                if tenant_id in counts:
+                    counts[tenant_id] = f"{rows}:{total}"
+            for tenant_id, mark in counts.items():
+                marks[tenant_id].append(mark)
+    return {tenant_id: "/".join(parts) for tenant_id, parts in marks.items()}
