@@ -6,7 +6,7 @@ an asset check result per test attached to a selected asset. Pure: dictionaries 
 """
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -61,3 +61,46 @@ def dbt_run_events(
                 severity=dg.AssetCheckSeverity.WARN if result["status"] == "warn" else dg.AssetCheckSeverity.ERROR,
                 metadata=_metadata(result, invocation_id),
             )
+
+
+def unchanged_outputs(
+    run_results: Mapping[str, Any],
+    manifest: Mapping[str, Any],
+    translator: DagsterDbtTranslator,
+    *,
+    selected_outputs: Collection[str],
+) -> Iterator[dg.Output]:
+    """One ``Output`` (metadata ``status: unchanged``) per model/seed among ``selected_outputs`` that a
+    scoped build did not run at all (absent from ``run_results``): what the run's changed raw
+    tables do not feed is left as it was, and is reported so that the assets downstream of it
+    (publishing) run. A model dbt ran and did not build (error, skipped) gets no event."""
+    ran = {result["unique_id"] for result in run_results.get("results", [])}
+    for unique_id, node in manifest["nodes"].items():
+        if (node["resource_type"] not in MATERIALIZED_TYPES or unique_id in ran
+                or node.get("config", {}).get("materialized") == "ephemeral"):
+            continue
+        output_name = translator.get_asset_spec(manifest, unique_id, None).key.to_python_identifier()
+        if output_name in selected_outputs:
+            yield dg.Output(None, output_name=output_name, metadata={"unique_id": unique_id, "status": "unchanged"})
+
+
+def in_build_order(events: Iterable[dg.Output | dg.AssetCheckResult], manifest: Mapping[str, Any],
+                   translator: DagsterDbtTranslator) -> list[dg.Output | dg.AssetCheckResult]:
+    """``events`` sorted as Dagster requires of a multi-asset: every model after the models it
+    depends on (by depth in the manifest's graph), each check after its asset; stable otherwise."""
+    depth: dict[str, int] = {}
+
+    def depth_of(unique_id: str) -> int:
+        if unique_id not in depth:
+            parents = manifest["nodes"].get(unique_id, {}).get("depends_on", {}).get("nodes", [])
+            depth[unique_id] = 1 + max((depth_of(p) for p in parents if p in manifest["nodes"]), default=0)
+        return depth[unique_id]
+
+    rank = {translator.get_asset_spec(manifest, uid, None).key.to_python_identifier(): depth_of(uid)
+            for uid, node in manifest["nodes"].items() if node["resource_type"] in MATERIALIZED_TYPES}
+
+    def key(event: dg.Output | dg.AssetCheckResult) -> float:
+        if isinstance(event, dg.Output):
+            return rank.get(event.output_name, 0)
+        return rank.get(event.asset_key.to_python_identifier(), 0) + 0.5  # sources' checks first
+    return sorted(events, key=key)

@@ -1,4 +1,5 @@
-"""Jobs over the whole asset graph, partitioned by tenant."""
+"""Jobs over the whole asset graph, targeting tenant partitions: publishing runs per partition,
+extraction and the dbt build once per run over the run's tenants (pipelines/run_scope.py)."""
 import dagster as dg
 
 from pipelines.defs.partitions import BUILD_DB_TAGS, tenant_partitions

@@ -7,7 +7,7 @@ import json
 import dagster as dg
 from dagster_dbt.asset_utils import get_asset_check_key_for_test
 
-from pipelines.dbt_events import dbt_run_events
+from pipelines.dbt_events import dbt_run_events, in_build_order, unchanged_outputs
 from pipelines.defs.assets.dbt import AuditoryxDbtTranslator
 from tests.dbt.build_data import create_build_db, utc
 from tests.dbt.test_dbt_runner import _booking
@@ -58,3 +58,19 @@ def test_a_build_with_failing_rows_reports_built_models_and_failed_checks(tmp_pa
     only = list(dbt_run_events(run_results, manifest, translator, selected_outputs={"fx_rates"},
                                selected_checks=set()))
     assert [event.output_name for event in only] == ["fx_rates"]
+
+    # a scoped build that did not run a model reports it unchanged (publishing downstream still runs)
+    scoped = {**run_results, "results": [r for r in run_results["results"]
+                                         if r["unique_id"] != "model.auditoryx.fct_revenue_monthly"]}
+    unchanged = list(unchanged_outputs(scoped, manifest, translator, selected_outputs=outputs))
+    assert [event.output_name for event in unchanged] == ["fct_revenue_monthly"]
+    assert "unchanged" in str(unchanged[0].metadata["status"])
+    assert not list(unchanged_outputs(run_results, manifest, translator, selected_outputs=outputs))
+
+    # merged, events keep the graph's order: a model after what it depends on, a check after its model
+    ordered = in_build_order([*reversed(events), *unchanged], manifest, translator)
+    position = {(type(e).__name__, getattr(e, "output_name", None) or e.asset_key.to_python_identifier()): i
+                for i, e in enumerate(ordered)}
+    assert position[("Output", "stg_operational__bookings")] < position[("Output", "int_bookings_enriched")] \
+        < position[("Output", "fct_revenue_monthly")]
+    assert position[("Output", "int_bookings_enriched")] < position[("AssetCheckResult", "int_bookings_enriched")]

@@ -77,9 +77,18 @@ def test_one_tenant_run_publishes_only_that_tenant(app_env, tenants):
     assert checks and all(e.event_specific_data.passed for e in checks
                           if e.event_specific_data.severity == dg.AssetCheckSeverity.ERROR)
 
+    with Session(engine) as session, session.begin():  # a change in that tenant: the build is scoped to it
+        session.query(Booking).filter(Booking.org_id == generated[1].id).first().notes = "changed"
     one = job.execute_in_process(instance=instance, partition_key=generated[1].id)
     assert one.success
     assert _materializations(one)["tenant_snapshots"] == [generated[1].id]
+    dbt_status = {e.event_specific_data.materialization.asset_key.to_user_string():
+                  e.event_specific_data.materialization.metadata["status"].value
+                  for e in one.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
+                  and "status" in e.event_specific_data.materialization.metadata}
+    # as the direct refresh: the views and the FX seed are left as they were, the bookings models rebuilt
+    assert dbt_status["stg_operational__bookings"] == "unchanged" and dbt_status["fx_rates"] == "unchanged"
+    assert dbt_status["fct_revenue_monthly"] == "success"
     extracted = [e.event_specific_data.materialization for e in one.all_events
                  if e.event_type_value == "ASSET_MATERIALIZATION"
                  and e.event_specific_data.materialization.asset_key == dg.AssetKey(["raw", "bookings"])]

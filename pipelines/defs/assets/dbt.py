@@ -4,8 +4,10 @@ The manifest is prepared (``dbt parse``) into the var folder when missing or old
 project, never fetched; `dbt build` covers all tenants in one invocation. dbt runs in-process
 (as `auditoryx refresh` does): no subprocess to start and no project to re-parse per refresh;
 the models' outputs and the tests' check results are reported from ``run_results.json``.
-Unpartitioned: one step per run records one materialization per model and one result per test
-(the build looks only at the tenants marked pending by the extraction, warehouse/pending.py);
+Unpartitioned: one step per run records one materialization per model and one result per test.
+A run of every model builds what the direct refresh builds (warehouse/dbt_runner.py's plan: only
+the pending tenants, only what the raw tables that changed for them feed, or nothing); models it
+leaves as they were are reported with metadata ``status: unchanged``.
 per-tenant outcomes are the partitioned check `tenant_build_passed` (pipelines/defs/checks.py).
 """
 import json
@@ -21,7 +23,7 @@ from dagster_dbt.asset_utils import get_checks_on_sources_upstream_of_selected_a
 
 from auditoryx.errors import AuditoryxError
 from auditoryx.settings import DBT_PROJECT_DIR, Settings, get_settings
-from pipelines.dbt_events import dbt_run_events
+from pipelines.dbt_events import dbt_run_events, in_build_order, unchanged_outputs
 from pipelines.defs.assets.ingest import raw_asset_key
 from pipelines.defs.partitions import BUILD_DB_TAGS
 from pipelines.defs.resources import AuditoryxSettings
@@ -92,37 +94,51 @@ def build_dbt_definitions(manifest_path: Path) -> dg.Definitions:
         settings = auditoryx.settings()
         as_of = settings.effective_as_of()
         selection = _selection(context, manifest, translator)
+        every_model = selection == ["--select", "fqn:*"]
         plan = plan_build(settings.build_database_path, as_of)  # full refresh when the project changed
-        # unit tests check the SQL logic, not the data: `make test` runs them, refreshes need not
-        args = ["build", *selection, *plan.flags(whole_project=False)]
+        # a run of every model (a refresh) builds what the direct refresh builds: only what the raw
+        # tables that changed for the pending tenants feed, or nothing; the rest is reported unchanged.
+        # Unit tests check the SQL logic, not the data: `make test` runs them, refreshes need not
+        args = ["build", *plan.flags()] if every_model else ["build", *selection, *plan.flags(whole_project=False)]
         target = _run_target(settings, context.run.run_id)
         results = target / "run_results.json"
         results.unlink(missing_ok=True)  # a retry of this run writes into the same folder
         started = time.perf_counter()
-        outcome = invoke_dbt_outcome(args, build_db=settings.build_database_path, work_dir=settings.dbt_work_dir,
-                                     as_of=as_of, threads=settings.dbt_threads, target_dir=target,
-                                     tenant_scope=plan.tenant_scope)
-        failure = outcome.failure
+        if every_model and plan.nothing_to_build:
+            failure, failed_tests = None, ()
+        else:
+            outcome = invoke_dbt_outcome(args, build_db=settings.build_database_path,
+                                         work_dir=settings.dbt_work_dir, as_of=as_of, threads=settings.dbt_threads,
+                                         target_dir=target, tenant_scope=plan.tenant_scope)
+            failure, failed_tests = outcome.failure, outcome.failed_tests
         context.log.info(f"dbt build finished in {time.perf_counter() - started:.2f}s"
                          f"{' (full refresh)' if plan.full_refresh else ''}"
                          f"{f' (looking at {len(plan.tenant_scope)} changed tenants)' if plan.tenant_scope else ''}"
+                         f"{' (nothing changed: nothing built)' if every_model and plan.nothing_to_build else ''}"
                          f": {failure or 'success'}")
         if failure and is_transient(AuditoryxError(failure)):  # a lock held, a database busy: try again
             raise dg.RetryRequested(max_retries=4, seconds_to_wait=2.0) from AuditoryxError(failure)
-        if results.is_file():
-            selected_checks = {*context.selected_asset_check_keys, *get_checks_on_sources_upstream_of_selected_assets(
-                context.assets_def, context.selected_asset_keys)}
-            yield from dbt_run_events(json.loads(results.read_text()), manifest, translator,
-                                      selected_outputs=context.selected_output_names, selected_checks=selected_checks)
+        run_results = json.loads(results.read_text()) if results.is_file() else {}
+        selected_outputs = context.op_execution_context.selected_output_names
+        selected_checks = {*context.selected_asset_check_keys, *get_checks_on_sources_upstream_of_selected_assets(
+            context.assets_def, context.selected_asset_keys)}
+        events = list(dbt_run_events(run_results, manifest, translator, selected_outputs=selected_outputs,
+                                     selected_checks=selected_checks))
         if failure:  # failed models or tests: the data is wrong, retrying would not help
+            yield from events
             raise dg.Failure(failure, allow_retries=False)
         try:  # failing rows of some tenants fail only those (check tenant_build_passed on their partitions)
-            failed = plan.succeeded(as_of, every_model=selection == ["--select", "fqn:*"],
-                                    failed_tests=outcome.failed_tests)
+            failed = plan.succeeded(as_of, every_model=every_model, failed_tests=failed_tests)
         except AuditoryxError as error:  # failing rows that name no tenant: the whole build failed
+            yield from events
             raise dg.Failure(str(error), allow_retries=False) from error
         for tenant_id, reasons in failed.items():
             context.log.warning(f"tenant {tenant_id}: build failed, keeps its last version: {'; '.join(reasons)}")
+        if every_model:
+            events = in_build_order([*events, *unchanged_outputs(run_results, manifest, translator,
+                                                                 selected_outputs=selected_outputs)],
+                                    manifest, translator)
+        yield from events
 
     return dg.Definitions(assets=[auditoryx_dbt_models])
 
