@@ -128,7 +128,8 @@ def build_models(settings: Settings, as_of: dt.date) -> dict[str, list[str]]:
 
 def publish(settings: Settings, as_of: dt.date, tenant_ids: Sequence[str] | None = None,
             progress: Progress | None = None) -> PublishResult:
-    """Publish the given tenants (default all) and a new operator (platform) version.
+    """Publish the given tenants (default all) and a new operator (platform) version; a tenant (and
+    the platform) whose content did not change keeps its version (warehouse/publish.py).
 
     Tenants whose rows failed a data test of the last build keep their last good version (and a
     BUILD_STATUS.json with the reasons); tenants that failed before and pass now are published
@@ -141,12 +142,16 @@ def publish(settings: Settings, as_of: dt.date, tenant_ids: Sequence[str] | None
         if (tenant_ids is not None and not list(tenant_ids) and not failures) or not known_tenants(conn):
             # no tenant to publish (none yet, or every one gone): only the operator's version
             version = publish_platform(conn, settings.published_dir, as_of=as_of,
-                                       grace_seconds=settings.publish_grace_seconds)
+                                       grace_seconds=settings.publish_grace_seconds, keep_unchanged=True)
             return PublishResult(version=version, tenant_ids=(), removed_versions=0)
+        # a tenant whose content did not change keeps its version (only its CHECKED_AT moves)
         result = publish_tenants(conn, settings.published_dir, as_of=as_of, tenant_ids=tenant_ids,
                                  grace_seconds=settings.publish_grace_seconds, progress=progress,
-                                 failed=failures)
-        publish_platform(conn, settings.published_dir, as_of=as_of, grace_seconds=settings.publish_grace_seconds)
+                                 failed=failures, keep_unchanged=True)
+        _say(progress, f"{len(result.tenant_ids)} tenants published, {len(result.kept)} unchanged "
+                       "(kept their versions)")
+        publish_platform(conn, settings.published_dir, as_of=as_of, grace_seconds=settings.publish_grace_seconds,
+                         keep_unchanged=True)
         return result
 
 
@@ -201,8 +206,11 @@ def refresh(settings: Settings, tenant_ids: Sequence[str] | None = None,
         for tenant_id in extraction.removed_tenants:
             retire_tenant(settings.published_dir, tenant_id)
             _say(progress, f"retired tenant {tenant_id}")
-    if ingestion.tenant_ids or publication.tenant_ids:
-        _say(progress, f"published version {publication.version} for {len(publication.tenant_ids)} tenants")
+    if publication.tenant_ids:
+        _say(progress, f"published version {publication.version} for {len(publication.tenant_ids)} tenants, "
+                       f"{len(publication.kept)} unchanged (kept their versions)")
+    elif ingestion.tenant_ids or publication.kept:
+        _say(progress, f"nothing republished: {len(publication.kept)} tenants unchanged (kept their versions)")
     else:
         _say(progress, "nothing to refresh: no tenants")
     return RefreshResult(as_of=as_of, ingestion=ingestion, publication=publication, failed_tenants=failed)

@@ -12,6 +12,7 @@ Rules (DESIGN.md, "Streamlit"):
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Mapping
@@ -31,6 +32,8 @@ from warehouse.layout import (
     PUBLISHED_MARTS,
     DamagedPointer,
     current_version,
+    last_refresh,
+    read_checked,
     validate_tenant_id,
     version_problem,
 )
@@ -426,7 +429,7 @@ def _label_dashboard(ref: SnapshotRef, query: Mapping[str, Any]) -> LabelDashboa
 
 def snapshot_meta(tenant_id: str) -> dict[str, Any] | None:
     ref = _resolve(tenant_id)
-    return None if ref is None else _meta(ref)
+    return None if ref is None else _with_last_check(ref, _meta(ref))
 
 
 def label_dashboard(tenant_id: str, query: Mapping[str, Any] | None = None) -> LabelDashboard | None:
@@ -494,13 +497,26 @@ def _checked_meta(ref: SnapshotRef) -> dict[str, Any]:
     return meta
 
 
+def _with_last_check(ref: SnapshotRef, meta: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` with ``refreshed_at`` the later of the version's and the tenant folder's CHECKED_AT
+    (a refresh that found nothing changed keeps the version but still checked it). Read on every
+    call, outside the per-version caches."""
+    checked = read_checked(Path(ref.published_dir) / ref.tenant_id)
+    refreshed = last_refresh(meta.get("refreshed_at"), checked)
+    return meta if refreshed is meta.get("refreshed_at") else {**meta, "refreshed_at": refreshed}
+
+
 def _read_snapshot(tenant_id: str, build):
-    """``build(ref)`` on the tenant's current version, with label_dashboard's error contract."""
+    """``build(ref)`` on the tenant's current version, with label_dashboard's error contract; the
+    answer's meta shows the last check time (:func:`_with_last_check`)."""
     ref = _resolve(tenant_id)
     if ref is None:
         return None
     try:
-        return build(ref)
+        answer = build(ref)
+        if not (dataclasses.is_dataclass(answer) and isinstance(getattr(answer, "meta", None), dict)):
+            return answer
+        return dataclasses.replace(answer, meta=_with_last_check(ref, answer.meta))
     except (duckdb.Error, SnapshotNotFound) as exc:
         log.exception("tenant %s snapshot %s unreadable", ref.tenant_id, ref.version)
         if not _version_folder(ref).is_dir():

@@ -11,7 +11,7 @@ import duckdb
 
 from auditoryx.errors import AuditoryxError
 from auditoryx.settings import Settings
-from warehouse.layout import META_TABLE, PUBLISHED_MARTS, current_version, version_dir
+from warehouse.layout import META_TABLE, PUBLISHED_MARTS, current_version, last_refresh, read_checked, tenant_dir, version_dir
 from warehouse.reader import open_tenant_snapshot
 from warehouse.tenant_status import failed_tenants, read_status
 
@@ -69,7 +69,9 @@ def _check_tenant(settings: Settings, tenant_id: str) -> SnapshotHealth:
         problem = "meta names another tenant"
     elif bookings > 0 and non_draft == 0:
         problem = f"{bookings} source bookings but fct_bookings_monthly is empty"
-    return SnapshotHealth(version, meta["refreshed_at"], problem)
+    # a refresh that found nothing changed kept the version but checked it (CHECKED_AT)
+    refreshed_at = last_refresh(meta["refreshed_at"], read_checked(tenant_dir(settings.published_dir, tenant_id)))
+    return SnapshotHealth(version, refreshed_at, problem)
 
 
 def build_results(tenants: Collection[str], failures: dict[str, str]) -> list[tuple[str, bool, str | None]]:
@@ -151,6 +153,7 @@ def _bulk_health(folders: dict[str, Path]) -> dict[str, SnapshotHealth]:
             problem = "meta names another tenant"
         elif bookings > 0 and marts.get(folder, 0) == 0:
             problem = f"{bookings} source bookings but fct_bookings_monthly is empty"
+        refreshed_at = last_refresh(refreshed_at, read_checked(Path(folder).parent))  # kept versions: checked since
         health[tenant_id] = SnapshotHealth(Path(folder).name, refreshed_at, problem)
     for tenant_id, folder in folders.items():
         health.setdefault(tenant_id, SnapshotHealth(folder.name, None, "meta has no row"))

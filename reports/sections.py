@@ -24,6 +24,7 @@ import polars as pl
 from auditoryx.errors import AuditoryxError
 from reports.currency import minor_units, quantize
 from reports.period import Period, resolve_period
+from warehouse.layout import last_refresh, read_checked
 from warehouse.reader import TenantSnapshot
 
 # column kinds
@@ -303,7 +304,8 @@ def build_report(snapshot: TenantSnapshot, *, period: str | None = None, section
     return Report(
         tenant_id=snapshot.tenant_id, tenant_name=tenant_name or meta.get("tenant_name") or meta.get("tenant_slug") or "",
         tenant_slug=str(meta.get("tenant_slug") or ""), currency=currency, as_of=as_of,
-        refreshed_at=meta.get("refreshed_at"), snapshot_version=snapshot.version,
+        refreshed_at=last_refresh(meta.get("refreshed_at"), read_checked(snapshot.folder.parent)),
+        snapshot_version=snapshot.version,
         definitions_version=str(definitions) if definitions else None,
         definitions_source="snapshot meta" if definitions else "not recorded in the snapshot meta",
         period=resolved, fx=_fx_used(snapshot, meta, currency, resolved), sections=built,

@@ -69,11 +69,15 @@ def test_demo_without_server_then_snapshot_and_sql(app_env, tmp_path):
     assert run("landing", "--tenant", "no-such-tenant").returncode == 1
 
     pointers = {p.parent.name: p.read_text() for p in app_env.published_dir.glob("[!_]*/CURRENT")}
+    checks = {p.parent.name: p.read_text() for p in app_env.published_dir.glob("[!_]*/CHECKED_AT")}
     assert run("ingest", "--tenant", "studio-aurora", "--full").returncode == 0
     assert run("publish", "--tenant", "studio-aurora").returncode == 0
     changed = {p.parent.name for p in app_env.published_dir.glob("[!_]*/CURRENT")
                if p.read_text() != pointers[p.parent.name]}
-    assert len(changed) == 1  # only studio-aurora got a new version
+    assert changed == set()  # the marts did not change: every version kept (issue 18)
+    rechecked = {p.parent.name for p in app_env.published_dir.glob("[!_]*/CHECKED_AT")
+                 if p.read_text() != checks[p.parent.name]}
+    assert len(rechecked) == 1  # only studio-aurora was checked again
 
 
 def _main(monkeypatch, capsys, *args: str) -> tuple[int, str]:

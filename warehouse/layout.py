@@ -1,6 +1,8 @@
 """Names and paths of published tenant snapshots (validated: they become folder names)."""
 from __future__ import annotations
 
+import datetime as dt
+import os
 import re
 from pathlib import Path
 
@@ -31,6 +33,10 @@ PLATFORM_MARTS: tuple[str, ...] = ("platform_tenant_summary", "platform_overview
 PLATFORM_DIR = "_platform"
 META_TABLE = "meta"
 CURRENT_POINTER = "CURRENT"
+# When a publish last checked the folder's content (ISO 8601 UTC), kept or newly published: a
+# version kept because nothing changed was still checked then (readers show the later of this and
+# meta.refreshed_at as the last refresh)
+CHECKED_STAMP = "CHECKED_AT"
 
 _TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 _VERSION = re.compile(r"^v\d{8}T\d{6}\d{6}Z-[0-9a-f]{6}$")
@@ -117,3 +123,34 @@ def pointer_problem(folder: Path, tables: tuple[str, ...]) -> str | None:
         return None
     problem = version_problem(folder, version, tables)
     return None if problem is None else f"{folder / CURRENT_POINTER} names {version}: {problem}"
+
+
+def write_checked(folder: Path, when: dt.datetime) -> None:
+    """Record ``folder/CHECKED_AT`` = ``when`` (ISO 8601 UTC) atomically (temporary file, rename)."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    temporary = folder / (CHECKED_STAMP + ".tmp")
+    temporary.write_text(when.astimezone(dt.timezone.utc).isoformat() + "\n", encoding="utf-8")
+    os.replace(temporary, folder / CHECKED_STAMP)
+
+
+def read_checked(folder: Path) -> dt.datetime | None:
+    """When ``folder``'s content was last checked by a publish (UTC); None when never recorded or
+    unreadable (a reader then falls back to meta.refreshed_at)."""
+    try:
+        text = (folder / CHECKED_STAMP).read_text(encoding="utf-8").strip()
+        when = dt.datetime.fromisoformat(text)
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return when.replace(tzinfo=dt.timezone.utc) if when.tzinfo is None else when.astimezone(dt.timezone.utc)
+
+
+def last_refresh(refreshed_at: object, checked_at: dt.datetime | None) -> object:
+    """The later of a version's ``refreshed_at`` and its folder's CHECKED_AT (either may be
+    missing; a naive time is UTC). Pure."""
+    if checked_at is None:
+        return refreshed_at
+    if not isinstance(refreshed_at, dt.datetime):
+        return checked_at
+    aware = refreshed_at if refreshed_at.tzinfo is not None else refreshed_at.replace(tzinfo=dt.timezone.utc)
+    return checked_at if checked_at > aware else refreshed_at

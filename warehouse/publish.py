@@ -20,6 +20,8 @@ until a version of it is published again.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 import os
 import secrets
@@ -38,6 +40,7 @@ from warehouse.build_db import quote_identifier
 from warehouse.layout import (
     CURRENT_POINTER,
     META_TABLE,
+    PLATFORM_DIR,
     PLATFORM_MARTS,
     PUBLISHED_MARTS,
     PUBLISHED_QUALITY_TABLES,
@@ -48,10 +51,11 @@ from warehouse.layout import (
     tenant_dir,
     validate_tenant_id,
     validate_version,
+    write_checked,
 )
 from warehouse.dbt_runner import DBT_PROJECT_DIR
 from warehouse.definitions import definitions_version
-from warehouse.tenant_status import clear_status, failed_tenants, write_failed
+from warehouse.tenant_status import clear_status, failed_tenants, read_status, write_failed
 
 STAGING_DIR = "_staging"
 RETIRED_DIR = "_retired"
@@ -69,6 +73,7 @@ class PublishResult:
     warnings: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()  # tenants that could not be published (their old CURRENT stays)
     failed: tuple[str, ...] = ()  # tenants whose build failed: not published, BUILD_STATUS.json says why
+    kept: tuple[str, ...] = ()  # unchanged content: not rewritten, CURRENT still names their previous version
 
 
 def new_version(now: dt.datetime | None = None) -> str:
@@ -96,7 +101,10 @@ def _build_meta(conn: duckdb.DuckDBPyConnection, version: str, as_of: dt.date, r
         CREATE TEMP TABLE _publish_meta AS
         WITH counts AS ({counts}),
         per_tenant AS (
-            SELECT tenant_id, json_group_object(source_table, n) AS row_counts FROM counts GROUP BY 1
+            -- keys in a fixed order: the same counts give the same text (content digests compare it)
+            SELECT tenant_id, to_json(map(list(source_table ORDER BY source_table), list(n ORDER BY source_table)))
+                AS row_counts
+            FROM counts GROUP BY 1
         )
         SELECT o.id AS tenant_id, o.slug AS tenant_slug, o.name AS tenant_name,
                coalesce(json_extract_string(o.settings, '$.base_currency'), 'USD') AS base_currency,
@@ -176,6 +184,102 @@ def _build_quality_tables(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {table: f"_publish_{table}" for table in PUBLISHED_QUALITY_TABLES}
 
 
+# Unchanged content keeps its version: per tenant (and for ``_platform``), a digest of everything a
+# version would hold but meta's volatile fields, recorded in the build database (a cache: without
+# it everyone is published once more) with the version that holds it.
+DIGESTS_TABLE = "published_digests"
+VOLATILE_META = ("refreshed_at", "version")
+_NO_ROWS = (0, 0, 0)
+
+
+def combine_digest(as_of: dt.date, definitions: str | None,
+                   tables: Iterable[tuple[str, str, tuple[int, int, int]]]) -> str:
+    """One digest from the as-of date, the definitions version and, per table, its name, its
+    columns (``name:type,…``) and its rows' (count, xor of row hashes, sum of row hashes); the
+    order of ``tables`` does not matter. Pure."""
+    payload = json.dumps([as_of.isoformat(), definitions,
+                          sorted([name, columns, [int(n) for n in stats]] for name, columns, stats in tables)],
+                         separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _digest_relation(table: str, source: str) -> str:
+    if table != META_TABLE:
+        return source
+    return f"(SELECT * EXCLUDE ({', '.join(VOLATILE_META)}) FROM {source})"
+
+
+def _table_columns(conn: duckdb.DuckDBPyConnection, relation: str) -> str:
+    return ",".join(f"{row[0]}:{row[1]}" for row in conn.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall())
+
+
+def content_digests(conn: duckdb.DuckDBPyConnection, sources: Mapping[str, str], as_of: dt.date,
+                    definitions: str | None) -> dict[str, str]:
+    """tenant → digest of what its version would hold (``sources``: table → relation), for the
+    tenants of ``_publish_tenants``: one grouped query per table, combined by combine_digest."""
+    tenants = [row[0] for row in conn.execute("SELECT tenant_id FROM _publish_tenants").fetchall()]
+    columns: dict[str, str] = {}
+    stats: dict[str, dict[str, tuple[int, int, int]]] = {}
+    for table, source in sources.items():
+        relation = _digest_relation(table, source)
+        columns[table] = _table_columns(conn, relation)
+        stats[table] = {tenant: (n, xor, total) for tenant, n, xor, total in conn.execute(
+            f"SELECT _digest_row.tenant_id, count(*), bit_xor(hash(_digest_row)), sum(hash(_digest_row)::HUGEINT) "
+            f"FROM {relation} _digest_row SEMI JOIN _publish_tenants p ON p.tenant_id = _digest_row.tenant_id "
+            f"GROUP BY _digest_row.tenant_id").fetchall()}
+    return {tenant: combine_digest(as_of, definitions, [(table, columns[table], stats[table].get(tenant, _NO_ROWS))
+                                                        for table in sources])
+            for tenant in tenants}
+
+
+def recorded_digests(conn: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
+    """tenant (or ``_platform``) → (version, digest) of its last publish that recorded one."""
+    conn.execute(f"CREATE TABLE IF NOT EXISTS main.{DIGESTS_TABLE} "
+                 "(tenant_id VARCHAR PRIMARY KEY, version VARCHAR NOT NULL, digest VARCHAR NOT NULL)")
+    return {tenant: (version, digest) for tenant, version, digest in
+            conn.execute(f"SELECT tenant_id, version, digest FROM main.{DIGESTS_TABLE}").fetchall()}
+
+
+def _record_digests(conn: duckdb.DuckDBPyConnection, rows: Sequence[tuple[str, str, str]]) -> None:
+    """Remember (tenant, version, digest) of what was just published; a failure only costs a
+    republish next time."""
+    if not rows:
+        return
+    try:
+        recorded_digests(conn)
+        conn.executemany(f"INSERT OR REPLACE INTO main.{DIGESTS_TABLE} VALUES (?, ?, ?)", [list(r) for r in rows])
+    except duckdb.Error as error:
+        log.warning("content digests not recorded (those tenants are republished next time): %s", error)
+
+
+def _still_serving(folder: Path, version: str, tables: tuple[str, ...]) -> bool:
+    """``folder``'s CURRENT is healthy and names ``version``."""
+    try:
+        current = read_pointer(folder)
+    except DamagedPointer:
+        return False
+    return current == version and pointer_problem(folder, tables) is None
+
+
+def _unchanged(published_dir: Path, tenant_id: str, digest: str | None, recorded: Mapping[str, tuple[str, str]],
+               tables: tuple[str, ...]) -> bool:
+    """The tenant's content is the one its CURRENT version already holds: same digest as recorded,
+    pointer healthy and naming the recorded version, and no build failure being recovered from."""
+    entry = recorded.get(tenant_id)
+    if digest is None or entry is None or entry[1] != digest:
+        return False
+    if read_status(published_dir, tenant_id) is not None:
+        return False
+    return _still_serving(tenant_dir(published_dir, tenant_id), entry[0], tables)
+
+
+def _stamp_checked(folder: Path, when: dt.datetime) -> None:
+    try:
+        write_checked(folder, when)
+    except OSError as error:  # readers fall back to the version's refreshed_at
+        log.warning("%s: check time not recorded: %s", folder, error)
+
+
 def publish_tenants(
     conn: duckdb.DuckDBPyConnection,
     published_dir: Path,
@@ -185,9 +289,14 @@ def publish_tenants(
     grace_seconds: int = 300,
     progress: Callable[[str], None] | None = None,
     failed: Mapping[str, Sequence[str]] | None = None,
+    keep_unchanged: bool = False,
 ) -> PublishResult:
     """Write a new version for each tenant (default: every tenant in raw_organizations) but the
-    ``failed`` ones (tenant → reasons): those keep their CURRENT and get a BUILD_STATUS.json."""
+    ``failed`` ones (tenant → reasons): those keep their CURRENT and get a BUILD_STATUS.json.
+
+    ``keep_unchanged``: a tenant whose content digest equals the one recorded for the version its
+    healthy CURRENT names is not rewritten (``kept``). Every published or kept tenant's folder gets
+    ``CHECKED_AT`` (this publish's time)."""
     published_dir = Path(published_dir).resolve()
     version = new_version()
     known = [row[0] for row in conn.execute("SELECT id FROM raw_organizations ORDER BY id").fetchall()]
@@ -207,24 +316,36 @@ def publish_tenants(
     conn.execute("CREATE OR REPLACE TEMP TABLE _publish_tenants (tenant_id VARCHAR)")
     if tenants:
         conn.executemany("INSERT INTO _publish_tenants VALUES (?)", [[t] for t in tenants])
-    _build_meta(conn, version, as_of, dt.datetime.now(dt.timezone.utc))
+    now = dt.datetime.now(dt.timezone.utc)
+    _build_meta(conn, version, as_of, now)
+    sources = {mart: f"marts.{quote_identifier(mart)}" for mart in PUBLISHED_MARTS}
+    sources[META_TABLE] = "_publish_meta"
+    sources |= _build_quality_tables(conn)
+    tables = tuple(sources)
+    digests: dict[str, str] = {}
+    kept: list[str] = []
+    if keep_unchanged and tenants:
+        digests = content_digests(conn, sources, as_of, definitions_version(DBT_PROJECT_DIR))
+        recorded = recorded_digests(conn)
+        kept = [t for t in tenants if _unchanged(published_dir, t, digests.get(t), recorded, tables)]
+        if kept:
+            conn.execute("DELETE FROM _publish_tenants WHERE list_contains(?, tenant_id)", [kept])
+    to_write = [t for t in tenants if t not in set(kept)]
 
     staging = published_dir / STAGING_DIR / version
-    staging.mkdir(parents=True, exist_ok=True)
     try:
-        sources = {mart: f"marts.{quote_identifier(mart)}" for mart in PUBLISHED_MARTS}
-        sources[META_TABLE] = "_publish_meta"
-        sources |= _build_quality_tables(conn)
-        for table, source in sources.items():
-            conn.execute(
-                f"COPY (SELECT s.* FROM {source} s SEMI JOIN _publish_tenants p ON p.tenant_id = s.tenant_id "
-                f"ORDER BY s.tenant_id) TO {_sql_path(staging / table)} "
-                f"(FORMAT parquet, PARTITION_BY (tenant_id), WRITE_PARTITION_COLUMNS true)"
-            )
-            conn.execute(f"COPY (SELECT * FROM {source} LIMIT 0) TO {_sql_path(staging / (table + '.empty.parquet'))} (FORMAT parquet)")
-        if progress:
-            progress(f"wrote {len(sources)} tables for {len(tenants)} tenants")
-        tables = tuple(sources)
+        if to_write:
+            staging.mkdir(parents=True, exist_ok=True)
+            for table, source in sources.items():
+                conn.execute(
+                    f"COPY (SELECT s.* FROM {source} s SEMI JOIN _publish_tenants p ON p.tenant_id = s.tenant_id "
+                    f"ORDER BY s.tenant_id) TO {_sql_path(staging / table)} "
+                    f"(FORMAT parquet, PARTITION_BY (tenant_id), WRITE_PARTITION_COLUMNS true)"
+                )
+                conn.execute(f"COPY (SELECT * FROM {source} LIMIT 0) TO "
+                             f"{_sql_path(staging / (table + '.empty.parquet'))} (FORMAT parquet)")
+            if progress:
+                progress(f"wrote {len(sources)} tables for {len(to_write)} tenants")
         required = (*PUBLISHED_MARTS, META_TABLE)  # older versions lack the quality tables: not damaged
         warnings: list[str] = []
         skipped: list[str] = []
@@ -236,7 +357,7 @@ def publish_tenants(
                 progress(f"warning: {message}")
 
         assembled: list[str] = []
-        for tenant_id in tenants:
+        for tenant_id in to_write:
             problem = pointer_problem(tenant_dir(published_dir, tenant_id), required)
             if problem:
                 warn(f"tenant {tenant_id}: {problem}; repaired by version {version}")
@@ -273,6 +394,9 @@ def publish_tenants(
                 log.warning("tenant %s: old build status not removed: %s", tenant_id, error)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    _record_digests(conn, [(t, version, digests[t]) for t in published if t in digests])
+    for tenant_id in (*published, *kept):
+        _stamp_checked(tenant_dir(published_dir, tenant_id), now)
     removed = 0
     for tenant_id in tenants:
         try:
@@ -281,7 +405,8 @@ def publish_tenants(
             log.warning("tenant %s: old versions not removed: %s", tenant_id, error)
     _remove_stale_staging(published_dir, grace_seconds)
     return PublishResult(version=version, tenant_ids=tuple(published), removed_versions=removed,
-                         warnings=tuple(warnings), skipped=tuple(skipped), failed=tuple(failed_now))
+                         warnings=tuple(warnings), skipped=tuple(skipped), failed=tuple(failed_now),
+                         kept=tuple(kept))
 
 
 def _discard(folder: Path) -> None:
@@ -429,27 +554,39 @@ def retire_tenant(published_dir: Path, tenant_id: str) -> bool:
 
 
 def publish_platform(conn: duckdb.DuckDBPyConnection, published_dir: Path, *, as_of: dt.date,
-                     grace_seconds: int = 300) -> str:
+                     grace_seconds: int = 300, keep_unchanged: bool = False) -> str:
     """The operator's cross-tenant marts as a new version of ``published/_platform/``.
 
     A tenant whose build failed its checks (``BUILD_STATUS.json``, written by publish_tenants)
     keeps its last good numbers here too: its ``platform_tenant_summary`` row is the one of the
     previous platform version (none: identity only, numbers NULL), and ``platform_overview`` is
     summed from those rows. Each tenant's row also says which snapshot its users see and when it
-    was published, and its build failure (see :func:`_platform_sources`)."""
+    was published, and its build failure (see :func:`_platform_sources`).
+
+    ``keep_unchanged``: when what would be written (but meta's refreshed_at and version) has the
+    digest recorded for the version the healthy CURRENT names, nothing is written and that
+    version is returned. Either way ``_platform/CHECKED_AT`` says when it was checked."""
     published_dir = Path(published_dir).resolve()
     folder = platform_dir(published_dir)
     version = new_version()
     target = folder / version
-    target.mkdir(parents=True)
     sources = _platform_sources(conn, published_dir, folder)
+    now = dt.datetime.now(dt.timezone.utc)
+    digest = None
+    if keep_unchanged:
+        digest = _platform_digest(conn, sources, as_of)
+        recorded = recorded_digests(conn).get(PLATFORM_DIR)
+        if recorded and recorded[1] == digest and _still_serving(folder, recorded[0], (*PLATFORM_MARTS, META_TABLE)):
+            _stamp_checked(folder, now)
+            return recorded[0]
+    target.mkdir(parents=True)
     for mart in PLATFORM_MARTS:
         conn.execute(f"COPY (SELECT * FROM {sources.get(mart, 'marts.' + quote_identifier(mart))}) "
                      f"TO {_sql_path(target / (mart + '.parquet'))} (FORMAT parquet)")
     conn.execute("CREATE OR REPLACE TEMP TABLE _platform_meta AS SELECT ?::DATE AS as_of, "
                  "?::TIMESTAMPTZ AS refreshed_at, ?::VARCHAR AS version, "
                  "(SELECT count(*) FROM raw_organizations) AS tenants",
-                 [as_of, dt.datetime.now(dt.timezone.utc), version])
+                 [as_of, now, version])
     conn.execute(f"COPY _platform_meta TO {_sql_path(target / (META_TABLE + '.parquet'))} (FORMAT parquet)")
     problem = pointer_problem(folder, (*PLATFORM_MARTS, META_TABLE))
     if problem:
@@ -458,11 +595,27 @@ def publish_platform(conn: duckdb.DuckDBPyConnection, published_dir: Path, *, as
     if unsynced:
         raise AuditoryxError(f"platform version {target} could not be synced to disk: {unsynced[target]}")
     flip_pointer(folder, version)
+    if digest is not None:
+        _record_digests(conn, [(PLATFORM_DIR, version, digest)])
+    _stamp_checked(folder, now)
     try:
         _remove_stale(folder, grace_seconds)
     except OSError as error:
         log.warning("platform: old versions not removed: %s", error)
     return version
+
+
+def _platform_digest(conn: duckdb.DuckDBPyConnection, sources: Mapping[str, str], as_of: dt.date) -> str:
+    """Digest of the platform marts as publish_platform would write them, and of the tenant count."""
+    tables = []
+    for mart in PLATFORM_MARTS:
+        relation = sources.get(mart, "marts." + quote_identifier(mart))
+        stats = conn.execute(f"SELECT count(*), coalesce(bit_xor(hash(_digest_row)), 0), "
+                             f"coalesce(sum(hash(_digest_row)::HUGEINT), 0) FROM {relation} _digest_row").fetchone()
+        tables.append((mart, _table_columns(conn, relation), tuple(stats)))
+    tenants = conn.execute("SELECT count(*) FROM raw_organizations").fetchone()[0]
+    tables.append((META_TABLE, "tenants", (tenants, 0, 0)))
+    return combine_digest(as_of, None, tables)
 
 
 # The platform snapshot: failed tenants keep their last good numbers

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from operational.permissions import Action, Actor, Resource, require_permission
-from warehouse.layout import current_version, validate_tenant_id
+from warehouse.layout import current_version, last_refresh, read_checked, validate_tenant_id
 from warehouse.reader import SnapshotNotFound, TenantSnapshot, open_version_folder
 
 REVENUE_MONTHS_BACK = 11
@@ -129,6 +129,10 @@ class TenantAnalytics:
         with self._lock:
             return self._answers.get(key)
 
+    def _checked(self, tenant_id: str) -> dt.datetime | None:
+        """When a refresh last checked the tenant's content (CHECKED_AT; a kept version is older)."""
+        return read_checked(self.published_dir / validate_tenant_id(tenant_id))
+
     def close(self) -> None:
         with self._lock:
             for reader in self._readers.values():
@@ -146,19 +150,22 @@ class TenantAnalytics:
     def dashboard(self, actor: Actor) -> dict[str, Any]:
         """The label dashboard's numbers: KPIs, revenue by month and type, top performers."""
         self._check_dashboard(actor)
-        return self._answer(actor.tenant_id, "dashboard", (), lambda snapshot: _dashboard(snapshot, actor.tenant_id))
+        checked = self._checked(actor.tenant_id)
+        return self._answer(actor.tenant_id, "dashboard", (checked,),
+                            lambda snapshot: _dashboard(snapshot, actor.tenant_id, checked))
 
     def dashboard_json(self, actor: Actor) -> bytes:
         """:meth:`dashboard` as UTF-8 JSON, serialized once per version (the API's hot path)."""
         self._check_dashboard(actor)
-        return self._answer(actor.tenant_id, "dashboard_json", (), lambda snapshot: json.dumps(
-            _dashboard(snapshot, actor.tenant_id), separators=(",", ":")).encode("utf-8"))
+        checked = self._checked(actor.tenant_id)
+        return self._answer(actor.tenant_id, "dashboard_json", (checked,), lambda snapshot: json.dumps(
+            _dashboard(snapshot, actor.tenant_id, checked), separators=(",", ":")).encode("utf-8"))
 
     def cached_dashboard_json(self, actor: Actor) -> bytes | None:
         """:meth:`dashboard_json` if it is already computed for the current version, else None:
         cheap enough for an event loop (a permission check, a pointer read, a lookup)."""
         self._check_dashboard(actor)
-        return self._cached(actor.tenant_id, "dashboard_json", ())
+        return self._cached(actor.tenant_id, "dashboard_json", (self._checked(actor.tenant_id),))
 
     def bookings_summary(self, actor: Actor, first_month: dt.date, last_month: dt.date) -> dict[str, Any]:
         """Bookings counted by local start month and revenue by service month, per month and in total."""
@@ -203,7 +210,7 @@ class TenantAnalytics:
             return None
 
 
-def _dashboard(snapshot: TenantSnapshot, tenant_id: str) -> dict[str, Any]:
+def _dashboard(snapshot: TenantSnapshot, tenant_id: str, checked: dt.datetime | None = None) -> dict[str, Any]:
     meta = _one(snapshot, _SQL_META, tenant_id)
     if meta is None:
         raise SnapshotNotFound(f"snapshot {snapshot.version} has no meta row for its tenant")
@@ -214,7 +221,7 @@ def _dashboard(snapshot: TenantSnapshot, tenant_id: str) -> dict[str, Any]:
         "tenant": {"id": tenant_id, "slug": meta["tenant_slug"], "name": meta["tenant_name"]},
         "as_of": jsonable(meta["as_of"]),
         "base_currency": meta["base_currency"],
-        "snapshot": {"version": snapshot.version, "refreshed_at": jsonable(meta["refreshed_at"])},
+        "snapshot": {"version": snapshot.version, "refreshed_at": jsonable(last_refresh(meta["refreshed_at"], checked))},
         "kpis": {key: jsonable(value) for key, value in (kpis or {}).items() if key not in ("as_of", "base_currency")},
         "revenue_monthly": {"first_month": first.isoformat(), "last_month": last.isoformat(),
                             "rows": _rows(snapshot.query(_SQL_REVENUE_MONTHLY, [tenant_id, first, last]))},
