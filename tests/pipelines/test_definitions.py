@@ -78,7 +78,9 @@ def test_one_tenant_run_publishes_only_that_tenant(app_env, tenants):
                           if e.event_specific_data.severity == dg.AssetCheckSeverity.ERROR)
 
     with Session(engine) as session, session.begin():  # a change in that tenant: the build is scoped to it
-        session.query(Booking).filter(Booking.org_id == generated[1].id).first().notes = "changed"
+        booking = session.query(Booking).filter(Booking.org_id == generated[1].id, Booking.status == "COMPLETED",
+                                                Booking.final_price.is_not(None)).first()
+        booking.final_price = booking.final_price + 1  # published revenue changes: a new version
     one = job.execute_in_process(instance=instance, partition_key=generated[1].id)
     assert one.success
     assert _materializations(one)["tenant_snapshots"] == [generated[1].id]
