@@ -204,7 +204,7 @@ cards.append(kpi(
 if shows_receivables and money_ok:
     compact, full = money_card(current.outstanding_receivables, currency, locale)
     cards.append(kpi(
-        "Outstanding receivables", compact,
+        "Receivables due", compact,
         format_delta_pct(change_fraction(current.outstanding_receivables, prior.outstanding_receivables), VS_PRIOR),
         format_delta_pct(change_fraction(current.outstanding_receivables, last_year.outstanding_receivables),
                          VS_LAST_YEAR),

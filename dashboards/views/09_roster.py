@@ -111,7 +111,8 @@ def _snapshot_details(data: roster_queries.ArtistAnalytics) -> None:
 
 def _lifetime(data: roster_queries.ArtistAnalytics, locale: str) -> None:
     row = data.lifetime or {}
-    cards = iter(st.columns(3 + shows_earnings))
+    # two cards a row: four in one row cut their values at 1024 px with the sidebar open
+    cards = iter([*st.columns(2), *st.columns(2)])
     next(cards).metric("Completed bookings", format_count(row.get("completed_bookings", 0)), border=True,
                        help="Lifetime: completed bookings over all service dates.")
     if shows_earnings:

@@ -66,7 +66,7 @@ def test_login_failure_shows_a_generic_error(world_env, kind):
     assert world_env.a.name not in rendered_text(at)
 
 
-ALL_CARDS = ["Recognized revenue", "Bookings", "Cancellation rate", "Active artists", "Outstanding receivables",
+ALL_CARDS = ["Recognized revenue", "Bookings", "Cancellation rate", "Active artists", "Receivables due",
              "Active projects", "Overdue milestones"]
 
 
@@ -88,7 +88,7 @@ def test_tenant_a_sees_its_own_dashboard(world_env):
     rate = Decimal(now["cancelled_bookings"]) / now["bookings"] * 100
     assert metrics["Cancellation rate"].value == f"{rate.quantize(Decimal('0.1'))}%"
     assert metrics["Active artists"].value == str(now["active_artists"]) == "3"
-    receivables = metrics["Outstanding receivables"]
+    receivables = metrics["Receivables due"]
     assert format_money(now["outstanding_receivables"], "USD") in receivables.proto.help
     assert receivables.value == format_money_compact(now["outstanding_receivables"], "USD")
     assert metrics["Active projects"].value == "1" and metrics["Overdue milestones"].value == "0"
@@ -332,7 +332,7 @@ def test_every_role_of_tenant_a_sees_what_its_role_allows_and_only_tenant_a(worl
         assert revenue_text in at.metric[0].proto.help
     else:
         assert revenue_text not in text
-    if "Outstanding receivables" not in cards:
+    if "Receivables due" not in cards:
         assert format_money(now["outstanding_receivables"], "USD") not in text and "Receivables aging" not in text
     if performer_columns is None:
         assert "Lumen Vale" not in text and not [d for d in at.dataframe if "artist" in d.value.columns]
@@ -425,7 +425,7 @@ def test_every_kpi_has_its_delta_vs_the_prior_period_and_last_year(world_env):
                               f.format_delta_points(rate(now), rate(year), "vs last year")),
         "Active artists": (f"{now['active_artists'] - prior['active_artists']:+d} vs prior".replace("+0 ", "0 "),
                            f"{now['active_artists'] - year['active_artists']:+d} vs last year".replace("+0 ", "0 ")),
-        "Outstanding receivables": (
+        "Receivables due": (
             f.format_delta_pct(f.change_fraction(now["outstanding_receivables"], prior["outstanding_receivables"]),
                                "vs prior"),
             f.format_delta_pct(f.change_fraction(now["outstanding_receivables"], year["outstanding_receivables"]),

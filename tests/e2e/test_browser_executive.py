@@ -200,7 +200,7 @@ def expected_cards(world, tenant_id: str) -> dict[str, tuple[str, ...]]:
         "Bookings": (format_count(kpi["bookings_30d"]),),
         "Cancellation rate": (format_pct(ratio(cancelled, started), 1),),
         "Active artists": (format_count(kpi["active_artists_30d"]),),
-        "Outstanding receivables": money_card(kpi["outstanding_revenue"], currency, locale),
+        "Receivables due": money_card(kpi["outstanding_revenue"], currency, locale),
         "Active projects": (format_count(kpi["active_projects"]),),
         "Overdue milestones": (format_count(kpi["overdue_milestones"]),),
     }
@@ -509,7 +509,7 @@ def test_kpi_cards_show_full_or_compact_values_uncut(exec_server, exec_world, co
     page = context.new_page()
     page.set_viewport_size({"width": KPI_WIDTHS[0], "height": 900})
     _log_in(page, expect, exec_server, tenant.admin_email, tenant.name)
-    for label in ("Recognized revenue", "Outstanding receivables"):  # the full amount on hover
+    for label in ("Recognized revenue", "Receivables due"):  # the full amount on hover
         page.get_by_role("button", name=f"Help for {label}").hover()
         expect(page.locator("[data-testid=stTooltipContent]")).to_contain_text(cards[label][1],
                                                                               timeout=UI_TIMEOUT_MS)

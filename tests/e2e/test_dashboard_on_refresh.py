@@ -47,8 +47,8 @@ def test_dashboard_renders_real_snapshots_without_leaks(refreshed):
     assert at.title[0].value == tenant_a.name
     assert at.caption[0].value.startswith(f"As of {settings.as_of.isoformat()} · refreshed ")
     labels = [m.label for m in at.metric]
-    assert "Recognized revenue" in labels and "Outstanding receivables" in labels
-    money = ("Recognized revenue", "Outstanding receivables")
+    assert "Recognized revenue" in labels and "Receivables due" in labels
+    money = ("Recognized revenue", "Receivables due")
     assert all(m.value.startswith("$") for m in at.metric if m.label in money)  # A is USD
     assert len(at.get("plotly_chart")) == 8
     text = support.rendered_text(at)
