@@ -305,12 +305,13 @@ def demo(
 ) -> None:
     """Everything at once: schema, demo data, refresh, then serve (idempotent)."""
     from auditoryx.demo import demo_logins, format_logins, port_problem
+
+    if serve_after and (problem := port_problem(port)):  # say it before minutes of work, not after
+        raise AuditoryxError(problem)
     from auditoryx.pipeline import refresh as run_refresh
     from operational.db import create_schema, ensure_app_login
     from operational.generator import generate as generate_data
 
-    if serve_after and (problem := port_problem(port)):  # say it before minutes of work, not after
-        raise AuditoryxError(problem)
     settings = get_settings()
     progress = _Progress()
     progress(f"operational database: {_redacted(settings.operational_database_url)}")
