@@ -315,7 +315,7 @@ def publish_tenants(
     tenants = [validate_tenant_id(t) for t in requested if t in set(known) and t not in failed]
     conn.execute("CREATE OR REPLACE TEMP TABLE _publish_tenants (tenant_id VARCHAR)")
     if tenants:
-        conn.executemany("INSERT INTO _publish_tenants VALUES (?)", [[t] for t in tenants])
+        conn.execute("INSERT INTO _publish_tenants SELECT unnest(?::VARCHAR[])", [tenants])  # one statement
     now = dt.datetime.now(dt.timezone.utc)
     _build_meta(conn, version, as_of, now)
     sources = {mart: f"marts.{quote_identifier(mart)}" for mart in PUBLISHED_MARTS}
