@@ -16,6 +16,12 @@ nor ``_platform``. A tenant whose rows failed a data test of the build (``failed
 warehouse/dbt_runner.py ``tenant_failures``) is not published: its ``CURRENT`` keeps the last good
 version and ``BUILD_STATUS.json`` beside it records the reasons (warehouse/tenant_status.py),
 until a version of it is published again.
+
+Unchanged content keeps its version (``keep_unchanged``, what refresh and publish use): a tenant
+whose content digest (every table it would get, meta without refreshed_at and version) equals the
+one recorded in the build database's ``published_digests`` for the version its healthy CURRENT
+names is not rewritten; ``_platform`` likewise. Every published or kept tenant's ``CHECKED_AT``
+says when this publish checked it (readers show the later of it and meta.refreshed_at).
 """
 from __future__ import annotations
 
