@@ -389,8 +389,9 @@ def bookings_figure(frame: Any, first_month: dt.date, last_month: dt.date) -> go
 
 
 def funnel_figure(frame: Any, measure: str = "bookings_90d") -> go.Figure:
-    """Bookings by status in funnel order (DRAFT → COMPLETED); the exits (cancelled, dispute) in
-    the title."""
+    """How far bookings got, in funnel order (DRAFT → COMPLETED): each stage counts the bookings
+    whose current status is that stage or a later one (a completed booking went through every
+    stage), so each bar is at most the one above it; the exits (cancelled, dispute) in the title."""
     df = _as_polars(frame)
     _require(df, ("stage_order", "status", "is_funnel_stage", measure))
     df = df.sort("stage_order")
@@ -400,8 +401,12 @@ def funnel_figure(frame: Any, measure: str = "bookings_90d") -> go.Figure:
     title = "Booking funnel" + (f" · exits: {exit_text}" if exit_text else "")
     if not df[measure].sum():
         return _empty_figure(title, "No bookings")
+    at_stage = stages[measure].to_list()
+    reached = [sum(at_stage[position:]) for position in range(len(at_stage))]
     fig = go.Figure(go.Funnel(y=[booking_type_label(s) for s in stages["status"].to_list()],
-                              x=stages[measure].to_list(), textinfo="value+percent initial",
+                              x=reached, textinfo="value+percent initial",
+                              customdata=at_stage, hovertemplate="%{y}: %{x:,} reached, %{customdata:,} there now"
+                              "<extra></extra>",
                               marker={"color": RECOGNIZED_COLOR}))
     fig.update_layout(title=title, height=380, margin={"l": 10, "r": 10, "t": 60, "b": 10})
     return fig

@@ -147,8 +147,17 @@ def test_funnel_in_stage_order_with_exits_in_the_title():
     funnel = pl.DataFrame({"stage_order": [2, 1, 3], "status": ["COMPLETED", "DRAFT", "CANCELLED"],
                            "is_funnel_stage": [True, True, False], "bookings_90d": [3, 9, 2]})
     fig = charts.funnel_figure(funnel)
-    assert list(fig.data[0].y) == ["Draft", "Completed"] and list(fig.data[0].x) == [9, 3]
+    # reached: 9 drafts + 3 completed got to Draft at least; never more than 100 % of the first stage
+    assert list(fig.data[0].y) == ["Draft", "Completed"] and list(fig.data[0].x) == [12, 3]
+    assert list(fig.data[0].customdata) == [9, 3]  # where they are now, on hover
     assert "exits: Cancelled 2" in fig.layout.title.text
+
+
+def test_funnel_never_exceeds_its_first_stage_when_few_are_still_drafts():
+    funnel = pl.DataFrame({"stage_order": [1, 2, 3], "status": ["DRAFT", "CONFIRMED", "COMPLETED"],
+                           "is_funnel_stage": [True, True, True], "bookings_90d": [1, 40, 71]})
+    x = list(charts.funnel_figure(funnel).data[0].x)
+    assert x == [112, 111, 71] and all(later <= earlier for earlier, later in zip(x, x[1:]))
 
 
 def test_receivables_aging_calls_out_over_90_days():
