@@ -75,8 +75,11 @@ def ingest(settings: Settings, tenant_ids: Sequence[str] | None = None,
         marked_at = mark_pending(conn, tenant_ids)  # None: every tenant
         with open_operational(settings.operational_database_url) as reader:
             extraction = extract_operational(reader, conn, tenant_ids, progress, mode)
-        if tenant_ids is not None and marked_at is not None:  # the rows are committed: say which tables changed
-            narrow_marks(conn, marked_at, extraction.changed_tables())
+        if marked_at is not None:  # the rows are committed: say which tables changed
+            if tenant_ids is not None:
+                narrow_marks(conn, marked_at, extraction.changed_tables())
+            elif read_every_tenant_from_watermarks(extraction):
+                narrow_marks(conn, marked_at, extraction.changed_tables(), every_tenant=True)
         quarantined = quarantine_operational_rows(conn, progress)
         ensure_file_tables(conn)
         mark_pending(conn, tenants_with_landing_files(settings.resolved_landing_dir, known_tenants(conn)))
@@ -90,6 +93,14 @@ def ingest(settings: Settings, tenant_ids: Sequence[str] | None = None,
             _say(progress, f"file drops: {len(drops.files)} files, {drops.rows_loaded} rows loaded, "
                            f"{drops.rows_quarantined} quarantined")
         return IngestResult(extraction=extraction, file_drops=drops, quarantined=quarantined)
+
+
+def read_every_tenant_from_watermarks(extraction) -> bool:
+    """An extraction of all tenants that read each of them from its watermarks (none read whole,
+    none removed): its changed tables then describe every tenant, and the "every tenant" mark can
+    be narrowed to them (a refresh where nothing changed then builds nothing)."""
+    return (bool(extraction.tenant_ids) and not extraction.whole_tenants and not extraction.removed_tenants
+            and set(extraction.changed_tables()) == set(extraction.tenant_ids))
 
 
 def quarantine_operational_rows(conn, progress: Progress | None = None) -> tuple[tuple[str, str, str, str], ...]:

@@ -57,18 +57,22 @@ def mark_pending(conn: duckdb.DuckDBPyConnection, tenant_ids: Iterable[str] | No
 
 
 def narrow_marks(conn: duckdb.DuckDBPyConnection, marked_at: dt.datetime,
-                 changed: Mapping[str, Iterable[str]]) -> None:
+                 changed: Mapping[str, Iterable[str]], *, every_tenant: bool = False) -> None:
     """Replace the every-table marks made at ``marked_at`` for the tenants in ``changed`` (tenant →
     the raw tables whose rows were written for it, possibly none) with one mark per table, in one
-    transaction. Call it only once those rows are committed: until then the broad marks stand."""
+    transaction. Call it only once those rows are committed: until then the broad marks stand.
+    ``every_tenant``: ``changed`` covers every tenant the source has, so the "every tenant" mark
+    made at ``marked_at`` is replaced too (an extraction of all tenants that read each of them
+    from its watermarks, none whole and none removed)."""
     if not changed:
         return
     _ensure_table(conn)
     rows = [[tenant_id, marked_at, table] for tenant_id, tables in sorted(changed.items())
             for table in (sorted(set(tables)) or [NO_TABLE])]
+    tenants = sorted(changed) + ([EVERY_TENANT] if every_tenant else [])
     with transaction(conn):  # a failing rollback never hides the real error
         conn.execute(f"DELETE FROM main.{PENDING_TABLE} WHERE marked_at = ? AND table_name = ? "
-                     "AND list_contains(?, tenant_id)", [marked_at, EVERY_TABLE, sorted(changed)])
+                     "AND list_contains(?, tenant_id)", [marked_at, EVERY_TABLE, tenants])
         conn.executemany(f"INSERT INTO main.{PENDING_TABLE} (tenant_id, marked_at, table_name) VALUES (?, ?, ?)",
                          rows)
 
@@ -114,12 +118,24 @@ def _pending(conn: duckdb.DuckDBPyConnection) -> list[str]:
     return sorted({tenant for tenant, _ in _marks(conn)})
 
 
+def changed_scope(marks: Iterable[tuple[str, str]]) -> list[str] | None:
+    """The build scope of (tenant, table) marks: ``scope_of`` the tenants with a change. Tenants
+    marked only "nothing changed" (``NO_TABLE``) need no build; when every marked tenant is such
+    a tenant, the scope is those tenants (a build of them has nothing to do), however many."""
+    marks = list(marks)
+    changed = {tenant for tenant, table in marks if table != NO_TABLE}
+    if changed or not marks:
+        return scope_of(changed)
+    unchanged = sorted({tenant for tenant, _ in marks})
+    return unchanged if all(TENANT_ID_PATTERN.fullmatch(tenant) for tenant in unchanged) else None
+
+
 def build_scope(build_db: Path) -> list[str] | None:
-    """``scope_of`` the pending marks in ``build_db`` (None when there is no database yet)."""
+    """``changed_scope`` of the pending marks in ``build_db`` (None when there is no database yet)."""
     if not Path(build_db).exists():
         return None
     with closing_quietly(duckdb.connect(str(build_db))) as conn:
-        return scope_of(_pending(conn))
+        return changed_scope(_marks(conn))
 
 
 def scope_tables(build_db: Path, tenant_ids: Iterable[str]) -> list[str] | None:

@@ -7,7 +7,7 @@ import duckdb
 
 from warehouse.pending import (
     EVERY_TABLE, EVERY_TENANT, MAX_SCOPED_TENANTS, NO_TABLE, build_scope, clear_pending, mark_pending, narrow_marks,
-    scope_of, scope_tables, tables_of,
+    changed_scope, scope_of, scope_tables, tables_of,
 )
 
 
@@ -17,6 +17,28 @@ def test_scope_of_marks():
     assert scope_of(["a", EVERY_TENANT]) is None
     assert scope_of([f"t{i}" for i in range(MAX_SCOPED_TENANTS + 1)]) is None
     assert scope_of(["a", "x'); drop table y; --"]) is None       # never reaches SQL
+
+
+def test_tenants_with_nothing_changed_need_no_build():
+    assert changed_scope([]) is None                                              # no marks: everything
+    assert changed_scope([("a", NO_TABLE), ("b", "raw_bookings")]) == ["b"]      # only the changed one
+    assert changed_scope([("a", NO_TABLE), ("a", EVERY_TABLE)]) == ["a"]
+    nothing = [(f"t{i}", NO_TABLE) for i in range(MAX_SCOPED_TENANTS + 5)]
+    assert changed_scope(nothing) == sorted(f"t{i}" for i in range(MAX_SCOPED_TENANTS + 5))  # any number
+    assert changed_scope([(EVERY_TENANT, EVERY_TABLE), ("a", NO_TABLE)]) is None
+
+
+def test_an_every_tenant_mark_is_narrowed_when_asked(tmp_path):
+    db = tmp_path / "build.duckdb"
+    conn = duckdb.connect(str(db))
+    marked_at = mark_pending(conn, None)
+    narrow_marks(conn, marked_at, {"t1": [], "t2": []})                            # not asked: '*' stands
+    conn.close()
+    assert build_scope(db) is None
+    conn = duckdb.connect(str(db))
+    narrow_marks(conn, marked_at, {"t1": [], "t2": ["raw_bookings"]}, every_tenant=True)
+    conn.close()
+    assert build_scope(db) == ["t2"] and scope_tables(db, ["t2"]) == ["raw_bookings"]
 
 
 def test_marks_round_trip(tmp_path):
@@ -57,7 +79,7 @@ def test_marks_narrowed_to_the_tables_written(tmp_path):
     other = mark_pending(conn, ["t3"])                            # someone else's mark: left alone
     narrow_marks(conn, marked_at, {"t1": {"bookings"}, "t2": set()})
     conn.close()
-    assert build_scope(db) == ["t1", "t2", "t3"]
+    assert build_scope(db) == ["t1", "t3"]                        # t2 was looked at: nothing changed
     assert scope_tables(db, ["t1"]) == ["bookings"]
     assert scope_tables(db, ["t2"]) == []                         # looked at, nothing changed
     assert scope_tables(db, ["t1", "t2"]) == ["bookings"]

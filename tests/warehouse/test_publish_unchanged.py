@@ -188,8 +188,10 @@ def test_a_recovered_tenant_is_published_even_with_unchanged_content(settings):
     assert read_status(published, "tenant-a") is None
 
 
-def test_refresh_twice_with_no_change_then_one_booking(app_env):
-    """End to end: the second refresh keeps every version; a changed booking republishes its tenant."""
+def test_refresh_twice_with_no_change_then_one_booking(app_env, monkeypatch):
+    """End to end: the second refresh runs no dbt and keeps every version; a changed booking
+    builds and republishes its tenant only."""
+    from warehouse import dbt_runner
     from operational.db import create_schema, make_engine
     from operational.generator import generate
     from operational.enums import BookingStatus
@@ -209,7 +211,16 @@ def test_refresh_twice_with_no_change_then_one_booking(app_env):
     checked = {t: read_checked(tenant_dir(published, t)) for t in ids}
     platform = read_pointer(platform_dir(published))
 
+    builds: list = []
+    real_invoke = dbt_runner.invoke_dbt_outcome
+
+    def counting_invoke(*args, **kwargs):
+        builds.append(kwargs.get("tenant_scope"))
+        return real_invoke(*args, **kwargs)
+
+    monkeypatch.setattr(dbt_runner, "invoke_dbt_outcome", counting_invoke)
     quiet = pipeline.refresh(settings)
+    assert builds == []  # nothing changed anywhere: the all-tenant refresh builds nothing
     assert quiet.publication.tenant_ids == () and sorted(quiet.publication.kept) == ids
     assert {t: current_version(published, t) for t in ids} == versions
     assert {t: sorted(p.name for p in tenant_dir(published, t).iterdir() if p.is_dir()) for t in ids} == folders
@@ -231,6 +242,7 @@ def test_refresh_twice_with_no_change_then_one_booking(app_env):
             final_price=Booking.final_price + 1, updated_at=dt.datetime.now(dt.timezone.utc)))
     engine.dispose()
     busy = pipeline.refresh(settings)
+    assert builds == [[changed]]  # one build, limited to the tenant whose booking changed
     assert busy.publication.tenant_ids == (changed,) and busy.publication.kept == tuple(ids[1:])
     assert current_version(published, changed) != versions[changed]
     assert current_version(published, ids[1]) == versions[ids[1]]
