@@ -24,6 +24,7 @@ import duckdb
 import polars as pl
 import streamlit as st
 
+from auditoryx.errors import AuditoryxError
 from dashboards.queries import (  # noqa: F401 - build_failure(s) re-exported for the pages
     DashboardUnavailable,
     SnapshotRef,
@@ -36,7 +37,15 @@ from dashboards.queries import (  # noqa: F401 - build_failure(s) re-exported fo
     snapshot_ref,
 )
 from operational.permissions import Action, Actor, Resource, require_permission
-from warehouse.layout import PUBLISHED_QUALITY_TABLES, DamagedPointer, platform_dir, read_pointer
+from warehouse.layout import (
+    PUBLISHED_QUALITY_TABLES,
+    DamagedPointer,
+    last_refresh,
+    platform_dir,
+    read_checked,
+    read_pointer,
+    tenant_dir,
+)
 from warehouse.reader import SnapshotNotFound, TenantSnapshot, open_platform_snapshot, open_version_folder
 
 log = logging.getLogger(__name__)
@@ -189,22 +198,42 @@ def platform_data(actor: Actor) -> PlatformData | None:
         return None
     published_dir = str(Path(_published_dir()).resolve())
     try:
-        meta = _fetch_platform(published_dir, version, _SQL_PLATFORM_META).row(0, named=True)
+        meta = dict(_fetch_platform(published_dir, version, _SQL_PLATFORM_META).row(0, named=True))
         overview = _fetch_platform(published_dir, version, _SQL_PLATFORM_OVERVIEW)
         tenants = _fetch_platform(published_dir, version, _SQL_PLATFORM_TENANTS)
     except (duckdb.Error, SnapshotNotFound) as error:
         log.warning("platform snapshot %s unreadable: %s", version, error)
         raise DashboardUnavailable(f"platform snapshot {version} could not be read") from error
+    # a refresh that changed nothing keeps the version but checked it: the later time is the refresh
+    meta["refreshed_at"] = last_refresh(meta.get("refreshed_at"), read_checked(platform_dir(Path(published_dir))))
     return PlatformData(version=version, meta=meta, overview=overview, tenants=with_status_columns(tenants))
 
 
-def freshness_rows(tenants: pl.DataFrame, failures: dict, now: dt.datetime, freshness_hours: float) -> list[dict]:
-    """Per tenant: its published snapshot's age, whether it is stale, and its build failure now
-    (``failures``: tenant → TenantStatus, live) or as the platform snapshot recorded it. Pure."""
+def tenant_checks(tenant_ids) -> dict[str, dt.datetime]:
+    """Tenant → when a refresh last checked its published version (its CHECKED_AT): a tenant
+    whose content did not change keeps its version, published earlier, but is not stale."""
+    published_dir = Path(_published_dir())
+    checks = {}
+    for tenant_id in tenant_ids:
+        try:
+            when = read_checked(tenant_dir(published_dir, tenant_id))
+        except AuditoryxError:  # not a tenant id (never from the platform snapshot): no check time
+            when = None
+        if when is not None:
+            checks[tenant_id] = when
+    return checks
+
+
+def freshness_rows(tenants: pl.DataFrame, failures: dict, now: dt.datetime, freshness_hours: float,
+                   checks: dict[str, dt.datetime] | None = None) -> list[dict]:
+    """Per tenant: the age of its last refresh (the later of its version's publication and the
+    last check of it, ``checks``: tenant → CHECKED_AT), whether it is stale, and its build failure
+    now (``failures``: tenant → TenantStatus, live) or as the platform snapshot recorded it. Pure."""
     rows = []
     threshold = dt.timedelta(hours=freshness_hours)
+    checks = checks or {}
     for row in tenants.iter_rows(named=True):
-        published = row.get("snapshot_published_at")
+        published = last_refresh(row.get("snapshot_published_at"), checks.get(row["tenant_id"]))
         age = None if published is None else max(now - published, dt.timedelta(0))
         status = failures.get(row["tenant_id"])
         if status is not None:

@@ -69,7 +69,8 @@ if platform is not None:
 
     t = platform.tenants
     live_failures = queries.build_failures()
-    fresh = {r["tenant_id"]: r for r in quality_queries.freshness_rows(t, live_failures, now, threshold)}
+    checks = quality_queries.tenant_checks(t["tenant_id"].to_list())
+    fresh = {r["tenant_id"]: r for r in quality_queries.freshness_rows(t, live_failures, now, threshold, checks)}
     st.subheader("Activity, revenue and freshness per tenant")
     st.caption(f"Published: when the version each tenant's users see was published; stale after {threshold:g} "
                "hours. Last failure: the build failure a tenant has now (it keeps its last good version).")

@@ -36,3 +36,17 @@ def test_freshness_and_failure_per_tenant():
     assert rows["stale"]["stale"] and rows["never"]["stale"] and rows["never"]["age"] is None
     assert rows["recorded"]["failure"] == "since 2026-11-30T08:00:00Z: dbt test x: 2 failing rows"
     assert rows["live"]["failure"] == "since 2026-12-01T09:00:00Z: no FX rate; cross-tenant artist"
+    # a tenant whose content did not change keeps its version (published 30 h ago) but was checked
+    checked = {r["tenant_id"]: r for r in freshness_rows(tenants, live, NOW, 26,
+                                                          {"stale": NOW - dt.timedelta(minutes=5)})}
+    assert not checked["stale"]["stale"] and checked["stale"]["age"] == dt.timedelta(minutes=5)
+
+
+def test_tenant_checks_read_each_tenants_check_time(app_env):
+    from dashboards.quality_queries import tenant_checks
+    from warehouse.layout import tenant_dir, write_checked
+
+    folder = tenant_dir(app_env.published_dir, "tenant-a")
+    folder.mkdir(parents=True)
+    write_checked(folder, NOW)
+    assert tenant_checks(["tenant-a", "tenant-b", "../etc"]) == {"tenant-a": NOW}
