@@ -1,14 +1,18 @@
 """A real refresh over two generated tenants; tenant B holds a canary artist that A must never see."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
+import os
+from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from auditoryx.pipeline import refresh
+from auditoryx.settings import Settings, get_settings
 from operational.db import create_schema, make_engine
 from operational.generator import generate
 from operational.models import Artist, Booking
@@ -46,3 +50,26 @@ def refreshed(app_env):
     tenants = populate(app_env.operational_database_url, app_env.as_of)
     refresh(app_env)
     return app_env, tenants
+
+
+def world_env(root: Path, as_of: dt.date, password: str) -> dict[str, str]:
+    """The AUDITORYX_* variables of a world kept under ``root`` (SQLite operational database)."""
+    return {
+        "AUDITORYX_VAR_DIR": str(root / "var"),
+        "AUDITORYX_OPERATIONAL_URL": f"sqlite:///{root / 'operational.sqlite'}",
+        "AUDITORYX_WAREHOUSE_DIR": str(root / "warehouse"),
+        "AUDITORYX_AS_OF": as_of.isoformat(),
+        "AUDITORYX_DEMO_PASSWORD": password,
+    }
+
+
+@contextlib.contextmanager
+def only_these_settings(env: dict[str, str]):
+    """Exactly ``env``'s AUDITORYX_* variables while building a module's world; yields its Settings."""
+    with pytest.MonkeyPatch.context() as mp:
+        for name in [n for n in os.environ if n.startswith("AUDITORYX_")]:
+            mp.delenv(name)
+        for name, value in env.items():
+            mp.setenv(name, value)
+        settings: Settings = get_settings()
+        yield settings

@@ -200,6 +200,21 @@ def server(world, tmp_path_factory, playwright_api):
         yield base_url
 
 
+@pytest.fixture(scope="module")
+def browser(playwright_api, tmp_path_factory):
+    """One headless Chromium for a module (each importing module gets its own)."""
+    sync_playwright, _expect, executable = playwright_api
+    home = tmp_path_factory.mktemp("e2e-browser-home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))  # the Playwright driver and Chromium write here
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+            try:
+                yield browser
+            finally:
+                browser.close()
+
+
 @pytest.fixture
 def page(playwright_api, tmp_path, monkeypatch):
     sync_playwright, _expect, executable = playwright_api

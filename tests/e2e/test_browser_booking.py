@@ -26,11 +26,10 @@ from sqlalchemy.orm import Session
 
 from auditoryx.locking import exclusive_lock
 from auditoryx.pipeline import refresh
-from auditoryx.settings import get_settings
 from operational.db import make_engine
 from operational.models import Artist
 from tests.conftest import AS_OF
-from tests.e2e.conftest import populate
+from tests.e2e.conftest import only_these_settings, populate, world_env
 from tests.e2e.test_browser import (  # noqa: F401 - fixtures: this module gets its own instances
     UI_TIMEOUT_MS,
     metric_value,
@@ -53,19 +52,8 @@ UPDATE_TIMEOUT_MS = 60_000
 def booking_world(tmp_path_factory):
     """Generated tenants A and B, plus an active artist of A without bookings, refreshed once."""
     root = tmp_path_factory.mktemp("e2e-booking-world")
-    env = {
-        "AUDITORYX_VAR_DIR": str(root / "var"),
-        "AUDITORYX_OPERATIONAL_URL": f"sqlite:///{root / 'operational.sqlite'}",
-        "AUDITORYX_WAREHOUSE_DIR": str(root / "warehouse"),
-        "AUDITORYX_AS_OF": AS_OF.isoformat(),
-        "AUDITORYX_DEMO_PASSWORD": PASSWORD,
-    }
-    with pytest.MonkeyPatch.context() as mp:
-        for name in [n for n in os.environ if n.startswith("AUDITORYX_")]:
-            mp.delenv(name)
-        for name, value in env.items():
-            mp.setenv(name, value)
-        settings = get_settings()
+    env = world_env(root, AS_OF, PASSWORD)
+    with only_these_settings(env) as settings:
         tenant_a, _tenant_b = populate(settings.operational_database_url, AS_OF)
         engine = make_engine(settings.operational_database_url)
         try:

@@ -39,7 +39,6 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from auditoryx.pipeline import refresh
-from auditoryx.settings import get_settings
 from dashboards.formatting import (
     format_count,
     format_date,
@@ -52,8 +51,9 @@ from dashboards.formatting import (
 from operational.db import make_engine
 from operational.models import Artist, Booking
 from tests.conftest import AS_OF
-from tests.e2e.conftest import CANARY, populate
+from tests.e2e.conftest import CANARY, only_these_settings, populate, world_env
 from tests.e2e.test_browser import (  # noqa: F401 - fixtures: this module gets its own instances
+    browser,
     CHROMIUM_ARGS,
     ROOT,
     UI_TIMEOUT_MS,
@@ -88,19 +88,8 @@ TOP_CHART = ".st-key-top_performers_chart"
 def exec_world(tmp_path_factory):
     """Tenants A (USD), B (EUR, with the canary) and C (JPY) generated and refreshed once on SQLite."""
     root = tmp_path_factory.mktemp("e2e-executive-world")
-    env = {
-        "AUDITORYX_VAR_DIR": str(root / "var"),
-        "AUDITORYX_OPERATIONAL_URL": f"sqlite:///{root / 'operational.sqlite'}",
-        "AUDITORYX_WAREHOUSE_DIR": str(root / "warehouse"),
-        "AUDITORYX_AS_OF": AS_OF.isoformat(),
-        "AUDITORYX_DEMO_PASSWORD": PASSWORD,
-    }
-    with pytest.MonkeyPatch.context() as mp:
-        for name in [n for n in os.environ if n.startswith("AUDITORYX_")]:
-            mp.delenv(name)
-        for name, value in env.items():
-            mp.setenv(name, value)
-        settings = get_settings()
+    env = world_env(root, AS_OF, PASSWORD)
+    with only_these_settings(env) as settings:
         tenants = populate(settings.operational_database_url, AS_OF, tenants=3)
         started = time.monotonic()
         with open(root / "first-refresh.log", "w") as log, contextlib.redirect_stdout(log):
@@ -117,20 +106,6 @@ def exec_server(exec_world, tmp_path_factory, playwright_api):
     env.update(exec_world.env)
     with streamlit_server(tmp_path_factory.mktemp("e2e-executive-streamlit"), env) as base_url:
         yield base_url
-
-
-@pytest.fixture(scope="module")
-def browser(playwright_api, tmp_path_factory):
-    sync_playwright, _expect, executable = playwright_api
-    home = tmp_path_factory.mktemp("e2e-executive-browser-home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HOME", str(home))  # the Playwright driver and Chromium write here
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-            try:
-                yield browser
-            finally:
-                browser.close()
 
 
 @pytest.fixture

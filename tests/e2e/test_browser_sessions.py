@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_browser import (  # noqa: F401 - fixtures: this module gets its own instances
+    browser,
     CHROMIUM_ARGS,
     UI_TIMEOUT_MS,
     playwright_api,
@@ -53,20 +54,6 @@ WATCH_SCRIPT = """
   new MutationObserver(check).observe(document, {childList: true, subtree: true, characterData: true});
 })();
 """
-
-
-@pytest.fixture(scope="module")
-def browser(playwright_api, tmp_path_factory):
-    sync_playwright, _expect, executable = playwright_api
-    home = tmp_path_factory.mktemp("e2e-browser-home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HOME", str(home))  # the Playwright driver and Chromium write here
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-            try:
-                yield browser
-            finally:
-                browser.close()
 
 
 @pytest.fixture
