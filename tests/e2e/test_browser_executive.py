@@ -290,6 +290,24 @@ def _open_list(page, expect, combobox, attempts: int = 3) -> None:
             _wait_idle(page)
 
 
+def _choose_first_option(page, expect, combobox, attempts: int = 3) -> str:
+    """Open a select box and choose its first option; returns the option's text. A rerun of the
+    page (a refresh publishing meanwhile) can close the list under the pointer: open it again."""
+    for attempt in range(attempts):
+        _open_list(page, expect, combobox)
+        first = page.get_by_role("option").first
+        try:
+            name = first.inner_text(timeout=5_000).strip()
+            first.click(timeout=5_000)
+            return name
+        except Exception as error:  # noqa: BLE001 - Playwright's TimeoutError (no import: it may be missing)
+            if type(error).__name__ != "TimeoutError" or attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
+            _wait_idle(page)
+    raise AssertionError("unreachable")
+
+
 def _top_artist(world, tenant_id: str) -> tuple[str, str]:
     """(id, name shown) of the tenant's top performer of the last 30 days: the largest recognized
     revenue in fct_bookings_daily, shown by its stage name (legal name when it has none)."""
@@ -385,17 +403,8 @@ def _journey(page, expect, world, base_url: str, shots=None, mid_session=None) -
     assert projects.height > 0
     expect(metric_value(page, "Projects")).to_have_text(format_count(projects.height))
     _wait_idle(page)
-    _open_list(page, expect, page.get_by_role("combobox", name="Project", exact=True))
-    first = page.get_by_role("option").first
-    project_name = first.inner_text().strip()
     clicked = time.monotonic()
-    try:
-        first.click(timeout=5_000)
-    except Exception as error:  # noqa: BLE001 - Playwright's TimeoutError (no import: it may be missing)
-        if type(error).__name__ != "TimeoutError":
-            raise
-        first.focus()  # the list still moving while the page reruns: choose the option by keyboard
-        page.keyboard.press("Enter")
+    project_name = _choose_first_option(page, expect, page.get_by_role("combobox", name="Project", exact=True))
     expect(page.get_by_role("heading", name=project_name, exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
     timings["project picked → details"] = time.monotonic() - clicked
     project = projects.filter(pl.col("name") == project_name).row(0, named=True)
