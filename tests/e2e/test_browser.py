@@ -216,6 +216,17 @@ def browser(playwright_api, tmp_path_factory):
 
 
 @pytest.fixture
+def context(browser):
+    """A fresh browser context (cookies, storage) at 1440 x 900 for one test."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(UI_TIMEOUT_MS)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
 def page(playwright_api, tmp_path, monkeypatch):
     sync_playwright, _expect, executable = playwright_api
     monkeypatch.setenv("HOME", str(tmp_path))  # the Playwright driver and Chromium write here

@@ -54,6 +54,7 @@ from tests.conftest import AS_OF
 from tests.e2e.conftest import CANARY, only_these_settings, populate, world_env
 from tests.e2e.test_browser import (  # noqa: F401 - fixtures: this module gets its own instances
     browser,
+    context,
     CHROMIUM_ARGS,
     ROOT,
     UI_TIMEOUT_MS,
@@ -106,16 +107,6 @@ def exec_server(exec_world, tmp_path_factory, playwright_api):
     env.update(exec_world.env)
     with streamlit_server(tmp_path_factory.mktemp("e2e-executive-streamlit"), env) as base_url:
         yield base_url
-
-
-@pytest.fixture
-def context(browser):
-    context = browser.new_context(viewport=WIDE)
-    context.set_default_timeout(UI_TIMEOUT_MS)
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ import pytest
 
 from tests.e2e.test_browser import (  # noqa: F401 - fixtures: this module gets its own instances
     browser,
+    context,
     CHROMIUM_ARGS,
     UI_TIMEOUT_MS,
     playwright_api,
@@ -54,16 +55,6 @@ WATCH_SCRIPT = """
   new MutationObserver(check).observe(document, {childList: true, subtree: true, characterData: true});
 })();
 """
-
-
-@pytest.fixture
-def context(browser):
-    context = browser.new_context(viewport=VIEWPORTS["1440x900"])
-    context.set_default_timeout(UI_TIMEOUT_MS)
-    try:
-        yield context
-    finally:
-        context.close()
 
 
 @pytest.fixture
