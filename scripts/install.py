@@ -88,7 +88,9 @@ def install_with_uv(python: str, options: dict[str, str]) -> bool:
     if uv is None:
         print("installer: uv is not available; using pip", flush=True)
         return False
-    command = [uv, "pip", "install", "--quiet", "--python", python, "-e", REQUIREMENT]
+    # --compile-bytecode: pip writes .pyc files at install, uv does not; with PYTHONDONTWRITEBYTECODE
+    # set (as on these machines) every process would compile each imported module again (+1-3 s)
+    command = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", python, "-e", REQUIREMENT]
     for path in constraint_files(options):
         command += ["-c", path]
     done = subprocess.run(command, cwd=PROJECT, env=uv_environment(options, dict(os.environ)))
@@ -103,6 +105,15 @@ def install_with_pip(python: str) -> None:
                     "-e", REQUIREMENT], cwd=PROJECT, check=True)
 
 
+PROJECT_PACKAGES = ("auditoryx", "operational", "ingestion", "warehouse", "pipelines", "dashboards", "reports", "api")
+
+
+def compile_project(python: str) -> None:
+    """The editable project's own modules as .pyc too (0.4 s once; ~0.5 s less per process start).
+    A module edited later is compiled in memory again, as without this."""
+    subprocess.run([python, "-m", "compileall", "-q", *PROJECT_PACKAGES], cwd=PROJECT, stdout=subprocess.DEVNULL)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("venv", type=Path)
@@ -110,12 +121,12 @@ def main(argv: list[str] | None = None) -> int:
                         default=os.environ.get("AUDITORYX_INSTALLER", "auto") or "auto")
     args = parser.parse_args(argv)
     python = str((args.venv / "bin" / "python").absolute())
-    if args.installer != "pip" and install_with_uv(python, _pip_options(python)):
-        return 0
-    if args.installer == "uv":
-        print("installer: uv was required (--installer uv) and failed", file=sys.stderr)
-        return 1
-    install_with_pip(python)
+    if args.installer == "pip" or not install_with_uv(python, _pip_options(python)):
+        if args.installer == "uv":
+            print("installer: uv was required (--installer uv) and failed", file=sys.stderr)
+            return 1
+        install_with_pip(python)
+    compile_project(python)
     return 0
 
 
