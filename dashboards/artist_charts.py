@@ -10,6 +10,8 @@ import datetime as dt
 import plotly.graph_objects as go
 import polars as pl
 
+from dashboards.charts import chart_layout
+
 BOOKINGS_COLOR = "#2563eb"
 REVENUE_COLOR = "#16a34a"
 HOURS_COLOR = "#9333ea"
@@ -24,14 +26,14 @@ def performance_figure(monthly: pl.DataFrame, currency: str | None = None, accen
     missing = [c for c in PERFORMANCE_COLUMNS if c not in monthly.columns]
     if missing:
         raise ValueError(f"missing columns: {', '.join(missing)}")
-    title = "Monthly performance: completed bookings and " + (f"recognized revenue ({currency})" if currency
-                                                               else "hours delivered")
+    title = f"Monthly performance ({currency})" if currency else "Monthly performance"
+    subtitle = "Completed bookings and " + ("recognized revenue" if currency else "hours delivered")
     fig = go.Figure()
     if monthly.is_empty() or not monthly["completed_bookings"].sum():
-        fig.update_layout(title=title, height=340, xaxis={"visible": False}, yaxis={"visible": False},
-                          annotations=[{"text": "No completed bookings in this period", "showarrow": False,
-                                        "font": {"size": 14}}])
-        return fig
+        return chart_layout(fig, title, subtitle, height=340, legend=False, xaxis={"visible": False},
+                            yaxis={"visible": False},
+                            annotations=[{"text": "No completed bookings in this period", "showarrow": False,
+                                          "font": {"size": 14}}])
     months = monthly["month"].to_list()
     fig.add_bar(x=months, y=monthly["completed_bookings"].to_list(), name="Completed bookings",
                 marker_color=accent or BOOKINGS_COLOR, hovertemplate="Completed bookings: %{y:,d}<extra></extra>")
@@ -46,11 +48,9 @@ def performance_figure(monthly: pl.DataFrame, currency: str | None = None, accen
                         hovertemplate="Hours delivered: %{y:,.1f}<extra></extra>")
         second_title = "Hours"
     half_month = dt.timedelta(days=15)
-    fig.update_layout(
-        title=title,
+    return chart_layout(
+        fig, title, subtitle,
         height=360,
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
         hovermode="x unified",
         xaxis={"title": None, "tickformat": "%b %Y", "dtick": "M1" if len(months) <= 18 else "M3",
                "range": [months[0] - half_month, months[-1] + half_month]},
@@ -58,4 +58,3 @@ def performance_figure(monthly: pl.DataFrame, currency: str | None = None, accen
         yaxis2={"title": second_title, "overlaying": "y", "side": "right", "rangemode": "tozero",
                 "tickformat": ",.0f", "showgrid": False},
     )
-    return fig

@@ -5,6 +5,7 @@ Money columns arrive as exact decimals; they become floats here only to be drawn
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from typing import Any
 
 import plotly.graph_objects as go
@@ -60,24 +61,63 @@ def _months(first: dt.date, last: dt.date) -> list[dt.date]:
     return out
 
 
-def _empty_figure(title: str, message: str) -> go.Figure:
-    fig = go.Figure()
+# Shared layout. Streamlit draws a chart as wide as its column, from ~340 px on a 390 px phone to
+# ~1300 px: the title (short, with its details on a smaller line under it) is wrapped to lines that
+# fit the narrowest column, and the legend sits under the plot area, where it wraps into rows
+# without ever reaching the title.
+TITLE_LINE_CHARS = 34  # 16 px bold: ~9 px a character, a line fits a ~330 px wide chart
+SUBTITLE_LINE_CHARS = 46  # 13 px
+TITLE_FONT, SUBTITLE_FONT = 16, 13
+_TITLE_LINE_PX, _SUBTITLE_LINE_PX, _TITLE_PAD_PX = 22, 18, 12
+LEGEND_PX = 44  # added to a figure's height for a legend row (more rows take it from the plot area)
+
+
+def wrap_title(text: str | None, width: int) -> list[str]:
+    """``text`` as lines of at most ``width`` characters, broken between words only (a word
+    longer than ``width`` stays whole): what a chart title shows, one ``<br>`` between lines."""
+    return textwrap.wrap(str(text or ""), width, break_long_words=False, break_on_hyphens=False)
+
+
+def chart_layout(fig: go.Figure, title: str, subtitle: str | None = None, *, height: int,
+                 legend: bool = True, **layout: Any) -> go.Figure:
+    """The layout every chart shares: ``title`` at the top left (wrapped to fit a phone), an
+    optional ``subtitle`` line of details under it, the top margin as tall as these lines, and
+    the legend (when ``legend``) horizontal below the plot area; ``layout`` adds the chart's own
+    settings (axes, bar mode…). ``height`` is the figure's height without the legend."""
+    title_lines = wrap_title(title, TITLE_LINE_CHARS)
+    subtitle_lines = wrap_title(subtitle, SUBTITLE_LINE_CHARS)
+    top = (_TITLE_PAD_PX * 2 + _TITLE_LINE_PX * len(title_lines)
+           + (_SUBTITLE_LINE_PX * len(subtitle_lines) + _TITLE_PAD_PX // 2 if subtitle_lines else 0))
+    title_spec: dict[str, Any] = {
+        "text": "<br>".join(title_lines), "font": {"size": TITLE_FONT},
+        "x": 0, "xref": "container", "xanchor": "left", "y": 1, "yref": "container", "yanchor": "top",
+        "pad": {"t": _TITLE_PAD_PX, "l": 10},
+    }
+    if subtitle_lines:
+        title_spec["subtitle"] = {"text": "<br>".join(subtitle_lines), "font": {"size": SUBTITLE_FONT}}
     fig.update_layout(
-        title=title,
-        xaxis={"visible": False},
-        yaxis={"visible": False},
-        annotations=[{"text": message, "showarrow": False, "font": {"size": 14}}],
-        height=360,
+        title=title_spec,
+        height=height + (LEGEND_PX if legend else 0),
+        margin={"l": 10, "r": 10, "t": top, "b": 10},
+        showlegend=legend,
+        **({"legend": {"orientation": "h", "xref": "container", "x": 0, "xanchor": "left",
+                       "yref": "container", "y": 0, "yanchor": "bottom", "title": {"text": None}}}
+           if legend else {}),
+        **layout,
     )
     return fig
 
 
-def _layout(fig: go.Figure, title: str, currency: str, months: list[dt.date]) -> go.Figure:
-    fig.update_layout(
-        title=title,
+def _empty_figure(title: str, message: str, subtitle: str | None = None) -> go.Figure:
+    return chart_layout(go.Figure(), title, subtitle, height=360, legend=False,
+                        xaxis={"visible": False}, yaxis={"visible": False},
+                        annotations=[{"text": message, "showarrow": False, "font": {"size": 14}}])
+
+
+def _layout(fig: go.Figure, title: str, currency: str, months: list[dt.date], subtitle: str | None = None) -> go.Figure:
+    chart_layout(
+        fig, title, subtitle,
         height=380,
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
         hovermode="x unified",
         yaxis={"title": currency, "tickformat": ",.0f", "rangemode": "tozero"},
         xaxis={"title": None, "tickformat": "%b %Y", "dtick": "M1" if len(months) <= 18 else "M3"},
@@ -122,10 +162,10 @@ def revenue_trend_figure(
 ) -> go.Figure:
     """Grouped bars per month: recognized vs pipeline revenue (summed over booking types);
     recognized revenue in the tenant's ``accent`` colour when given."""
-    title = f"Monthly revenue ({currency}): recognized vs pipeline"
+    title, subtitle = f"Monthly revenue ({currency})", "Recognized vs pipeline"
     totals = monthly_totals(frame, first_month, last_month)
     if totals.is_empty() or not (totals["recognized_revenue"].abs().sum() or totals["pipeline_revenue"].abs().sum()):
-        return _empty_figure(title, "No revenue in this period")
+        return _empty_figure(title, "No revenue in this period", subtitle)
     months = totals["month"].to_list()
     fig = go.Figure()
     for column, name, color in (
@@ -140,7 +180,7 @@ def revenue_trend_figure(
             hovertemplate=f"{name}: %{{y:{money_format(currency)}}} {currency}<extra></extra>",
         )
     fig.update_layout(barmode="group")
-    return _layout(fig, title, currency, months)
+    return _layout(fig, title, currency, months, subtitle)
 
 
 def revenue_by_type_figure(
@@ -154,12 +194,12 @@ def revenue_by_type_figure(
     df = _as_polars(frame)
     _require(df, ("month", "booking_type", measure))
     label = measure.removesuffix("_revenue").capitalize()
-    title = f"{label} revenue by booking type ({currency})"
+    title, subtitle = f"{label} revenue ({currency})", "By booking type"
     by_type = (
         df.group_by("month", "booking_type").agg(pl.col(measure).sum()).filter(pl.col(measure) != 0)
     )
     if by_type.is_empty():
-        return _empty_figure(title, f"No {label.lower()} revenue in this period")
+        return _empty_figure(title, f"No {label.lower()} revenue in this period", subtitle)
     months = _months(
         first_month or by_type["month"].min(), last_month or by_type["month"].max()
     )
@@ -181,7 +221,7 @@ def revenue_by_type_figure(
             hovertemplate=f"{name}: %{{y:{money_format(currency)}}} {currency}<extra></extra>",
         )
     fig.update_layout(barmode="stack")
-    return _layout(fig, title, currency, months)
+    return _layout(fig, title, currency, months, subtitle)
 
 
 # booking calendar
@@ -252,17 +292,14 @@ def calendar_figure(frame: Any, start: dt.datetime, end: dt.datetime, tz_name: s
             hovertemplate=f"%{{customdata[0]}}<br>%{{y}} · {name}<br>%{{customdata[1]}} – %{{customdata[2]}}"
                           "<extra></extra>",
         )
-    fig.update_layout(
-        title=title,
+    return chart_layout(
+        fig, title,
         barmode="overlay",
         height=max(260, 120 + 44 * len(artists)),
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
         xaxis={"type": "date", "range": [_naive(start, tz_name).isoformat(), _naive(end, tz_name).isoformat()],
                "title": None},
         yaxis={"title": None, "categoryorder": "array", "categoryarray": artists[::-1], "type": "category"},
     )
-    return fig
 
 
 MILESTONE_STATUS_COLORS = {
@@ -290,16 +327,16 @@ def milestone_timeline_figure(frame: Any, as_of: dt.date, by: str = "project") -
 
     ``frame`` has columns project, title, status, due_date (a date or None)."""
     df = frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
-    title = f"Milestones by due date (as of {as_of.isoformat()})"
+    title, subtitle = "Milestones by due date", f"As of {as_of.isoformat()}"
     if df.is_empty():
-        return _empty_figure(title, "No milestones")
+        return _empty_figure(title, "No milestones", subtitle)
     _require(df, MILESTONE_COLUMNS)
     undated = df.filter(pl.col("due_date").is_null()).height
     df = df.filter(pl.col("due_date").is_not_null())
     if undated:
-        title += f" · {undated} without a due date"
+        subtitle += f" · {undated} without a due date"
     if df.is_empty():
-        return _empty_figure(title, "No milestone has a due date")
+        return _empty_figure(title, "No milestone has a due date", subtitle)
     states = [milestone_state(s, d, as_of) for s, d in zip(df["status"].to_list(), df["due_date"].to_list())]
     df = df.with_columns(pl.Series("state", states))
     rows = list(dict.fromkeys(_plain(v) for v in df[by].to_list()))
@@ -323,16 +360,13 @@ def milestone_timeline_figure(frame: Any, as_of: dt.date, by: str = "project") -
         )
     fig.add_vline(x=dt.datetime.combine(as_of, dt.time(), dt.timezone.utc).timestamp() * 1000, line_dash="dot",
                   line_color="#64748b", annotation_text="as of", annotation_position="top")
-    fig.update_layout(
-        title=title,
+    return chart_layout(
+        fig, title, subtitle,
         height=max(260, 120 + 40 * len(rows)),
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
         xaxis={"type": "date", "title": None},
         yaxis={"title": None, "type": "category", "categoryorder": "array", "categoryarray": rows[::-1],
                "automargin": True},
     )
-    return fig
 
 
 # ------------------------------------------------------------------------ label dashboard
@@ -398,9 +432,9 @@ def funnel_figure(frame: Any, measure: str = "bookings_90d") -> go.Figure:
     stages, exits = df.filter(pl.col("is_funnel_stage")), df.filter(~pl.col("is_funnel_stage"))
     exit_text = ", ".join(f"{booking_type_label(s)} {n:,}" for s, n in zip(exits["status"].to_list(),
                                                                           exits[measure].to_list()))
-    title = "Booking funnel" + (f" · exits: {exit_text}" if exit_text else "")
+    title, subtitle = "Booking funnel", (f"Exits: {exit_text}" if exit_text else None)
     if not df[measure].sum():
-        return _empty_figure(title, "No bookings")
+        return _empty_figure(title, "No bookings", subtitle)
     at_stage = stages[measure].to_list()
     reached = [sum(at_stage[position:]) for position in range(len(at_stage))]
     fig = go.Figure(go.Funnel(y=[booking_type_label(s) for s in stages["status"].to_list()],
@@ -408,8 +442,7 @@ def funnel_figure(frame: Any, measure: str = "bookings_90d") -> go.Figure:
                               customdata=at_stage, hovertemplate="%{y}: %{x:,} reached, %{customdata:,} there now"
                               "<extra></extra>",
                               marker={"color": RECOGNIZED_COLOR}))
-    fig.update_layout(title=title, height=380, margin={"l": 10, "r": 10, "t": 60, "b": 10})
-    return fig
+    return chart_layout(fig, title, subtitle, height=380, legend=False)
 
 
 def receivables_aging_figure(frame: Any, currency: str, over_90_text: str) -> go.Figure:
@@ -418,17 +451,16 @@ def receivables_aging_figure(frame: Any, currency: str, over_90_text: str) -> go
     df = _as_polars(frame)
     _require(df, ("bucket_order", "aging_bucket", "outstanding_revenue"))
     df = df.sort("bucket_order")
-    title = f"Receivables aging ({currency}) · over 90 days: {over_90_text}"
+    title, subtitle = f"Receivables aging ({currency})", f"Outstanding over 90 days: {over_90_text}"
     if not df["outstanding_revenue"].abs().sum():
-        return _empty_figure(title, "Nothing outstanding")
+        return _empty_figure(title, "Nothing outstanding", subtitle)
     buckets = [f"{b} days" for b in df["aging_bucket"].to_list()]
     colors = [OVERDUE_COLOR if b == "90+" else AGING_COLOR for b in df["aging_bucket"].to_list()]
     fig = go.Figure()
     fig.add_bar(x=buckets, y=df["outstanding_revenue"].cast(pl.Float64).to_list(), marker_color=colors,
                 hovertemplate=f"%{{x}}: %{{y:{money_format(currency)}}} {currency}<extra></extra>", name="Outstanding")
-    fig.update_layout(title=title, height=360, margin={"l": 10, "r": 10, "t": 60, "b": 10}, showlegend=False,
-                      yaxis={"title": currency, "tickformat": ",.0f", "rangemode": "tozero"})
-    return fig
+    return chart_layout(fig, title, subtitle, height=360, legend=False,
+                        yaxis={"title": currency, "tickformat": ",.0f", "rangemode": "tozero"})
 
 
 def project_status_figure(frame: Any) -> go.Figure:
@@ -442,10 +474,8 @@ def project_status_figure(frame: Any) -> go.Figure:
     fig = go.Figure()
     fig.add_bar(x=labels, y=(df["projects"] - df["at_risk"]).to_list(), name="On track", marker_color=RECOGNIZED_COLOR)
     fig.add_bar(x=labels, y=df["at_risk"].to_list(), name="At risk", marker_color=OVERDUE_COLOR)
-    fig.update_layout(title=title, barmode="stack", height=340, margin={"l": 10, "r": 10, "t": 60, "b": 10},
-                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
-                      yaxis={"title": "Projects", "tickformat": ",d", "rangemode": "tozero"})
-    return fig
+    return chart_layout(fig, title, barmode="stack", height=340,
+                        yaxis={"title": "Projects", "tickformat": ",d", "rangemode": "tozero"})
 
 
 def revenue_by_currency_figure(frame: Any, base_currency: str) -> go.Figure:
@@ -453,19 +483,18 @@ def revenue_by_currency_figure(frame: Any, base_currency: str) -> go.Figure:
     the original amount in the hover."""
     df = _as_polars(frame)
     _require(df, ("currency", "recognized_revenue", "recognized_revenue_original"))
-    title = f"Recognized revenue by currency of origin ({base_currency})"
+    title, subtitle = f"Recognized revenue ({base_currency})", "By currency of origin"
     if df.is_empty() or not df["recognized_revenue"].abs().sum():
-        return _empty_figure(title, "No recognized revenue in these months")
+        return _empty_figure(title, "No recognized revenue in these months", subtitle)
     df = df.sort("recognized_revenue")
     fig = go.Figure()
     fig.add_bar(y=df["currency"].to_list(), x=df["recognized_revenue"].cast(pl.Float64).to_list(), orientation="h",
                 marker_color=RECOGNIZED_COLOR, customdata=df["recognized_revenue_original"].cast(pl.Float64).to_list(),
                 hovertemplate=f"%{{y}}: %{{x:{money_format(base_currency)}}} {base_currency} "
                               "(%{customdata:,.2f} %{y})<extra></extra>")
-    fig.update_layout(title=title, height=max(220, 120 + 40 * df.height), margin={"l": 10, "r": 10, "t": 60, "b": 10},
-                      xaxis={"title": base_currency, "tickformat": ",.0f", "rangemode": "tozero"},
-                      yaxis={"title": None, "type": "category"})
-    return fig
+    return chart_layout(fig, title, subtitle, height=max(220, 120 + 40 * df.height), legend=False,
+                        xaxis={"title": base_currency, "tickformat": ",.0f", "rangemode": "tozero"},
+                        yaxis={"title": None, "type": "category"})
 
 
 def top_performers_figure(frame: Any, currency: str, measure: str = "recognized_revenue") -> go.Figure:
@@ -474,9 +503,10 @@ def top_performers_figure(frame: Any, currency: str, measure: str = "recognized_
     df = _as_polars(frame)
     _require(df, ("rank", "artist_id", "artist_label", measure))
     money = measure == "recognized_revenue"
-    title = f"Top performers by {'recognized revenue (' + currency + ')' if money else 'completed bookings'}"
+    title = f"Top performers ({currency})" if money else "Top performers"
+    subtitle = "By recognized revenue" if money else "By completed bookings"
     if df.is_empty():
-        return _empty_figure(title, "No completed bookings in this period")
+        return _empty_figure(title, "No completed bookings in this period", subtitle)
     df = df.sort("rank")
     labels = [f"{r}. {_plain(name)}" for r, name in zip(df["rank"].to_list(), df["artist_label"].to_list())]
     fig = go.Figure()
@@ -486,10 +516,9 @@ def top_performers_figure(frame: Any, currency: str, measure: str = "recognized_
         hovertemplate=(f"%{{y}}: %{{x:{money_format(currency)}}} {currency}<extra></extra>" if money
                        else "%{y}: %{x:,d}<extra></extra>"),
     )
-    fig.update_layout(title=title, height=max(240, 100 + 34 * df.height), margin={"l": 10, "r": 10, "t": 60, "b": 10},
-                      clickmode="event+select",
-                      xaxis={"title": currency if money else "Completed bookings", "rangemode": "tozero",
-                             "tickformat": ",.0f" if money else ",d"},
-                      yaxis={"title": None, "type": "category", "categoryorder": "array",
-                             "categoryarray": labels[::-1], "automargin": True})
-    return fig
+    return chart_layout(fig, title, subtitle, height=max(240, 100 + 34 * df.height), legend=False,
+                        clickmode="event+select",
+                        xaxis={"title": currency if money else "Completed bookings", "rangemode": "tozero",
+                               "tickformat": ",.0f" if money else ",d"},
+                        yaxis={"title": None, "type": "category", "categoryorder": "array",
+                               "categoryarray": labels[::-1], "automargin": True})

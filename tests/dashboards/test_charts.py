@@ -86,7 +86,7 @@ def test_revenue_by_type_stacks_one_trace_per_type_biggest_first(frame):
     assert list(recording.y) == [1000.10, 300.0]
     assert list(mixing.x) == [dt.date(2025, 1, 1)]  # zero months are not drawn
     assert recording.marker.color == charts.BOOKING_TYPE_COLORS["RECORDING_SESSION"]
-    assert fig.layout.title.text == "Recognized revenue by booking type (USD)"
+    assert (fig.layout.title.text, fig.layout.title.subtitle.text) == ("Recognized revenue (USD)", "By booking type")
 
 
 def test_revenue_by_type_pipeline_measure(frame):
@@ -150,7 +150,7 @@ def test_funnel_in_stage_order_with_exits_in_the_title():
     # reached: 9 drafts + 3 completed got to Draft at least; never more than 100 % of the first stage
     assert list(fig.data[0].y) == ["Draft", "Completed"] and list(fig.data[0].x) == [12, 3]
     assert list(fig.data[0].customdata) == [9, 3]  # where they are now, on hover
-    assert "exits: Cancelled 2" in fig.layout.title.text
+    assert fig.layout.title.text == "Booking funnel" and fig.layout.title.subtitle.text == "Exits: Cancelled 2"
 
 
 def test_funnel_never_exceeds_its_first_stage_when_few_are_still_drafts():
@@ -165,7 +165,8 @@ def test_receivables_aging_calls_out_over_90_days():
                           "outstanding_revenue": [Decimal("10.00"), Decimal("0"), Decimal("0"), Decimal("750.25")]},
                          schema_overrides={"outstanding_revenue": MONEY})
     fig = charts.receivables_aging_figure(aging, "USD", "$750.25")
-    assert fig.layout.title.text.endswith("over 90 days: $750.25")
+    assert fig.layout.title.text == "Receivables aging (USD)"
+    assert fig.layout.title.subtitle.text == "Outstanding over 90 days: $750.25"
     assert list(fig.data[0].marker.color) == [charts.AGING_COLOR] * 3 + [charts.OVERDUE_COLOR]
     assert list(fig.data[0].y) == [10.0, 0.0, 0.0, 750.25]
 
@@ -204,3 +205,74 @@ def test_hover_amounts_follow_the_currency_minor_units(frame):
     yen = charts.revenue_trend_figure(frame, "JPY")
     assert all("%{y:,.0f} JPY" in trace.hovertemplate for trace in yen.data)
     assert "%{y:,.2f} USD" in charts.revenue_trend_figure(frame, "USD").data[0].hovertemplate
+
+
+# ---------------------------------------------------------------------------- shared layout
+
+
+def _all_figures(frame) -> dict[str, go.Figure]:
+    """One figure of every builder (charts.py and the roster's artist_charts.py), with data."""
+    from dashboards import artist_charts
+
+    top = pl.DataFrame({"rank": [1], "artist_id": ["a"], "artist_label": ["A"],
+                        "recognized_revenue": [Decimal("5.00")], "completed_bookings": [1]},
+                       schema_overrides={"recognized_revenue": MONEY})
+    monthly = pl.DataFrame({"month": [dt.date(2025, 1, 1)], "completed_bookings": [2],
+                            "recognized_revenue": [Decimal("5.00")], "hours_delivered": [Decimal("3.0")]})
+    return {
+        "trend": charts.revenue_trend_figure(frame, "USD"),
+        "by_type": charts.revenue_by_type_figure(frame, "USD"),
+        "bookings": charts.bookings_figure(bookings_frame(), dt.date(2025, 1, 1), dt.date(2025, 3, 1)),
+        "status": charts.project_status_figure(pl.DataFrame({"status": ["PLANNING"], "projects": [2],
+                                                             "at_risk": [1]})),
+        "timeline": charts.milestone_timeline_figure(pl.DataFrame({
+            "project": ["LP"], "title": ["Mix"], "status": ["PENDING"], "due_date": [dt.date(2025, 3, 1)]}),
+            dt.date(2025, 3, 15)),
+        "calendar": charts.calendar_figure(pl.DataFrame({
+            "artist": ["A"], "title": ["T"], "status": ["CONFIRMED"], "start": [dt.datetime(2025, 3, 10, 9)],
+            "end": [dt.datetime(2025, 3, 10, 11)]}), dt.datetime(2025, 3, 10), dt.datetime(2025, 3, 17),
+            "America/Argentina/Buenos_Aires"),
+        "top": charts.top_performers_figure(top, "USD"),
+        "performance": artist_charts.performance_figure(monthly, "USD"),
+    }
+
+
+def test_every_chart_has_its_legend_below_the_plot_and_its_title_above(frame):
+    """The shared layout: a horizontal legend anchored to the bottom of the figure (under the
+    axis) and the title at the top, so that the two never meet at any width."""
+    for name, fig in _all_figures(frame).items():
+        layout = fig.layout
+        assert layout.title.text and layout.title.yref == "container" and layout.title.y == 1, name
+        assert layout.title.yanchor == "top", name
+        if layout.showlegend is False:
+            assert name == "top", name  # one series: no legend
+            continue
+        legend = layout.legend
+        assert (legend.orientation, legend.yref, legend.y, legend.yanchor) == ("h", "container", 0, "bottom"), name
+        lines = layout.title.text.count("<br>") + 1
+        subtitle = layout.title.subtitle.text
+        sub_lines = subtitle.count("<br>") + 1 if subtitle else 0
+        assert layout.margin.t >= lines * charts.TITLE_FONT + sub_lines * charts.SUBTITLE_FONT, name
+
+
+def test_titles_are_wrapped_to_fit_a_phone_between_words():
+    long = "Bookings by artist (times in America/Argentina/Buenos_Aires)"
+    lines = charts.wrap_title(long, charts.TITLE_LINE_CHARS)
+    assert " ".join(lines) == long and len(lines) == 2
+    assert all(len(line) <= charts.TITLE_LINE_CHARS for line in lines[:-1])
+    assert lines[-1] == "America/Argentina/Buenos_Aires)"  # a long word stays whole
+    assert charts.wrap_title("Projects by status", charts.TITLE_LINE_CHARS) == ["Projects by status"]
+    assert charts.wrap_title(None, 10) == []
+    fig = charts.calendar_figure(pl.DataFrame(schema={c: pl.String for c in charts.CALENDAR_COLUMNS}),
+                                 dt.datetime(2025, 3, 10), dt.datetime(2025, 3, 17), "America/Argentina/Buenos_Aires")
+    assert fig.layout.title.text == "<br>".join(charts.wrap_title(
+        "Bookings by artist (times in America/Argentina/Buenos_Aires)", charts.TITLE_LINE_CHARS))
+    one_line = charts.project_status_figure(pl.DataFrame({"status": ["PLANNING"], "projects": [1], "at_risk": [0]}))
+    assert fig.layout.margin.t > one_line.layout.margin.t  # the top margin grows with the lines
+
+
+def test_a_figure_with_a_legend_is_taller_by_the_legend_row():
+    with_legend = charts.chart_layout(go.Figure(), "T", height=300)
+    without = charts.chart_layout(go.Figure(), "T", height=300, legend=False)
+    assert with_legend.layout.height == 300 + charts.LEGEND_PX and without.layout.height == 300
+    assert without.layout.showlegend is False and with_legend.layout.showlegend is True

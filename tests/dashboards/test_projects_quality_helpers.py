@@ -106,7 +106,8 @@ def test_milestone_timeline_figure():
         "due_date": [dt.date(2025, 2, 1), dt.date(2025, 3, 1), None],
     })
     fig = milestone_timeline_figure(frame, AS_OF)
-    assert fig.layout.title.text == "Milestones by due date (as of 2025-03-15) · 1 without a due date"
+    assert fig.layout.title.text == "Milestones by due date"
+    assert fig.layout.title.subtitle.text == "As of 2025-03-15 · 1 without a due date"
     traces = {t.name: t for t in fig.data}
     assert set(traces) == {"Completed", "Overdue"}
     assert list(traces["Overdue"].y) == ["&lt;i&gt;LP&lt;/i&gt;"]

@@ -129,7 +129,7 @@ def test_projects_page_shows_health_from_the_mart_with_risk_reasons(env):
     assert names == {"Completed", "In progress", "Pending", "Overdue"}
     ys = {y for trace in timeline["data"] for y in trace["y"]}
     assert ys == {"Harbor &lt;b&gt;tour&lt;/b&gt; film", "Lumen Vale debut album"}  # user text is not markup
-    assert "1 without a due date" in timeline["layout"]["title"]["text"]
+    assert "1 without a due date" in timeline["layout"]["title"]["subtitle"]["text"]
     assert "project" not in at.query_params
     assert_no_b(at, env)
 
