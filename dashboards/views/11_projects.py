@@ -11,19 +11,21 @@ import streamlit as st
 from dashboards import charts, queries
 from dashboards.formatting import (
     NOT_AVAILABLE,
+    budget_cell,
     format_count,
     format_date,
     format_money,
     format_pct,
     md_escape,
-    milestones_cell,
     milestones_progress,
+    project_cell,
     risk_cell,
     risk_reasons,
     status_label,
 )
 from dashboards.freshness import follow_new_versions
 from dashboards.session import engine, require
+from dashboards.tenant_prefs import tenant_preferences
 from operational.permissions import Resource
 from operational.projects import get_project
 from operational.repository import NotFoundError
@@ -51,7 +53,7 @@ if data is None:
             "after the next data refresh.", icon=":material/hourglass_empty:")
     st.stop()
 
-currency = data.base_currency
+currency, locale = data.base_currency, tenant_preferences(engine(), actor).locale
 st.caption(f"{md_escape(user.tenant_name)} · as of {format_date(data.as_of)} · amounts in {currency} "
            "(converted from each project's currency at the as-of date)")
 projects = data.projects
@@ -74,20 +76,16 @@ cards[2].metric("Overdue milestones", format_count(sum(int(r.get("milestones_ove
 
 st.subheader("Health")
 # st.table wraps long cells (nothing is cut at any width) and reads cells as Markdown: every text
-# cell is escaped, so a project's name is always shown as the text it is.
+# cell is escaped, so a project's name is always shown as the text it is. Three columns with cells
+# on two or three lines (formatting.project_cell, budget_cell), so that the table fits a 390 px phone.
 table = pl.DataFrame(
     {
-        "Project": [md_escape(r["name"]) for r in rows],
-        "Status": [status_label(r.get("status")) for r in rows],
+        "Project": [project_cell(r["name"], r.get("status"), r.get("deadline"), r.get("milestones_completed"),
+                                 r.get("milestones_total"), r.get("milestones_overdue")) for r in rows],
         "At risk": [md_escape(risk_cell(r.get("is_at_risk"), r["reasons"])) for r in rows],
-        "Budget used": [md_escape(format_pct(r.get("budget_used_pct"))) for r in rows],
-        "Budget": [md_escape(format_money(r.get("budget"), currency)) for r in rows],
-        "Milestones": [milestones_cell(r.get("milestones_completed"), r.get("milestones_total"),
-                                       r.get("milestones_overdue")) for r in rows],
-        "Deadline": [format_date(r.get("deadline")) for r in rows],
+        "Budget": [budget_cell(r.get("budget"), r.get("budget_used_pct"), currency, locale) for r in rows],
     },
-    schema={"Project": pl.String, "Status": pl.String, "At risk": pl.String, "Budget used": pl.String,
-            "Budget": pl.String, "Milestones": pl.String, "Deadline": pl.String},
+    schema={"Project": pl.String, "At risk": pl.String, "Budget": pl.String},
 )
 st.table(table, border="horizontal", hide_index=True)
 
@@ -141,13 +139,14 @@ row = by_id[picked]
 st.markdown(f"#### {md_escape(row['name'])}")
 details = st.columns(3)
 details[0].metric("Budget used", format_pct(row.get("budget_used_pct")), border=True,
-                  help=f"Spent {format_money(row.get('spent'), currency)} of {format_money(row.get('budget'), currency)}.")
+                  help=f"Spent {format_money(row.get('spent'), currency, locale)} of "
+                       f"{format_money(row.get('budget'), currency, locale)}.")
 details[1].metric("Milestones done", milestones_progress(row.get("milestones_completed"), row.get("milestones_total")),
                   border=True)
 details[2].metric("Overdue milestones", format_count(row.get("milestones_overdue") or 0), border=True)
 st.markdown(f"Status **{status_label(row.get('status'))}** · "
-            f"budget **{md_escape(format_money(row.get('budget'), currency))}** · "
-            f"spent **{md_escape(format_money(row.get('spent'), currency))}** · "
+            f"budget **{md_escape(format_money(row.get('budget'), currency, locale))}** · "
+            f"spent **{md_escape(format_money(row.get('spent'), currency, locale))}** · "
             f"deadline **{format_date(row.get('deadline'))}**")
 if row.get("is_at_risk"):
     st.warning("At risk: " + (", ".join(row["reasons"]) or "see the health rules"), icon=":material/warning:")

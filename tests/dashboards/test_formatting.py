@@ -117,3 +117,28 @@ def test_change_fraction_ratio_and_deltas_are_exact():
     assert f.format_delta_points(None, Decimal("0.1")) is None
     assert f.format_delta_count(7, 9, "vs last year") == "-2 vs last year"
     assert f.format_delta_count(5, 5) == "0"
+
+
+def test_project_cell_puts_status_deadline_and_milestones_under_the_escaped_name():
+    from dashboards.formatting import CELL_BREAK, project_cell
+
+    cell = project_cell("Harbor <b>tour</b> *film*", "IN_PROGRESS", dt.date(2025, 3, 1), 0, 3, 2)
+    assert cell.split(CELL_BREAK) == ["**Harbor \\<b\\>tour\\</b\\> \\*film\\***",
+                                      "In progress · deadline 2025-03-01",
+                                      "Milestones\\: 0 / 3 done, 2 overdue"]
+    assert project_cell("EP", None, None, None, None, None).split(CELL_BREAK)[1:] == [
+        "— · no deadline", "Milestones\\: 0 / 0 done"]
+
+
+def test_budget_cell_in_the_tenants_locale_with_the_share_used():
+    from babel.numbers import format_currency
+
+    from dashboards.formatting import CELL_BREAK, budget_cell
+
+    amount = Decimal("12345.5")
+    german = format_currency(amount, "EUR", locale="de_DE", currency_digits=True)
+    assert budget_cell(amount, 1.2345, "EUR", "de_DE") == f"{german}{CELL_BREAK}123% used"
+    assert budget_cell(amount, 0.25, "USD") == f"\\$12,345.50{CELL_BREAK}25% used"  # $ escaped for Markdown
+    yen = budget_cell(Decimal("5000"), None, "JPY", "ja_JP")  # no share known: the amount alone
+    assert yen == format_currency(Decimal("5000"), "JPY", locale="ja_JP", currency_digits=True) and "." not in yen
+    assert budget_cell(None, None, "USD") == "—"

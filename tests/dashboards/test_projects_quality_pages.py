@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from apptest_support import new_app, rendered_text, submit_login
+from dashboards.formatting import md_escape
 from apptest_support import login as _login
 from operational.enums import UserRole
 from tenant_data import (
@@ -102,11 +103,25 @@ def assert_no_b(at: AppTest, world) -> None:
     assert not leaked, f"tenant B content rendered: {leaked}"
 
 
+def cell_text(cell: str) -> str:
+    """A health-table cell as text: its Markdown lines ("  \\n" breaks) joined by newlines, the
+    bold project name and the escapes removed."""
+    lines = cell.split("  \n")
+    if lines[0].startswith("**") and lines[0].endswith("**"):
+        lines[0] = lines[0][2:-2]
+    return "\n".join(re.sub(r"\\(.)", r"\1", line) for line in lines)
+
+
 def health_table(at: AppTest, raw: bool = False):
-    """The health table (st.table reads cells as Markdown: the page escapes them; unescaped here
+    """The health table (st.table reads cells as Markdown: the page escapes them; as text here
     unless ``raw``)."""
-    table = next(t.value for t in at.table if "Budget used" in t.value.columns)
-    return table if raw else table.map(lambda v: re.sub(r"\\(.)", r"\1", v) if isinstance(v, str) else v)
+    table = next(t.value for t in at.table if "At risk" in t.value.columns)
+    return table if raw else table.map(lambda v: cell_text(v) if isinstance(v, str) else v)
+
+
+def project_names(at: AppTest) -> list[str]:
+    """The projects of the health table in its order (the first line of each Project cell)."""
+    return [cell.split("\n")[0] for cell in health_table(at)["Project"]]
 
 
 # ----------------------------------------------------------------------------------- projects
@@ -117,13 +132,15 @@ def test_projects_page_shows_health_from_the_mart_with_risk_reasons(env):
     assert at.title[0].value == "Projects"
     assert {m.label: m.value for m in at.metric} == {"Projects": "2", "At risk": "1", "Overdue milestones": "2"}
     table = health_table(at)
-    assert list(table["Project"]) == ["Harbor <b>tour</b> film", "Lumen Vale debut album"]  # at risk first
+    assert list(table.columns) == ["Project", "At risk", "Budget"]  # three columns: fits a 390 px phone
+    assert project_names(at) == ["Harbor <b>tour</b> film", "Lumen Vale debut album"]  # at risk first
     film, album = table.iloc[0], table.iloc[1]
-    assert (film["Budget"], film["Budget used"], film["Milestones"]) == ("$5,000.00", "124%", "0 / 3 done, 2 overdue")
+    assert film["Project"] == "Harbor <b>tour</b> film\nIn progress · deadline 2025-03-01\nMilestones: 0 / 3 done, 2 overdue"
+    assert film["Budget"] == "$5,000.00\n124% used"
     assert film["At risk"] == "Yes: over budget, past deadline, 2 overdue milestones"
-    assert (album["Budget"], album["Budget used"], album["Milestones"]) == ("$10,000.00", "25%", "1 / 4 done")
-    assert album["At risk"] == "No" and album["Deadline"] == "2025-09-30"
-    assert health_table(at, raw=True).iloc[0]["Project"] == "Harbor \\<b\\>tour\\</b\\> film"  # as text
+    assert album["Project"] == "Lumen Vale debut album\nIn progress · deadline 2025-09-30\nMilestones: 1 / 4 done"
+    assert album["Budget"] == "$10,000.00\n25% used" and album["At risk"] == "No"
+    assert health_table(at, raw=True).iloc[0]["Project"].startswith("**Harbor \\<b\\>tour\\</b\\> film**  \n")  # as text
     timeline = json.loads(at.get("plotly_chart")[0].proto.spec)
     names = {trace["name"] for trace in timeline["data"]}
     assert names == {"Completed", "In progress", "Pending", "Overdue"}
@@ -167,6 +184,54 @@ def test_project_in_the_url_opens_its_details_and_a_foreign_id_does_not(env):
     assert any("not one of your organization's projects" in w.value for w in at.warning)
     assert not any("Milestone" in df.value.columns for df in at.dataframe)
     assert_no_b(at, env)
+
+
+def test_projects_page_formats_money_in_the_organizations_locale(tmp_path, monkeypatch):
+    """A German organization working in euros (settings: locale de_DE) sees every amount of the
+    page as the label dashboard shows it: the mart's value formatted by Babel in its locale."""
+    import polars as pl
+    from babel.numbers import format_currency
+    from sqlalchemy import update
+    from sqlalchemy.orm import Session
+
+    from operational.db import make_engine
+    from operational.models import Organization
+
+    world = build_world(tmp_path / "world")
+    for key, value in world.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AUDITORYX_AS_OF", raising=False)
+    tenant = world.b  # base currency EUR
+    seed_projects(world.operational_url, tenant, A_PROJECTS)
+    engine = make_engine(world.operational_url)
+    with Session(engine) as session, session.begin():
+        session.execute(update(Organization).where(Organization.id == tenant.tenant_id)
+                        .values(settings={"base_currency": "EUR", "locale": "de_DE"}))
+    engine.dispose()
+    version = publish_snapshot(world.published_dir, tenant,
+                               frames={"fct_project_health": project_health_frame(tenant, A_PROJECTS)})
+    mart = pl.read_parquet(world.published_dir / tenant.tenant_id / version / "fct_project_health.parquet")
+    by_id = {row["project_id"]: row for row in mart.iter_rows(named=True)}
+
+    def german(amount, currency) -> str:
+        return format_currency(amount, currency, locale="de_DE", currency_digits=True)
+
+    at = open_page(login(tenant.email), PROJECTS)
+    budgets = dict(zip(project_names(at), (cell.split("\n")[0] for cell in health_table(at)["Budget"])))
+    assert budgets == {row["name"]: german(row["budget"], row["base_currency"]) for row in by_id.values()}
+    film = by_id["prj-a-film"]
+    assert film["base_currency"] == "EUR"
+    english = format_currency(film["budget"], "EUR", locale="en_US", currency_digits=True)
+    assert budgets[film["name"]] != english and budgets[film["name"]].endswith("\xa0€")  # not "€5,000.00"
+    assert english not in rendered_text(at)
+
+    at.selectbox(key="project_pick").select("prj-a-film").run()
+    assert not at.exception
+    line = next(m.value for m in at.markdown if m.value.startswith("Status **"))
+    assert f"budget **{md_escape(german(film['budget'], 'EUR'))}**" in line
+    assert f"spent **{md_escape(german(film['spent'], 'EUR'))}**" in line
+    budget_used = next(m for m in at.metric if m.label == "Budget used")
+    assert german(film["spent"], "EUR") in budget_used.proto.help and german(film["budget"], "EUR") in budget_used.proto.help
 
 
 # ---------------------------------------------------------------------------- data and quality
@@ -213,7 +278,7 @@ def test_tenant_b_sees_its_own_data_in_its_zone(env):
     """Positive control for the canary checks: B sees its canary project, in UTC (no zone set)."""
     at = open_page(login(env.b.email), PROJECTS)
     assert CANARY_PROJECT in rendered_text(at)
-    assert health_table(at).iloc[0]["Budget"] == "€77,777.77"
+    assert health_table(at).iloc[0]["Budget"].split("\n")[0] == "€77,777.77"
     at = open_page(at, DATA_QUALITY)
     assert "**Last refresh:** 2025-03-15 06:30 UTC" in [m.value for m in at.markdown]
 
@@ -232,8 +297,8 @@ def test_every_role_gets_the_pages_its_permissions_allow(env, role):
         open_page(at, page)
         assert not at.error, [e.value for e in at.error]
         if page == PROJECTS:
-            assert list(health_table(at)["Project"]) == ["Harbor <b>tour</b> film", "Lumen Vale debut album"]
-            assert health_table(at).iloc[0]["Budget"] == "$5,000.00"
+            assert project_names(at) == ["Harbor <b>tour</b> film", "Lumen Vale debut album"]
+            assert health_table(at).iloc[0]["Budget"].split("\n")[0] == "$5,000.00"
         else:
             assert "**Last refresh:** 2025-03-15 07:30 CET (Europe/Paris)" in [m.value for m in at.markdown]
             assert at.dataframe[0].value["Rows"].sum() > 0
@@ -284,7 +349,7 @@ def test_deep_link_shows_login_then_the_page(env, url_path, title):
     assert not at.exception
     assert at.title[0].value == (title or env.a.name)
     if url_path == "projects":
-        assert list(health_table(at)["Project"])[0] == "Harbor <b>tour</b> film"
+        assert project_names(at)[0] == "Harbor <b>tour</b> film"
     assert_no_b(at, env)
 
 
@@ -308,12 +373,12 @@ def test_a_newly_published_version_is_picked_up_mid_session(tmp_path, monkeypatc
     first = A_PROJECTS[:1]
     publish_snapshot(world.published_dir, world.a, frames={"fct_project_health": project_health_frame(world.a, first)})
     at = open_page(login(world.a.email), PROJECTS)
-    assert list(health_table(at)["Project"]) == ["Lumen Vale debut album"]
+    assert project_names(at) == ["Lumen Vale debut album"]
     version = publish_snapshot(world.published_dir, world.a,
                                frames={"fct_project_health": project_health_frame(world.a, A_PROJECTS)})
     at.run()
     assert not at.exception
-    assert list(health_table(at)["Project"]) == ["Harbor <b>tour</b> film", "Lumen Vale debut album"]
+    assert project_names(at) == ["Harbor <b>tour</b> film", "Lumen Vale debut album"]
     open_page(at, DATA_QUALITY)
     assert any(version in m.value for m in at.expander[0].markdown)
 
