@@ -17,13 +17,14 @@ if str(_ROOT) not in sys.path:  # `streamlit run` puts dashboards/ on the path, 
 
 import streamlit as st  # noqa: E402
 
-from dashboards import branding, session  # noqa: E402
+from dashboards import branding, gc_freeze, preload, session  # noqa: E402
 from dashboards.formatting import md_escape  # noqa: E402
 from dashboards.navigation import PAGES, pages_for  # noqa: E402
 
 APP_TITLE = "AuditoryX Analytics"
 
 st.set_page_config(page_title=APP_TITLE, page_icon="🎧", layout="wide")
+gc_freeze.freeze_loaded_modules()  # Streamlit's collection after each run then skips the imported modules
 
 
 def login_page() -> None:
@@ -49,6 +50,7 @@ def login_page() -> None:
             st.error(error)
         else:
             st.rerun()
+    preload.preload_dashboard_components()  # the dashboard's browser code loads while the person types
 
 
 def _sidebar(user) -> None:
