@@ -322,9 +322,9 @@ CELL_BREAK = "  \n"
 
 
 def project_cell(name: Any, status: Any, deadline: Any, done: Any, total: Any, overdue: Any) -> str:
-    """The project's name in bold; its status and deadline; its milestones (Markdown, escaped):
-    ``**Album**`` / ``In progress · deadline 2025-09-30`` / ``Milestones: 1 / 4 done``."""
-    due = f"deadline {format_date(deadline)}" if deadline is not None else "no deadline"
+    """The project's name in bold; its status and deadline (due); its milestones (Markdown, escaped):
+    ``**Album**`` / ``In progress · due 2025-09-30`` / ``Milestones: 1 / 4 done``."""
+    due = f"due {format_date(deadline)}" if deadline is not None else "no deadline"
     return CELL_BREAK.join([f"**{md_escape(name)}**", md_escape(f"{status_label(status)} · {due}"),
                             md_escape(f"Milestones: {milestones_cell(done, total, overdue)}")])
 
