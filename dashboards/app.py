@@ -53,9 +53,9 @@ def login_page() -> None:
     preload.preload_dashboard_components()  # the dashboard's browser code loads while the person types
 
 
-def _sidebar(user) -> None:
+def _sidebar(user, tenant_branding) -> None:
     with st.sidebar:
-        branding.show_logo(branding.tenant_branding(user.tenant_id), sidebar=True)
+        branding.show_logo(tenant_branding, sidebar=True)
         st.markdown(f"**{md_escape(user.tenant_name)}**")
         st.caption(f"{md_escape(user.name)} · {md_escape(user.email)} · {md_escape(user.role.replace('_', ' ').title())}")
         if user.read_only:
@@ -75,8 +75,9 @@ if user is None:
                          + [st.Page(login_page, title="Log in", url_path=spec.url_path, visibility="hidden")
                             for spec in PAGES], position="hidden")
 else:
-    branding.apply_theme(branding.tenant_branding(user.tenant_id))
-    _sidebar(user)
+    tenant_branding = branding.tenant_branding(user.tenant_id)
+    branding.apply_theme(tenant_branding)
+    _sidebar(user, tenant_branding)
     specs = pages_for(user.actor())
     if not specs:
         def no_pages() -> None:

@@ -25,7 +25,7 @@ import duckdb
 import polars as pl
 import streamlit as st
 
-from auditoryx.settings import get_settings
+from dashboards.app_settings import settings as get_settings
 from dashboards.filters import Filters, parse_query, prior_period, same_period_last_year
 from warehouse.layout import (
     META_TABLE,

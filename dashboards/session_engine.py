@@ -5,7 +5,7 @@ from functools import lru_cache
 
 from sqlalchemy import Engine
 
-from auditoryx.settings import get_settings
+from dashboards.app_settings import settings as get_settings
 
 
 @lru_cache(maxsize=4)
