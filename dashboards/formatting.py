@@ -322,10 +322,11 @@ CELL_BREAK = "  \n"
 
 
 def project_cell(name: Any, status: Any, deadline: Any, done: Any, total: Any, overdue: Any) -> str:
-    """The project's name in bold; its status and deadline (due); its milestones (Markdown, escaped):
-    ``**Album**`` / ``In progress · due 2025-09-30`` / ``Milestones: 1 / 4 done``."""
-    due = f"due {format_date(deadline)}" if deadline is not None else "no deadline"
-    return CELL_BREAK.join([f"**{md_escape(name)}**", md_escape(f"{status_label(status)} · {due}"),
+    """The project's name in bold; its deadline and status; its milestones (Markdown, escaped):
+    ``**Album**`` / ``Due 2025-09-30 · In progress`` / ``Milestones: 1 / 4 done``. The date opens its
+    line, so that a narrow column wraps after it rather than at one of its hyphens."""
+    due = f"Due {format_date(deadline)}" if deadline is not None else "No deadline"
+    return CELL_BREAK.join([f"**{md_escape(name)}**", md_escape(f"{due} · {status_label(status)}"),
                             md_escape(f"Milestones: {milestones_cell(done, total, overdue)}")])
 
 

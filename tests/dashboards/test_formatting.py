@@ -124,10 +124,10 @@ def test_project_cell_puts_status_deadline_and_milestones_under_the_escaped_name
 
     cell = project_cell("Harbor <b>tour</b> *film*", "IN_PROGRESS", dt.date(2025, 3, 1), 0, 3, 2)
     assert cell.split(CELL_BREAK) == ["**Harbor \\<b\\>tour\\</b\\> \\*film\\***",
-                                      "In progress · due 2025-03-01",
+                                      "Due 2025-03-01 · In progress",
                                       "Milestones\\: 0 / 3 done, 2 overdue"]
     assert project_cell("EP", None, None, None, None, None).split(CELL_BREAK)[1:] == [
-        "— · no deadline", "Milestones\\: 0 / 0 done"]
+        "No deadline · —", "Milestones\\: 0 / 0 done"]
 
 
 def test_budget_cell_in_the_tenants_locale_with_the_share_used():

@@ -135,10 +135,10 @@ def test_projects_page_shows_health_from_the_mart_with_risk_reasons(env):
     assert list(table.columns) == ["Project", "At risk", "Budget"]  # three columns: fits a 390 px phone
     assert project_names(at) == ["Harbor <b>tour</b> film", "Lumen Vale debut album"]  # at risk first
     film, album = table.iloc[0], table.iloc[1]
-    assert film["Project"] == "Harbor <b>tour</b> film\nIn progress · due 2025-03-01\nMilestones: 0 / 3 done, 2 overdue"
+    assert film["Project"] == "Harbor <b>tour</b> film\nDue 2025-03-01 · In progress\nMilestones: 0 / 3 done, 2 overdue"
     assert film["Budget"] == "$5,000.00\n124% used"
     assert film["At risk"] == "Yes: over budget, past deadline, 2 overdue milestones"
-    assert album["Project"] == "Lumen Vale debut album\nIn progress · due 2025-09-30\nMilestones: 1 / 4 done"
+    assert album["Project"] == "Lumen Vale debut album\nDue 2025-09-30 · In progress\nMilestones: 1 / 4 done"
     assert album["Budget"] == "$10,000.00\n25% used" and album["At risk"] == "No"
     assert health_table(at, raw=True).iloc[0]["Project"].startswith("**Harbor \\<b\\>tour\\</b\\> film**  \n")  # as text
     timeline = json.loads(at.get("plotly_chart")[0].proto.spec)
