@@ -160,6 +160,11 @@ def change_index(table: str) -> Index:
     return Index(f"ix_{table}_org_change", "org_id", "change_number")
 
 
+def change_number_index(table: str) -> Index:
+    """The change sensor's range read: what changed since a bound, all tenants (migration 0007)."""
+    return Index(f"ix_{table}_change_number", "change_number")
+
+
 def _currency_check(column: str, table: str) -> CheckConstraint:
     # length + upper case: portable across SQLite and PostgreSQL (codes are validated in Python too)
     return CheckConstraint(
@@ -169,7 +174,8 @@ def _currency_check(column: str, table: str) -> CheckConstraint:
 
 class Organization(Timestamped, ChangeNumbered, Base):
     __tablename__ = "organizations"
-    __table_args__ = (CheckConstraint("length(slug) BETWEEN 2 AND 63", name="ck_org_slug_len"),)
+    __table_args__ = (CheckConstraint("length(slug) BETWEEN 2 AND 63", name="ck_org_slug_len"),
+                      change_number_index("organizations"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
@@ -191,6 +197,7 @@ class User(Timestamped, ChangeNumbered, Base):
     __table_args__ = (
         Index("ix_users_org", "org_id"),
         change_index("users"),
+        change_number_index("users"),
         tenant_key("users"),
         CheckConstraint("email = lower(email)", name="ck_users_email_lower"),
     )
@@ -215,6 +222,7 @@ class Artist(Timestamped, ChangeNumbered, Base):
     __table_args__ = (
         Index("ix_artists_org", "org_id"),
         change_index("artists"),
+        change_number_index("artists"),
         tenant_key("artists"),
         tenant_fk("artists", "user_id", "users"),
         CheckConstraint("rating IS NULL OR (rating >= 0 AND rating <= 5)", name="ck_artist_rating"),
@@ -251,6 +259,7 @@ class Project(Timestamped, ChangeNumbered, Base):
     __table_args__ = (
         Index("ix_projects_org", "org_id"),
         change_index("projects"),
+        change_number_index("projects"),
         tenant_key("projects"),
         tenant_fk("projects", "created_by_id", "users"),
         CheckConstraint("budget IS NULL OR budget >= 0", name="ck_project_budget"),
@@ -291,6 +300,7 @@ class ProjectUser(Timestamped, ChangeNumbered, Base):
         UniqueConstraint("project_id", "user_id", name="uq_project_user"),
         Index("ix_project_users_org", "org_id"),
         change_index("project_users"),
+        change_number_index("project_users"),
         tenant_fk("project_users", "project_id", "projects"),
         tenant_fk("project_users", "user_id", "users"),
     )
@@ -307,6 +317,7 @@ class ProjectMilestone(Timestamped, ChangeNumbered, Base):
     __table_args__ = (
         Index("ix_milestones_org_project", "org_id", "project_id"),
         change_index("project_milestones"),
+        change_number_index("project_milestones"),
         tenant_fk("project_milestones", "project_id", "projects"),
     )
 
@@ -332,6 +343,7 @@ class Booking(Timestamped, ChangeNumbered, Base):
         Index("ix_bookings_org_start", "org_id", "start_date"),
         Index("ix_bookings_org_updated", "org_id", "updated_at"),
         change_index("bookings"),
+        change_number_index("bookings"),
         Index("ix_bookings_artist_start", "artist_id", "start_date", "end_date"),
         tenant_fk("bookings", "project_id", "projects"),
         tenant_fk("bookings", "artist_id", "artists"),
@@ -384,7 +396,8 @@ class AuditLog(ChangeNumbered, Base):
     """
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_org_at", "org_id", "at"), change_index("audit_log"))
+    __table_args__ = (Index("ix_audit_org_at", "org_id", "at"), change_index("audit_log"),
+                      change_number_index("audit_log"))
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -521,7 +534,8 @@ class ChangeDeletion(Base):
     deletes too. TRUNCATE leaves none (a full extraction reconciles keys)."""
 
     __tablename__ = "change_deletions"
-    __table_args__ = (Index("ix_change_deletions_org_change", "org_id", "change_number"),)
+    __table_args__ = (Index("ix_change_deletions_org_change", "org_id", "change_number"),
+                      change_number_index("change_deletions"))
 
     table_name: Mapped[str] = mapped_column(String(40), primary_key=True)
     row_id: Mapped[str] = mapped_column(String(36), primary_key=True)

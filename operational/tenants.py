@@ -1,7 +1,7 @@
 """Tenant lookups in the operational database."""
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from auditoryx.errors import AuditoryxError
@@ -25,33 +25,35 @@ def active_tenants(engine: Engine) -> dict[str, str]:
         return {tenant_id: slug for tenant_id, slug in rows}
 
 
-def tenant_change_marks(engine: Engine) -> dict[str, str]:
-    """Per active tenant, a mark that moves whenever any of its operational rows is written or
-    deleted, whatever the row's ``updated_at`` says (a clock behind, a backdated write).
+def change_bound(engine: Engine) -> int:
+    """A change number every row version not committed yet will reach at least (migration 0006):
+    on PostgreSQL the oldest transaction still running (``pg_snapshot_xmin``), on SQLite, whose
+    writers commit one at a time, the counter's committed value + 1. Take it before reading what
+    changed: the next read from it misses nothing that commits meanwhile."""
+    if engine.dialect.name == "postgresql":
+        sql = "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT)"
+    else:
+        sql = "SELECT value + 1 FROM change_counter WHERE id = 1"
+    with engine.connect() as conn:
+        value = conn.execute(text(sql)).scalar()
+    if value is None:
+        raise AuditoryxError("the operational database has no change counter: upgrade it (auditoryx init)")
+    return int(value)
 
-    The mark is, per change-numbered table (migration 0006), the count and the sum of the rows'
-    change numbers, plus the same over ``change_deletions``: an insert changes the count, an
-    update gives the row a new number (the sum moves), a delete adds a deletion row. Unlike a
-    maximum it also moves for a transaction that commits after a newer one (on PostgreSQL the
-    number is the writing transaction's id, so a long transaction's rows can arrive below the
-    maximum). Each table is read in one grouped query.
-    """
+
+def tenants_changed_since(engine: Engine, since: int) -> set[str]:
+    """Tenants with a row written or deleted at change number ``since`` or above, whatever the
+    row's ``updated_at`` says (a clock behind, a backdated write): one indexed range read per
+    change-numbered table (``ix_<table>_change_number``, migration 0007) and one over
+    ``change_deletions``. Its cost follows the rows changed since then, not the tables' size."""
     from operational.models import CHANGE_NUMBERED_TABLES, Base, ChangeDeletion
 
-    marks: dict[str, list[str]] = {}
-    with Session(engine) as session:
-        for (tenant_id,) in session.execute(select(Organization.id).where(Organization.is_active)):
-            marks[tenant_id] = []
-        tables = [Base.metadata.tables[name] for name in CHANGE_NUMBERED_TABLES]
-        tenant_columns = [(table, table.c.id if table.name == "organizations" else table.c.org_id) for table in tables]
-        tenant_columns.append((ChangeDeletion.__table__, ChangeDeletion.__table__.c.org_id))
-        for table, tenant in tenant_columns:
-            counts = dict.fromkeys(marks, "0:0")
-            for tenant_id, rows, total in session.execute(
-                select(tenant, func.count(), func.coalesce(func.sum(table.c.change_number), 0)).group_by(tenant)
-            ):
-                if tenant_id in counts:
-                    counts[tenant_id] = f"{rows}:{total}"
-            for tenant_id, mark in counts.items():
-                marks[tenant_id].append(mark)
-    return {tenant_id: "/".join(parts) for tenant_id, parts in marks.items()}
+    tables = [Base.metadata.tables[name] for name in CHANGE_NUMBERED_TABLES] + [ChangeDeletion.__table__]
+    changed: set[str] = set()
+    with engine.connect() as conn:
+        for table in tables:
+            tenant = table.c.id if table.name == "organizations" else table.c.org_id
+            # no DISTINCT: with it SQLite's planner prefers scanning the covering (org_id,
+            # change_number) index whole over the range read (10M bookings: 0.9 s against 0.1 ms)
+            changed.update(conn.execute(select(tenant).where(table.c.change_number >= since)).scalars())
+    return changed

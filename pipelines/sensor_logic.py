@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -16,16 +17,26 @@ def partition_changes(known: Iterable[str], active: Mapping[str, str]) -> tuple[
     return sorted(set(active) - known_set), sorted(known_set - set(active))
 
 
-def changed_tenants(previous: Mapping[str, str] | None, marks: Mapping[str, str],
-                    partitions: set[str]) -> list[str]:
-    """Tenants with a partition whose change mark moved since the previous evaluation.
+def change_cursor(cursor: str | None) -> int | None:
+    """The change bound the change sensor's previous tick stored (``{"bound": N}``).
 
-    On the first evaluation (no previous marks) nothing is requested: the tenant sensor gives new
-    tenants their first refresh and the schedule covers the rest.
-    """
-    if previous is None:
-        return []
-    return sorted(t for t, mark in marks.items() if t in partitions and mark != previous.get(t))
+    None on the first tick, and from a cursor of the earlier format (per-tenant marks): the sensor
+    then starts from now and requests nothing; the tenant sensor gives new tenants their first
+    refresh and the schedule covers the rest."""
+    if not cursor:
+        return None
+    try:
+        value = json.loads(cursor)
+    except ValueError:
+        return None
+    bound = value.get("bound") if isinstance(value, dict) else None
+    return bound if isinstance(bound, int) and not isinstance(bound, bool) else None
+
+
+def tenants_to_refresh(changed: Iterable[str], partitions: set[str]) -> list[str]:
+    """Changed tenants that have a partition (a new tenant gets its first refresh from the tenant
+    sensor), in a stable order."""
+    return sorted(set(changed) & partitions)
 
 
 def pending_file_drops(landing_dir: Path, tenant_ids: Iterable[str]) -> dict[str, str]:

@@ -5,10 +5,10 @@ import dagster as dg
 
 from auditoryx.settings import get_settings
 from operational.db import make_engine
-from operational.tenants import active_tenants, tenant_change_marks
+from operational.tenants import active_tenants, change_bound, tenants_changed_since
 from pipelines.defs.jobs import refresh_tenants
 from pipelines.defs.partitions import tenant_partitions
-from pipelines.sensor_logic import changed_tenants, partition_changes, pending_file_drops
+from pipelines.sensor_logic import change_cursor, partition_changes, pending_file_drops, tenants_to_refresh
 from warehouse.publish import retire_tenant
 
 
@@ -43,17 +43,18 @@ def tenant_sync_sensor(context: dg.SensorEvaluationContext):
 @dg.sensor(job=refresh_tenants, minimum_interval_seconds=2, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Requests a refresh of exactly the tenants whose operational data changed.")
 def operational_change_sensor(context: dg.SensorEvaluationContext):
+    since = change_cursor(context.cursor)
     engine = _engine()
     try:
-        marks = tenant_change_marks(engine)
+        bound = change_bound(engine)  # first: a write committing meanwhile is numbered at or above it
+        changed = tenants_changed_since(engine, since) if since is not None else set()
     finally:
         engine.dispose()
-    previous = json.loads(context.cursor) if context.cursor else None
     known = set(context.instance.get_dynamic_partitions(tenant_partitions.name))
-    changed = changed_tenants(previous, marks, known)
     return dg.SensorResult(
-        run_requests=[dg.RunRequest(partition_key=t, run_key=f"change-{t}-{marks[t]}") for t in changed],
-        cursor=json.dumps(marks, sort_keys=True),
+        run_requests=[dg.RunRequest(partition_key=t, run_key=f"change-{t}-{bound}")
+                      for t in tenants_to_refresh(changed, known)],
+        cursor=json.dumps({"bound": bound}),
     )
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from auditoryx.errors import AuditoryxError
 from pipelines.retries import is_transient
-from pipelines.sensor_logic import changed_tenants, partition_changes, pending_file_drops
+from pipelines.sensor_logic import change_cursor, partition_changes, pending_file_drops, tenants_to_refresh
 
 
 def test_partition_changes():
@@ -15,13 +15,17 @@ def test_partition_changes():
     assert partition_changes([], {}) == ([], [])
 
 
-def test_changed_tenants_first_tick_and_moves():
-    marks = {"a": "2026-01-01T00:00:00.000000+00:00", "b": "2026-01-02T00:00:00.000000+00:00"}
-    assert changed_tenants(None, marks, {"a", "b"}) == []
-    assert changed_tenants(marks, marks, {"a", "b"}) == []
-    moved = {**marks, "b": "2026-01-03T00:00:00.000000+00:00", "c": "2026-01-01T00:00:00.000000+00:00"}
-    assert changed_tenants(marks, moved, {"a", "b"}) == ["b"]          # c has no partition yet
-    assert changed_tenants(marks, moved, {"a", "b", "c"}) == ["b", "c"]
+def test_change_cursor_reads_the_stored_bound_and_starts_afresh_otherwise():
+    assert change_cursor('{"bound": 1234}') == 1234
+    assert change_cursor(None) is None and change_cursor("") is None            # the first tick
+    marks = '{"a": "3:17/0:0", "b": "5:40/0:0"}'                                 # the earlier format
+    for cursor in (marks, "not json", '{"bound": "12"}', '{"bound": true}', "[1]"):
+        assert change_cursor(cursor) is None
+
+
+def test_tenants_to_refresh_are_the_changed_ones_with_a_partition():
+    assert tenants_to_refresh({"b", "c", "a"}, {"a", "b"}) == ["a", "b"]   # c has no partition yet
+    assert tenants_to_refresh(set(), {"a"}) == []
 
 
 def test_pending_file_drops_fingerprints(tmp_path):
