@@ -268,6 +268,21 @@ def _delete_rows(conn: duckdb.DuckDBPyConnection, table: str, gone: pa.Table) ->
     return dict(hit)
 
 
+def _nothing_changed_since(reader: OperationalReader, conn: duckdb.DuckDBPyConnection, oldest: int,
+                           active: list[str] | None) -> bool:
+    """No row of the source numbered at or above ``oldest`` (the lowest watermark of the tenants
+    to read), no deletion either, and (``active`` given: an all-tenant run) no stored tenant gone:
+    an incremental extraction would read nothing. A row written since, or one the previous run
+    read while an older transaction was still open (PostgreSQL), takes the normal path."""
+    newest = reader.newest_change()
+    if newest is not None and newest >= oldest:
+        return False
+    if active is None:
+        return True
+    present = {row[0] for row in conn.execute("SELECT id FROM raw_organizations").fetchall()}
+    return present <= set(active)
+
+
 def extract_operational(
     reader: OperationalReader,
     conn: duckdb.DuckDBPyConnection,
@@ -311,6 +326,10 @@ def extract_operational(
     plan = _ReadPlan(groups)
     incremental = {(t, table): watermarks[(t, table)] for table in RAW_TABLES if table != "organizations"
                    for t in selected if not whole(t, table)}
+    if mode == "incremental" and selected and not result.whole_tenants and _nothing_changed_since(
+            reader, conn, min(watermarks[(t, table)] for t in selected for table in RAW_TABLES),
+            active if tenant_ids is None else None):
+        return result  # no read, no write: every watermark stays where it was (still correct)
     deletions = _deletions(reader, incremental) if incremental else {}
 
     def read(step: _Read) -> pa.Table:

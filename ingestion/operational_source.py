@@ -128,6 +128,17 @@ class OperationalReader:
             raise RuntimeError("the operational database has no change counter: upgrade it (auditoryx init)")
         return int(values[0])
 
+    def newest_change(self) -> int | None:
+        """The highest change number in the source, over every table extraction reads and
+        ``change_deletions`` (None when no row has one): one index lookup per table (the
+        ``change_number`` indexes of migration 0007). When it is below every watermark, no row
+        was written or deleted since the last extraction."""
+        parts = [f"SELECT max({CHANGE_COLUMN}) AS newest FROM {_quote(table)}" for table in RAW_TABLES]
+        parts.append(f"SELECT max({CHANGE_COLUMN}) AS newest FROM change_deletions")
+        values = self._fetch(f"SELECT max(newest) AS newest FROM ({' UNION ALL '.join(parts)}) AS tables",
+                             []).column("newest").to_pylist()
+        return None if not values or values[0] is None else int(values[0])
+
     def read(self, table: str, tenant_id: str, since: int | None = None) -> pa.Table:
         """Rows of one table for one tenant; with ``since``, only rows numbered at or above it."""
         return self.read_tenants(table, [tenant_id], None if since is None else [since])

@@ -91,8 +91,8 @@ def test_failed_extraction_leaves_raw_tables_unchanged(tmp_path):
             return original(table, tenant_ids, since, **options)
 
         reader.read_tenants = failing
-        with pytest.raises(RuntimeError):
-            extract_operational(reader, conn)
+        with pytest.raises(RuntimeError):  # full: the tenants' rows are deleted first, then the read fails
+            extract_operational(reader, conn, mode="full")
     assert _raw(conn) == before
 
 
