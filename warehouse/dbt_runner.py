@@ -39,6 +39,7 @@ from auditoryx.errors import AuditoryxError
 from ingestion.raw_schema import RAW_TABLES
 from warehouse.build_db import closing_quietly, quote_identifier, transaction
 from warehouse.pending import build_scope, clear_pending, mark_pending, scope_tables
+from warehouse.unpublished import mark_unpublished
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 BUILD_DB_ENV = "AUDITORYX_BUILD_DB"
@@ -504,6 +505,8 @@ class BuildPlan:
         if failures.unattributed:
             raise AuditoryxError(failures.summary())
         record_build(self.build_db, self.fingerprint, as_of, self.full_refresh)
+        if not (every_model and self.nothing_to_build):  # dbt ran: the scope's marts may have changed
+            mark_unpublished(self.build_db, None if self.full_refresh else self.tenant_scope)
         if every_model:
             clear_pending(self.build_db, before=self.started_at)
         record_tenant_failures(self.build_db, self.tenant_scope, failures.by_tenant)

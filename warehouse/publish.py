@@ -62,6 +62,7 @@ from warehouse.layout import (
 from warehouse.dbt_runner import DBT_PROJECT_DIR
 from warehouse.definitions import definitions_version
 from warehouse.tenant_status import clear_status, failed_tenants, read_status, write_failed
+from warehouse.unpublished import forget_unpublished, unpublished
 
 STAGING_DIR = "_staging"
 RETIRED_DIR = "_retired"
@@ -220,10 +221,11 @@ def _table_columns(conn: duckdb.DuckDBPyConnection, relation: str) -> str:
 
 
 def content_digests(conn: duckdb.DuckDBPyConnection, sources: Mapping[str, str], as_of: dt.date,
-                    definitions: str | None) -> dict[str, str]:
-    """tenant → digest of what its version would hold (``sources``: table → relation), for the
-    tenants of ``_publish_tenants``: one grouped query per table, combined by combine_digest."""
-    tenants = [row[0] for row in conn.execute("SELECT tenant_id FROM _publish_tenants").fetchall()]
+                    definitions: str | None, tenants: Sequence[str]) -> dict[str, str]:
+    """tenant → digest of what its version would hold (``sources``: table → relation), for
+    ``tenants``: one grouped query per table, combined by combine_digest."""
+    conn.execute("CREATE OR REPLACE TEMP TABLE _digest_tenants (tenant_id VARCHAR)")
+    conn.execute("INSERT INTO _digest_tenants SELECT unnest(?::VARCHAR[])", [list(tenants)])
     columns: dict[str, str] = {}
     stats: dict[str, dict[str, tuple[int, int, int]]] = {}
     for table, source in sources.items():
@@ -231,7 +233,7 @@ def content_digests(conn: duckdb.DuckDBPyConnection, sources: Mapping[str, str],
         columns[table] = _table_columns(conn, relation)
         stats[table] = {tenant: (n, xor, total) for tenant, n, xor, total in conn.execute(
             f"SELECT _digest_row.tenant_id, count(*), bit_xor(hash(_digest_row)), sum(hash(_digest_row)::HUGEINT) "
-            f"FROM {relation} _digest_row SEMI JOIN _publish_tenants p ON p.tenant_id = _digest_row.tenant_id "
+            f"FROM {relation} _digest_row SEMI JOIN _digest_tenants p ON p.tenant_id = _digest_row.tenant_id "
             f"GROUP BY _digest_row.tenant_id").fetchall()}
     return {tenant: combine_digest(as_of, definitions, [(table, columns[table], stats[table].get(tenant, _NO_ROWS))
                                                         for table in sources])
@@ -330,9 +332,16 @@ def publish_tenants(
     tables = tuple(sources)
     digests: dict[str, str] = {}
     kept: list[str] = []
+    digested: list[str] = []
     if keep_unchanged and tenants:
-        digests = content_digests(conn, sources, as_of, definitions_version(DBT_PROJECT_DIR))
         recorded = recorded_digests(conn)
+        # a tenant no build changed since its digest was recorded still has that digest
+        # (warehouse/unpublished.py): only the others' tables are read
+        marked = unpublished(conn)
+        digested = [t for t in tenants if marked is None or t in marked or t not in recorded]
+        digests = content_digests(conn, sources, as_of, definitions_version(DBT_PROJECT_DIR), digested) \
+            if digested else {}
+        digests |= {t: recorded[t][1] for t in tenants if t not in digests}
         kept = [t for t in tenants if _unchanged(published_dir, t, digests.get(t), recorded, tables)]
         if kept:
             conn.execute("DELETE FROM _publish_tenants WHERE list_contains(?, tenant_id)", [kept])
@@ -401,6 +410,12 @@ def publish_tenants(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     _record_digests(conn, [(t, version, digests[t]) for t in published if t in digests])
+    if digested:  # what they serve now has a recorded digest (published) or had one (kept)
+        settled = set(published) | set(kept)
+        try:
+            forget_unpublished(conn, [t for t in digested if t in settled], known)
+        except duckdb.Error as error:  # only costs their digests again next time
+            log.warning("unpublished marks not cleared: %s", error)
     for tenant_id in (*published, *kept):
         _stamp_checked(tenant_dir(published_dir, tenant_id), now)
     removed = 0

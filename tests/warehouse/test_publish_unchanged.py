@@ -27,6 +27,7 @@ from warehouse.layout import (
 )
 from warehouse.publish import DIGESTS_TABLE, combine_digest
 from warehouse.reader import open_tenant_snapshot
+from warehouse.unpublished import mark_unpublished, unpublished
 
 AS_OF = dt.date(2026, 6, 30)
 TENANTS = ("tenant-a", "tenant-b", "tenant-c")  # tenant-c has no mart rows
@@ -136,6 +137,7 @@ def test_only_the_changed_tenant_gets_a_new_version(settings):
     before = _state(published)
     with duckdb.connect(str(settings.build_database_path)) as conn:
         conn.execute("UPDATE marts.kpi_summary SET amount = 10.26 WHERE tenant_id = 'tenant-a'")
+    mark_unpublished(settings.build_database_path, ["tenant-a"])  # as the build that changed it does
     result = _publish(settings)
     after = _state(published)
     assert result.tenant_ids == ("tenant-a",) and sorted(result.kept) == ["tenant-b", "tenant-c"]
@@ -148,6 +150,38 @@ def test_only_the_changed_tenant_gets_a_new_version(settings):
     finally:
         snap.close()
     assert _publish(settings).tenant_ids == ()  # and then stable
+
+
+def test_only_the_tenants_a_build_marked_have_their_tables_read_again(settings):
+    """The digest of a tenant no build changed since its last publish is the recorded one: its
+    tables are not read (a change made behind the builds' back is not seen), until a build marks
+    it, or every tenant (a full or unscoped build)."""
+    published = settings.published_dir
+    _publish(settings)
+    with duckdb.connect(str(settings.build_database_path)) as conn:
+        assert unpublished(conn) == set()  # every digest taken: nothing marked
+        conn.execute("UPDATE marts.kpi_summary SET amount = 55.55 WHERE tenant_id IN ('tenant-a', 'tenant-b')")
+    before = _state(published)
+    assert _publish(settings).tenant_ids == () and _state(published) == before
+    mark_unpublished(settings.build_database_path, ["tenant-b"])
+    assert _publish(settings).tenant_ids == ("tenant-b",)
+    mark_unpublished(settings.build_database_path, None)  # every tenant
+    with duckdb.connect(str(settings.build_database_path)) as conn:
+        assert unpublished(conn) is None
+    assert _publish(settings).tenant_ids == ("tenant-a",)
+    with duckdb.connect(str(settings.build_database_path)) as conn:
+        assert unpublished(conn) == set()
+
+
+def test_forgetting_marks_keeps_the_tenants_not_digested():
+    from warehouse.unpublished import forget_unpublished
+
+    conn = duckdb.connect(":memory:")
+    assert unpublished(conn) is None  # no table yet: every tenant
+    forget_unpublished(conn, ["tenant-a"], TENANTS)
+    assert unpublished(conn) == {"tenant-b", "tenant-c"}
+    forget_unpublished(conn, ["tenant-b", "tenant-x"], TENANTS)
+    assert unpublished(conn) == {"tenant-c"}
 
 
 def test_a_deleted_build_database_republishes_everyone_once(settings):
