@@ -75,6 +75,10 @@ def ingest(settings: Settings, tenant_ids: Sequence[str] | None = None,
         marked_at = mark_pending(conn, tenant_ids)  # None: every tenant
         with open_operational(settings.operational_database_url) as reader:
             extraction = extract_operational(reader, conn, tenant_ids, progress, mode)
+        if mode == "full" and tenant_ids is None and extraction.bound is not None:
+            # every tenant read whole from the bound: older deletion records tell nothing new
+            pruned = prune_deletions_below(settings.operational_database_url, extraction.bound)
+            _say(progress, f"pruned {pruned} deletion records (change numbers below {extraction.bound})")
         if marked_at is not None:  # the rows are committed: say which tables changed
             if tenant_ids is not None:
                 narrow_marks(conn, marked_at, extraction.changed_tables())
@@ -93,6 +97,17 @@ def ingest(settings: Settings, tenant_ids: Sequence[str] | None = None,
             _say(progress, f"file drops: {len(drops.files)} files, {drops.rows_loaded} rows loaded, "
                            f"{drops.rows_quarantined} quarantined")
         return IngestResult(extraction=extraction, file_drops=drops, quarantined=quarantined)
+
+
+def prune_deletions_below(url: str, bound: int) -> int:
+    from operational.change_pruning import prune_change_deletions
+    from operational.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        return prune_change_deletions(engine, bound)
+    finally:
+        engine.dispose()
 
 
 def read_every_tenant_from_watermarks(extraction) -> bool:

@@ -60,6 +60,7 @@ class ExtractionResult:
     removed_tenants: list[str] = field(default_factory=list)
     whole_tenants: set[str] = field(default_factory=set)  # read whole in some table: any row may have changed
     tables_written: dict[str, set[str]] = field(default_factory=dict)  # tenant → tables with new or changed rows
+    bound: int | None = None  # the change bound the tenants were read from (None: nothing read)
 
     def changed_tables(self) -> dict[str, set[str]]:
         """Tenant → the raw tables whose rows changed for it (possibly none), for the tenants
@@ -303,6 +304,7 @@ def extract_operational(
     if mode == "full":
         reader.analyze(list(RAW_TABLES))
     bound = reader.change_bound()  # before any read: what commits from now on is numbered at or above it
+    horizon = reader.deletions_horizon()  # deletions numbered below it were pruned
     active = reader.tenant_ids()
     selected = active if tenant_ids is None else [t for t in tenant_ids if t in set(active)]
     result = ExtractionResult(tenant_ids=selected, mode=mode, rows={table: 0 for table in RAW_TABLES},
@@ -311,7 +313,9 @@ def extract_operational(
     watermarks = _stored_watermarks(conn)
 
     def whole(tenant_id: str, table: str) -> bool:
-        return mode == "full" or (tenant_id, table) not in watermarks
+        # a watermark below the pruning horizon could miss a pruned delete (organizations: none)
+        return (mode == "full" or (tenant_id, table) not in watermarks
+                or (table != "organizations" and watermarks[(tenant_id, table)] < horizon))
 
     replaced = {table: [t for t in selected if whole(t, table)] for table in RAW_TABLES}
     result.whole_tenants = {t for tenants in replaced.values() for t in tenants}
@@ -331,6 +335,10 @@ def extract_operational(
             active if tenant_ids is None else None):
         return result  # no read, no write: every watermark stays where it was (still correct)
     deletions = _deletions(reader, incremental) if incremental else {}
+    if incremental and min(incremental.values()) < reader.deletions_horizon():
+        # pruned while we read (the horizon was below every watermark): start again, reading
+        # whole what now lies below the horizon
+        return extract_operational(reader, conn, tenant_ids, progress, mode)
 
     def read(step: _Read) -> pa.Table:
         return reader.read_tenants(step.table, list(step.tenant_ids),
@@ -376,6 +384,7 @@ def extract_operational(
         for table in RAW_TABLES:
             _advance_watermarks(conn, selected, table, bound, now)
         conn.execute("COMMIT")
+        result.bound = bound
     except BaseException as exc:
         rollback_quietly(conn, exc)  # DuckDB may have aborted already: never hide the real error
         raise

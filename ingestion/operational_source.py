@@ -128,6 +128,13 @@ class OperationalReader:
             raise RuntimeError("the operational database has no change counter: upgrade it (auditoryx init)")
         return int(values[0])
 
+    def deletions_horizon(self) -> int:
+        """``change_deletions`` rows numbered below this were pruned (migration 0008): a watermark
+        below it cannot rely on the deletions read from it."""
+        values = self._fetch("SELECT pruned_below FROM change_deletions_horizon WHERE id = 1", []) \
+            .column("pruned_below").to_pylist()
+        return int(values[0]) if values and values[0] is not None else 0
+
     def newest_change(self) -> int | None:
         """The highest change number in the source, over every table extraction reads and
         ``change_deletions`` (None when no row has one): one index lookup per table (the

@@ -553,6 +553,16 @@ class ChangeCounter(Base):
     value: Mapped[int] = mapped_column(BigInteger)
 
 
+class ChangeDeletionsHorizon(Base):
+    """One row (id 1): ``change_deletions`` rows numbered below ``pruned_below`` were removed
+    (operational/change_pruning.py); an extraction from an older watermark reads whole instead."""
+
+    __tablename__ = "change_deletions_horizon"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    pruned_below: Mapped[int] = mapped_column(BigInteger)
+
+
 TENANT_TABLES = ("users", "artists", "projects", "project_users", "project_milestones", "bookings", "audit_log")
 
 
