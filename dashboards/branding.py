@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from auditoryx.settings import get_settings
+from dashboards.app_settings import settings as get_settings
 from dashboards.session_engine import web_engine
 from operational.host_branding import HostBranding, branding_for_host
 
