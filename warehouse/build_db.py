@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -115,9 +116,25 @@ def is_damage(error: BaseException) -> bool:
     return isinstance(error, (duckdb.Error, AuditoryxError)) and any(m in str(error) for m in _DAMAGE_MARKERS)
 
 
+MEMORY_LIMIT_ENV = "AUDITORYX_DUCKDB_MEMORY_LIMIT"  # the dbt profile reads the same variable
+DEFAULT_MEMORY_LIMIT = "2GB"
+_MEMORY_LIMIT = re.compile(r"\d+(\.\d+)?\s*[KMGT]i?B")
+
+
+def memory_limit() -> str:
+    """DuckDB's memory cap for the build database (``AUDITORYX_DUCKDB_MEMORY_LIMIT``, default 2GB):
+    beyond it DuckDB spills to a temporary folder beside the file instead of growing (its own
+    default is 80 % of the machine's memory). Read when a connection opens, never at import."""
+    value = (os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT).strip()
+    if not _MEMORY_LIMIT.fullmatch(value):
+        raise AuditoryxError(f"{MEMORY_LIMIT_ENV}={value!r}: expected a size such as '512MB' or '2GB'")
+    return value
+
+
 def connect_build(path: Path) -> duckdb.DuckDBPyConnection:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    limit = memory_limit()
     try:
         conn = duckdb.connect(str(path))
     except duckdb.Error as error:
@@ -125,6 +142,7 @@ def connect_build(path: Path) -> duckdb.DuckDBPyConnection:
             raise DamagedBuildDatabase(path, error) from error
         raise
     conn.execute("SET TimeZone = 'UTC'")
+    conn.execute(f"SET memory_limit = '{limit}'")  # validated above: a size, nothing else
     return conn
 
 

@@ -99,3 +99,25 @@ def test_a_damaged_build_database_is_detected_and_moved_aside(app_env, tmp_path)
     assert "moved to" in messages[0] and "rebuilding" in messages[0]
     assert is_damage(duckdb.IOException("Could not read enough bytes from file")) and \
         not is_damage(duckdb.IOException('Could not set lock on file "b.duckdb": Conflicting lock is held'))
+
+
+def test_the_build_database_is_opened_with_the_memory_cap(tmp_path, monkeypatch):
+    from auditoryx.errors import AuditoryxError
+    from warehouse.build_db import MEMORY_LIMIT_ENV, connect_build
+
+    def cap(value: str | None) -> str:
+        if value is None:
+            monkeypatch.delenv(MEMORY_LIMIT_ENV, raising=False)
+        else:
+            monkeypatch.setenv(MEMORY_LIMIT_ENV, value)
+        conn = connect_build(tmp_path / "w.duckdb")
+        try:
+            return conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        finally:
+            conn.close()
+
+    assert cap(None) == cap("2GB") != cap("512MB")
+    assert cap("512MB").startswith("488")  # DuckDB shows 512 MB in MiB
+    for bad in ("lots", "2GB'; DROP TABLE x; --", "-1GB"):
+        with pytest.raises(AuditoryxError, match=MEMORY_LIMIT_ENV):
+            cap(bad)
