@@ -536,6 +536,19 @@ def _setting(conn: duckdb.DuckDBPyConnection, name: str) -> str:
     return str(conn.execute("SELECT current_setting($name)", {"name": name}).fetchone()[0])
 
 
+def _restore_memory_limit(conn: duckdb.DuckDBPyConnection, shown: str) -> None:
+    """Put back the cap that was shown as ``shown`` ('1.8 GiB'): DuckDB's default, or the build
+    database's configured cap (exact), or else the shown value itself (DuckDB rounds it down when
+    displaying, so setting the display would shrink the cap a little on every run)."""
+    from warehouse.build_db import memory_limit
+
+    for statement in ("RESET memory_limit", f"SET memory_limit = {_literal(memory_limit())}"):
+        conn.execute(statement)
+        if _setting(conn, "memory_limit") == shown:
+            return
+    conn.execute(f"SET memory_limit = {_literal(shown)}")
+
+
 def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -588,9 +601,7 @@ def ingest_file_drops(
         cleanup_session(conn)
         conn.execute(f"SET TimeZone = {_literal(saved['TimeZone'])}")
         conn.execute(f"SET preserve_insertion_order = {_literal(saved['preserve_insertion_order'])}")
-        conn.execute("RESET memory_limit")  # exact when it was DuckDB's default (the usual case)
-        if _setting(conn, "memory_limit") != saved["memory_limit"]:
-            conn.execute(f"SET memory_limit = {_literal(saved['memory_limit'])}")
+        _restore_memory_limit(conn, saved["memory_limit"])
     report.ended_at = _clock()
     return report
 
