@@ -31,7 +31,7 @@ from dashboards.formatting import (
     money_card,
     snapshot_age,
 )
-from dashboards.freshness import follow_new_versions
+from dashboards.freshness import published_or_stop
 from dashboards.label_figures import label_figures
 from dashboards.navigation import pages_for
 from dashboards.session import allowed, engine, require
@@ -55,27 +55,14 @@ def render() -> None:
     query = {key: st.query_params.get(key) for key in filters.QUERY_KEYS if key in st.query_params}
     if not shows_performers:  # no per-artist view for this role: an artist in the URL is ignored
         query.pop(filters.PARAM_ARTIST, None)
-    try:
-        data = queries.label_dashboard(user.tenant_id, query)
-    except queries.PublishedSnapshotDamaged as damaged:  # published, but the pointer or its folder is broken
-        st.error(
-            "Your analytics could not be loaded right now (the published version is damaged); "
-            "it is repaired by the next refresh.",
-            icon=":material/build:",
-        )
-        follow_new_versions(user.tenant_id, damaged.version)  # reruns once a repaired version is published
-        st.stop()
-    except queries.DashboardUnavailable:
-        st.error("Your analytics could not be loaded right now. Please try again after the next refresh.")
-        st.stop()
-    follow_new_versions(user.tenant_id, None if data is None else data.version)
-    if data is None:
-        st.info(
-            "No analytics have been published for your organization yet. "
-            "They appear here after the next data refresh.",
-            icon=":material/hourglass_empty:",
-        )
-        st.stop()
+    data = published_or_stop(
+        user.tenant_id, lambda: queries.label_dashboard(user.tenant_id, query),
+        damaged="Your analytics could not be loaded right now (the published version is damaged); "
+                "it is repaired by the next refresh.",
+        unavailable="Your analytics could not be loaded right now. Please try again after the next refresh.",
+        empty="No analytics have been published for your organization yet. "
+              "They appear here after the next data refresh.",
+    )
 
     prefs = tenant_preferences(engine(), user.actor())
     currency, locale = data.base_currency, prefs.locale

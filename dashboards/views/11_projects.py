@@ -23,7 +23,7 @@ from dashboards.formatting import (
     risk_reasons,
     status_label,
 )
-from dashboards.freshness import follow_new_versions
+from dashboards.freshness import published_or_stop
 from dashboards.session import engine, require
 from dashboards.tenant_prefs import tenant_preferences
 from operational.permissions import Resource
@@ -37,21 +37,14 @@ user = require(Resource.PROJECTS)
 actor = user.actor()
 st.title("Projects")
 
-try:
-    data = queries.project_health(user.tenant_id)
-except queries.PublishedSnapshotDamaged as damaged:
-    st.error("Project health could not be loaded right now (the published version is damaged); "
-             "it is repaired by the next refresh.", icon=":material/build:")
-    follow_new_versions(user.tenant_id, damaged.version)
-    st.stop()
-except queries.DashboardUnavailable:
-    st.error("Project health could not be loaded right now. Please try again after the next refresh.")
-    st.stop()
-follow_new_versions(user.tenant_id, None if data is None else data.version)
-if data is None:
-    st.info("No analytics have been published for your organization yet. Project health appears here "
-            "after the next data refresh.", icon=":material/hourglass_empty:")
-    st.stop()
+data = published_or_stop(
+    user.tenant_id, lambda: queries.project_health(user.tenant_id),
+    damaged="Project health could not be loaded right now (the published version is damaged); "
+            "it is repaired by the next refresh.",
+    unavailable="Project health could not be loaded right now. Please try again after the next refresh.",
+    empty="No analytics have been published for your organization yet. Project health appears here "
+          "after the next data refresh.",
+)
 
 currency, locale = data.base_currency, tenant_preferences(engine(), actor).locale
 st.caption(f"{md_escape(user.tenant_name)} · as of {format_date(data.as_of)} · amounts in {currency} "

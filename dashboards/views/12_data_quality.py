@@ -22,7 +22,7 @@ from dashboards.formatting import (
     snapshot_age,
     source_label,
 )
-from dashboards.freshness import follow_new_versions
+from dashboards.freshness import published_or_stop
 from dashboards.session import engine, require
 from operational.calendar import tenant_time_zone
 from operational.permissions import Resource
@@ -39,21 +39,12 @@ if failure is not None:
     for reason in failure.reasons:
         st.text(reason)  # data values inside reasons are shown as text, never as Markdown
 
-try:
-    data = quality_queries.data_quality_details(user.tenant_id)
-except queries.PublishedSnapshotDamaged as damaged:
-    st.error("The published version of your data is damaged; it is repaired by the next refresh.",
-             icon=":material/build:")
-    follow_new_versions(user.tenant_id, damaged.version)
-    st.stop()
-except queries.DashboardUnavailable:
-    st.error("Your data's details could not be loaded right now. Please try again after the next refresh.")
-    st.stop()
-follow_new_versions(user.tenant_id, None if data is None else data.version)
-if data is None:
-    st.info("No data has been published for your organization yet. The first refresh publishes it.",
-            icon=":material/hourglass_empty:")
-    st.stop()
+data = published_or_stop(
+    user.tenant_id, lambda: quality_queries.data_quality_details(user.tenant_id),
+    damaged="The published version of your data is damaged; it is repaired by the next refresh.",
+    unavailable="Your data's details could not be loaded right now. Please try again after the next refresh.",
+    empty="No data has been published for your organization yet. The first refresh publishes it.",
+)
 
 try:
     zone = tenant_time_zone(engine(), user.actor())
