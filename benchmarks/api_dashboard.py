@@ -211,6 +211,20 @@ SELECT json_build_object(
 """
 
 
+def load_fx_table(conn) -> None:
+    """The FX seed as a PostgreSQL table for the live-SQL peer (readable by the app's role)."""
+    from sqlalchemy import text
+
+    conn.execute(text(f"CREATE TABLE {FX_TABLE} (rate_date date, currency varchar(3), "
+                      "usd_per_unit numeric(18, 8), units_per_usd numeric(18, 8))"))
+    with conn.connection.driver_connection.cursor().copy(
+            f"COPY {FX_TABLE} FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+        copy.write(FX_SEED.read_bytes())
+    conn.execute(text(f"CREATE INDEX ON {FX_TABLE} (currency, rate_date)"))
+    conn.execute(text(f"ANALYZE {FX_TABLE}"))
+    conn.execute(text(f"GRANT SELECT ON {FX_TABLE} TO auditoryx_app"))
+
+
 def _add_months(month: dt.date, months: int) -> dt.date:
     index = month.year * 12 + (month.month - 1) + months
     return dt.date(index // 12, index % 12 + 1, 1)
@@ -738,14 +752,7 @@ def build_world(options, folder: Path, database_url: str, app_url: str, env: dic
     with owner.begin() as conn:
         tenant_id, bookings = conn.execute(text(
             "SELECT org_id, count(*) FROM bookings GROUP BY org_id ORDER BY 2 DESC, 1 LIMIT 1")).one()
-        conn.execute(text(f"CREATE TABLE {FX_TABLE} (rate_date date, currency varchar(3), "
-                          "usd_per_unit numeric(18, 8), units_per_usd numeric(18, 8))"))
-        with conn.connection.driver_connection.cursor().copy(
-                f"COPY {FX_TABLE} FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
-            copy.write(FX_SEED.read_bytes())
-        conn.execute(text(f"CREATE INDEX ON {FX_TABLE} (currency, rate_date)"))
-        conn.execute(text(f"ANALYZE {FX_TABLE}"))
-        conn.execute(text(f"GRANT SELECT ON {FX_TABLE} TO auditoryx_app"))
+        load_fx_table(conn)
         conn.execute(text("ANALYZE"))
     with Session(owner) as session, session.begin():
         org = session.scalar(select(Organization).where(Organization.id == tenant_id))

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from api_dashboard import FX_SEED, FX_TABLE, LIVE_SQL, PG_ADMIN_URL, live_params  # noqa: E402
+from api_dashboard import LIVE_SQL, PG_ADMIN_URL, live_params, load_fx_table  # noqa: E402
 
 AS_OF = dt.date(2026, 10, 15)
 
@@ -56,12 +56,7 @@ def _load_fx(engine) -> None:
     from sqlalchemy import text
 
     with engine.begin() as conn:
-        conn.execute(text(f"CREATE TABLE {FX_TABLE} (rate_date date, currency varchar(3), "
-                          "usd_per_unit numeric(18, 8), units_per_usd numeric(18, 8))"))
-        with conn.connection.driver_connection.cursor().copy(
-                f"COPY {FX_TABLE} FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
-            copy.write(FX_SEED.read_bytes())
-        conn.execute(text(f"CREATE INDEX ON {FX_TABLE} (currency, rate_date)"))
+        load_fx_table(conn)
         conn.execute(text("ANALYZE"))
 
 
