@@ -119,11 +119,9 @@ class OperationalReader:
         but transactions commit in any order, so the bound is the oldest one still running
         (``pg_snapshot_xmin``), not the highest number seen. SQLite runs one writer at a time: the
         counter's committed value + 1."""
-        if self.backend == "postgresql":
-            sql = "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT) AS bound"
-        else:
-            sql = "SELECT value + 1 AS bound FROM change_counter WHERE id = 1"
-        values = self._fetch(sql, []).column("bound").to_pylist()
+        from operational.tenants import change_bound_sql
+
+        values = self._fetch(change_bound_sql(self.backend), []).column("bound").to_pylist()
         if not values or values[0] is None:
             raise RuntimeError("the operational database has no change counter: upgrade it (auditoryx init)")
         return int(values[0])

@@ -25,17 +25,22 @@ def active_tenants(engine: Engine) -> dict[str, str]:
         return {tenant_id: slug for tenant_id, slug in rows}
 
 
-def change_bound(engine: Engine) -> int:
-    """A change number every row version not committed yet will reach at least (migration 0006):
-    on PostgreSQL the oldest transaction still running (``pg_snapshot_xmin``), on SQLite, whose
+def change_bound_sql(backend: str) -> str:
+    """The query (one column, ``bound``) of a change number every row version not committed yet
+    will reach at least (migration 0006): on PostgreSQL the oldest transaction still running
+    (``pg_snapshot_xmin``: ids are handed out in order but commit in any order), on SQLite, whose
     writers commit one at a time, the counter's committed value + 1. Take it before reading what
-    changed: the next read from it misses nothing that commits meanwhile."""
-    if engine.dialect.name == "postgresql":
-        sql = "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT)"
-    else:
-        sql = "SELECT value + 1 FROM change_counter WHERE id = 1"
+    changed: the next read from it misses nothing that commits meanwhile. Extraction and the
+    change sensor both use it."""
+    if backend == "postgresql":
+        return "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT) AS bound"
+    return "SELECT value + 1 AS bound FROM change_counter WHERE id = 1"
+
+
+def change_bound(engine: Engine) -> int:
+    """``change_bound_sql`` on ``engine``."""
     with engine.connect() as conn:
-        value = conn.execute(text(sql)).scalar()
+        value = conn.execute(text(change_bound_sql(engine.dialect.name))).scalar()
     if value is None:
         raise AuditoryxError("the operational database has no change counter: upgrade it (auditoryx init)")
     return int(value)
