@@ -81,9 +81,9 @@ def ingest(settings: Settings, tenant_ids: Sequence[str] | None = None,
             _say(progress, f"pruned {pruned} deletion records (change numbers below {extraction.bound})")
         if marked_at is not None:  # the rows are committed: say which tables changed
             if tenant_ids is not None:
-                narrow_marks(conn, marked_at, extraction.changed_tables())
+                narrow_marks(conn, marked_at, extraction.changed_tables(), rows_recorded=True)
             elif read_every_tenant_from_watermarks(extraction):
-                narrow_marks(conn, marked_at, extraction.changed_tables(), every_tenant=True)
+                narrow_marks(conn, marked_at, extraction.changed_tables(), every_tenant=True, rows_recorded=True)
         quarantined = quarantine_operational_rows(conn, progress)
         ensure_file_tables(conn)
         mark_pending(conn, tenants_with_landing_files(settings.resolved_landing_dir, known_tenants(conn)))

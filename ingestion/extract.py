@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 from ingestion.operational_source import OperationalReader
 from ingestion.raw_schema import RAW_TABLES, TENANT_COLUMN, raw_table_name
 from warehouse.build_db import ensure_raw_tables, quote_identifier, rollback_quietly
+from warehouse.pending import record_changed_rows
 
 Mode = Literal["incremental", "full"]
 
@@ -160,31 +161,36 @@ class _ReadPlan:
         return read
 
 
-def _tenants_with_changes(conn: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> set[str]:
-    """Tenants with an incoming row that is new or differs from the raw row it replaces. (Reads
-    from a watermark also return rows committed while the previous extraction ran, which it may
-    have read already.)"""
+def _record_changes(conn: duckdb.DuckDBPyConnection, table: str, data: pa.Table, now: dt.datetime) -> set[str]:
+    """Record the incoming rows that are new or differ from the raw row they replace as changed
+    rows (warehouse/pending.py) and return their tenants. (Reads from a watermark also return
+    rows committed while the previous extraction ran, which it may have read already.)"""
     tenant_column = quote_identifier(TENANT_COLUMN[table])
     _compared = data  # noqa: F841 - read by name in the statement
-    rows = conn.execute(f"""
-        SELECT DISTINCT {tenant_column} FROM (
+    conn.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _changed_rows AS
+        SELECT DISTINCT {tenant_column} AS tenant_id, id FROM (
             SELECT {_typed_select(table, data.schema)} FROM _compared
             EXCEPT
             SELECT * FROM {raw_table_name(table)} WHERE id IN (SELECT CAST(id AS VARCHAR) FROM _compared)
-        )""").fetchall()
-    return {row[0] for row in rows}
+        )""")
+    record_changed_rows(conn, table, "_changed_rows", now)
+    tenants = {row[0] for row in conn.execute("SELECT DISTINCT tenant_id FROM _changed_rows").fetchall()}
+    conn.execute("DROP TABLE _changed_rows")
+    return tenants
 
 
-def _write(conn: duckdb.DuckDBPyConnection, read: _Read, data: pa.Table) -> set[str]:
-    """Whole tenants were deleted up front: append. Changed rows replace their previous version;
-    returns the tenants whose rows changed (for reads from a watermark; empty otherwise)."""
+def _write(conn: duckdb.DuckDBPyConnection, read: _Read, data: pa.Table, now: dt.datetime) -> set[str]:
+    """Whole tenants were deleted up front: append. Changed rows replace their previous version
+    and are recorded; returns the tenants whose rows changed (for reads from a watermark; empty
+    otherwise)."""
     if not data.num_rows:
         return set()
     if data.column("id").num_chunks > 1:
         data = data.combine_chunks()  # DuckDB inserts one large batch in parallel, many serially
     changed: set[str] = set()
     if read.since is not None:
-        changed = _tenants_with_changes(conn, read.table, data)
+        changed = _record_changes(conn, read.table, data, now)
         _upserted_ids = data.select(["id"])  # noqa: F841 - read by name in the statement
         conn.execute(f"DELETE FROM {raw_table_name(read.table)} "
                      "WHERE id IN (SELECT CAST(id AS VARCHAR) FROM _upserted_ids)")
@@ -251,13 +257,17 @@ def _deletions(reader: OperationalReader, watermarks: dict[tuple[str, str], int]
     return {table: pa.concat_tables(parts) for table, parts in found.items()}
 
 
-def _delete_rows(conn: duckdb.DuckDBPyConnection, table: str, gone: pa.Table) -> dict[str, int]:
-    """Remove these (``tenant``, ``id``) raw rows; return tenant → rows removed (tenants that lost one)."""
+def _delete_rows(conn: duckdb.DuckDBPyConnection, table: str, gone: pa.Table, now: dt.datetime) -> dict[str, int]:
+    """Remove these (``tenant``, ``id``) raw rows and record them as changed rows; return tenant →
+    rows removed (tenants that lost one)."""
     tenant_column = quote_identifier(TENANT_COLUMN[table])
     _gone = gone  # noqa: F841 - read by name in the statements
     hit = conn.execute(f"SELECT r.{tenant_column}, count(*) FROM {raw_table_name(table)} r "
                        f"JOIN _gone g ON r.id = g.id AND r.{tenant_column} = g.tenant GROUP BY 1").fetchall()
     if hit:
+        conn.execute("CREATE OR REPLACE TEMP TABLE _gone_rows AS SELECT tenant AS tenant_id, id FROM _gone")
+        record_changed_rows(conn, table, "_gone_rows", now)
+        conn.execute("DROP TABLE _gone_rows")
         conn.execute(f"DELETE FROM {raw_table_name(table)} r USING _gone g "
                      f"WHERE r.id = g.id AND r.{tenant_column} = g.tenant")
     return dict(hit)
@@ -352,7 +362,7 @@ def extract_operational(
                 column = quote_identifier(TENANT_COLUMN[table])
                 conn.execute(f"DELETE FROM {raw_table_name(table)} WHERE list_contains(?, {column})", [tenants])
         for table, rows in deletions.items():  # before the upserts: a deleted id written again comes back
-            for tenant_id, count in _delete_rows(conn, table, rows).items():
+            for tenant_id, count in _delete_rows(conn, table, rows, now).items():
                 result.deleted[table] += count
                 result.tables_written.setdefault(tenant_id, set()).add(table)
         workers = max(1, getattr(reader, "connections", 1))
@@ -370,7 +380,7 @@ def extract_operational(
                 plan.record(step, data.num_rows)
                 submit()
                 result.rows[step.table] += data.num_rows
-                for tenant_id in _write(conn, step, data):
+                for tenant_id in _write(conn, step, data, now):
                     result.tables_written.setdefault(tenant_id, set()).add(step.table)
                 del data
                 if progress and (not in_flight or in_flight[0][0].table != step.table):

@@ -32,13 +32,13 @@ import threading
 from importlib import metadata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditoryx.errors import AuditoryxError
 from ingestion.raw_schema import RAW_TABLES
 from warehouse.build_db import closing_quietly, quote_identifier, transaction
-from warehouse.pending import build_scope, clear_pending, mark_pending, scope_tables
+from warehouse.pending import build_scope, clear_pending, mark_pending, row_scope, scope_tables
 from warehouse.unpublished import mark_unpublished
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
@@ -47,6 +47,11 @@ BUILD_DB_ENV = "AUDITORYX_BUILD_DB"
 # dbt_project/macros/tenant_scope.sql at execution time only. An environment variable rather
 # than a dbt var: a changed var makes dbt re-parse the whole project (~3 s) on every build.
 TENANT_SCOPE_ENV = "AUDITORYX_TENANT_SCOPE"
+# The tenants of that scope whose changed bookings are known row by row (warehouse/pending.py,
+# ``rows_known``): int_bookings_enriched looks only at those rows for them. Same format.
+ROW_SCOPE_ENV = "AUDITORYX_ROW_SCOPE"
+# what the bookings model reads besides raw bookings: a change there touches all a tenant's rows
+BOOKINGS_MODEL_ALSO_READS = ("organizations",)
 
 # Statuses of dbt node results that make a run fail (see dbt.artifacts.schemas.results).
 _FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
@@ -195,6 +200,7 @@ def invoke_dbt(
     threads: int = 2,
     target_dir: Path | None = None,
     tenant_scope: Sequence[str] | None = None,
+    row_scope: Sequence[str] | None = None,
 ) -> str | None:
     """Run ``dbt <args>`` in-process on ``build_db``; return None on success, else a one-line
     summary of what failed (failing nodes and tests, or the exception). Data tests with failing
@@ -207,7 +213,7 @@ def invoke_dbt(
     node runs); ``parse`` (Dagster's manifest) and ``docs generate`` write it.
     """
     return invoke_dbt_outcome(args, build_db=build_db, work_dir=work_dir, as_of=as_of, threads=threads,
-                              target_dir=target_dir, tenant_scope=tenant_scope).failure
+                              target_dir=target_dir, tenant_scope=tenant_scope, row_scope=row_scope).failure
 
 
 def invoke_dbt_outcome(
@@ -219,8 +225,10 @@ def invoke_dbt_outcome(
     threads: int = 2,
     target_dir: Path | None = None,
     tenant_scope: Sequence[str] | None = None,
+    row_scope: Sequence[str] | None = None,
 ) -> DbtOutcome:
-    """``invoke_dbt`` that also returns the data tests that found rows."""
+    """``invoke_dbt`` that also returns the data tests that found rows. ``row_scope``: the
+    tenants of ``tenant_scope`` whose changed bookings are recorded row by row (``ROW_SCOPE_ENV``)."""
     if not args:
         raise AuditoryxError("dbt needs a command, e.g. ['build']")
     if not isinstance(as_of, dt.date) or isinstance(as_of, dt.datetime):
@@ -239,8 +247,9 @@ def invoke_dbt_outcome(
     cli_args = [*args, *dbt_flags(work_dir=work_dir, as_of=as_of, threads=threads, target_dir=target),
                 *(["--no-write-json"] if results_only else [])]
     scope = ",".join(tenant_scope or [])
+    rows = ",".join(t for t in (row_scope or []) if t in set(tenant_scope or []))
 
-    with _LOCK, _env(BUILD_DB_ENV, str(build_db)), _env(TENANT_SCOPE_ENV, scope):
+    with _LOCK, _env(BUILD_DB_ENV, str(build_db)), _env(TENANT_SCOPE_ENV, scope), _env(ROW_SCOPE_ENV, rows):
         try:
             result = dbtRunner().invoke(cli_args)
         except Exception as exc:  # dbt normally reports through the result; be safe
@@ -468,6 +477,7 @@ class BuildPlan:
     tenant_scope: list[str] | None
     started_at: dt.datetime
     scope_tables: list[str] | None = None  # with a scope: the raw tables that changed (None: any)
+    row_scope: list[str] = field(default_factory=list)  # of the scope: bookings changes known row by row
 
     @property
     def nothing_to_build(self) -> bool:
@@ -529,7 +539,8 @@ def plan_build(build_db: Path, as_of: dt.date, full_refresh: bool | None = None)
     tables = scope_tables(build_db, scope) if scope else None
     if tables is not None and not set(tables) <= set(RAW_TABLES):
         tables = None  # a name dbt does not know as a source: rebuild from every table
-    return BuildPlan(build_db, fingerprint, full_refresh, scope, started_at, tables)
+    rows = row_scope(build_db, scope, "bookings", BOOKINGS_MODEL_ALSO_READS) if scope else []
+    return BuildPlan(build_db, fingerprint, full_refresh, scope, started_at, tables, rows)
 
 
 def build_all(
@@ -563,7 +574,7 @@ def build_all(
             return False
         args = ["build", *plan.flags(unit_tests=unit_tests)]
         outcome = invoke_dbt_outcome(args, build_db=plan.build_db, work_dir=work_dir, as_of=as_of, threads=threads,
-                                     tenant_scope=plan.tenant_scope)
+                                     tenant_scope=plan.tenant_scope, row_scope=plan.row_scope)
         if outcome.failure is not None:
             raise AuditoryxError(outcome.failure)
         plan.succeeded(as_of, failed_tests=outcome.failed_tests)

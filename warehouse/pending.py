@@ -14,6 +14,14 @@ marks its tenants for every table, then, once its rows are committed, replaces t
 the tables it actually wrote for each tenant (``narrow_marks``; ``NO_TABLE`` for a tenant whose
 rows did not change). A build limited to some tenants then builds only what depends on those
 tables (``scope_tables``).
+
+Extraction also records which rows it wrote or deleted (``record_changed_rows``, table
+``main.dbt_pending_rows``: tenant, raw table, id) in the transaction that writes them, and its
+narrowed marks say so (``rows_recorded``). For a tenant whose only changes to a table are such
+marks, the pending rows are the complete list of that table's rows that changed since the last
+successful build (``rows_known``): the bookings model then looks at those rows only, not at the
+tenant's every booking. Any broader mark (every table, a file drop, a quarantine change, a
+tenant read whole) leaves the tenant to the tenant-wide comparison.
 """
 from __future__ import annotations
 
@@ -27,6 +35,7 @@ import duckdb
 from warehouse.build_db import closing_quietly, transaction
 
 PENDING_TABLE = "dbt_pending_tenants"  # in schema main of the build database
+PENDING_ROWS_TABLE = "dbt_pending_rows"  # same schema: the rows extraction wrote or deleted
 EVERY_TENANT = "*"
 EVERY_TABLE = "*"
 NO_TABLE = ""  # the tenant was looked at and none of its raw rows changed
@@ -37,10 +46,31 @@ _DDL = (f"CREATE TABLE IF NOT EXISTS main.{PENDING_TABLE} "
         "(tenant_id VARCHAR NOT NULL, marked_at TIMESTAMPTZ NOT NULL, table_name VARCHAR NOT NULL DEFAULT '*')")
 
 
+_ROWS_DDL = (f"CREATE TABLE IF NOT EXISTS main.{PENDING_ROWS_TABLE} "
+             "(tenant_id VARCHAR NOT NULL, table_name VARCHAR NOT NULL, id VARCHAR NOT NULL, "
+             "recorded_at TIMESTAMPTZ NOT NULL)")
+
+
 def _ensure_table(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(_DDL)
-    # marks written before table names existed mean every table
+    # marks written before table names existed mean every table; before row lists, rows unknown
     conn.execute(f"ALTER TABLE main.{PENDING_TABLE} ADD COLUMN IF NOT EXISTS table_name VARCHAR DEFAULT '*'")
+    conn.execute(f"ALTER TABLE main.{PENDING_TABLE} ADD COLUMN IF NOT EXISTS rows_recorded BOOLEAN DEFAULT false")
+
+
+def ensure_rows_table(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(_ROWS_DDL)
+
+
+def record_changed_rows(conn: duckdb.DuckDBPyConnection, table: str, rows_relation: str,
+                        recorded_at: dt.datetime) -> None:
+    """Record the (``tenant_id``, ``id``) pairs of ``rows_relation`` (a relation name or
+    parenthesized query the caller builds from trusted names) as changed rows of raw ``table``.
+    Call it in the transaction that writes them."""
+    ensure_rows_table(conn)
+    conn.execute(f"INSERT INTO main.{PENDING_ROWS_TABLE} (tenant_id, table_name, id, recorded_at) "
+                 f"SELECT DISTINCT tenant_id, ?, CAST(id AS VARCHAR), ? FROM {rows_relation}",
+                 [table, recorded_at])
 
 
 def mark_pending(conn: duckdb.DuckDBPyConnection, tenant_ids: Iterable[str] | None) -> dt.datetime | None:
@@ -57,24 +87,26 @@ def mark_pending(conn: duckdb.DuckDBPyConnection, tenant_ids: Iterable[str] | No
 
 
 def narrow_marks(conn: duckdb.DuckDBPyConnection, marked_at: dt.datetime,
-                 changed: Mapping[str, Iterable[str]], *, every_tenant: bool = False) -> None:
+                 changed: Mapping[str, Iterable[str]], *, every_tenant: bool = False,
+                 rows_recorded: bool = False) -> None:
     """Replace the every-table marks made at ``marked_at`` for the tenants in ``changed`` (tenant →
     the raw tables whose rows were written for it, possibly none) with one mark per table, in one
     transaction. Call it only once those rows are committed: until then the broad marks stand.
     ``every_tenant``: ``changed`` covers every tenant the source has, so the "every tenant" mark
     made at ``marked_at`` is replaced too (an extraction of all tenants that read each of them
-    from its watermarks, none whole and none removed)."""
+    from its watermarks, none whole and none removed). ``rows_recorded``: every row written or
+    deleted for these (tenant, table) pairs was recorded with ``record_changed_rows``."""
     if not changed:
         return
     _ensure_table(conn)
-    rows = [[tenant_id, marked_at, table] for tenant_id, tables in sorted(changed.items())
+    rows = [[tenant_id, marked_at, table, rows_recorded] for tenant_id, tables in sorted(changed.items())
             for table in (sorted(set(tables)) or [NO_TABLE])]
     tenants = sorted(changed) + ([EVERY_TENANT] if every_tenant else [])
     with transaction(conn):  # a failing rollback never hides the real error
         conn.execute(f"DELETE FROM main.{PENDING_TABLE} WHERE marked_at = ? AND table_name = ? "
                      "AND list_contains(?, tenant_id)", [marked_at, EVERY_TABLE, tenants])
-        conn.executemany(f"INSERT INTO main.{PENDING_TABLE} (tenant_id, marked_at, table_name) VALUES (?, ?, ?)",
-                         rows)
+        conn.executemany(f"INSERT INTO main.{PENDING_TABLE} (tenant_id, marked_at, table_name, rows_recorded) "
+                         "VALUES (?, ?, ?, ?)", rows)
 
 
 def tables_of(tables: Iterable[str]) -> list[str] | None:
@@ -146,8 +178,42 @@ def scope_tables(build_db: Path, tenant_ids: Iterable[str]) -> list[str] | None:
         return tables_of(table for tenant, table in _marks(conn) if tenant in wanted)
 
 
+def rows_known(marks: Iterable[tuple[str, str, bool]], table: str, depends_on: Iterable[str] = ()) -> list[str]:
+    """The tenants whose changes to raw ``table`` since the last successful build are exactly their
+    recorded rows, from (tenant, table, rows_recorded) marks: every mark of the tenant names a
+    table (none is an every-table mark), none names a table of ``depends_on`` (whose change
+    affects all its rows of ``table``), and each mark of ``table`` has its rows recorded.
+    Tenants with no change to ``table`` at all are included: they have no rows to look at."""
+    blocked = {EVERY_TABLE, *depends_on}
+    tenants: dict[str, bool] = {}
+    for tenant, name, recorded in marks:
+        known = name not in blocked and (name != table or bool(recorded))
+        tenants[tenant] = tenants.get(tenant, True) and known
+    return sorted(tenant for tenant, known in tenants.items() if known)
+
+
+def row_scope(build_db: Path, tenant_ids: Iterable[str], table: str, depends_on: Iterable[str] = ()) -> list[str]:
+    """``rows_known`` of the marks of ``tenant_ids`` in ``build_db``, for ``table``."""
+    wanted = set(tenant_ids)
+    with closing_quietly(duckdb.connect(str(build_db))) as conn:
+        if not _has_marks_table(conn) or not _has_rows_table(conn):
+            return []
+        _ensure_table(conn)
+        marks = conn.execute(f"SELECT tenant_id, table_name, rows_recorded FROM main.{PENDING_TABLE}").fetchall()
+    return rows_known([mark for mark in marks if mark[0] in wanted], table, depends_on)
+
+
+def _has_rows_table(conn: duckdb.DuckDBPyConnection) -> bool:
+    return bool(conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
+        [PENDING_ROWS_TABLE]).fetchall()[0][0])
+
+
 def clear_pending(build_db: Path, before: dt.datetime) -> None:
-    """Forget the marks made before ``before`` (the start of a build that has just succeeded)."""
+    """Forget the marks made, and the rows recorded, before ``before`` (the start of a build that
+    has just succeeded)."""
     with closing_quietly(duckdb.connect(str(build_db))) as conn:
         if _has_marks_table(conn):
             conn.execute(f"DELETE FROM main.{PENDING_TABLE} WHERE marked_at < ?", [before])
+        if _has_rows_table(conn):
+            conn.execute(f"DELETE FROM main.{PENDING_ROWS_TABLE} WHERE recorded_at < ?", [before])

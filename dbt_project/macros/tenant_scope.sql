@@ -26,6 +26,32 @@
 {% endmacro %}
 
 
+{#
+  row_scope(): the tenants of the scope whose changed bookings since the last successful build
+  are recorded row by row (AUDITORYX_ROW_SCOPE, same format, set by warehouse/dbt_runner.py from
+  warehouse/pending.py's rows_known; the rows are in main.dbt_pending_rows). Every id is also in
+  tenant_scope(), which checked it.
+  in_tenant_list(column, ids): a predicate on `column`, `false` for an empty list.
+#}
+{% macro row_scope() %}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set scope = tenant_scope() -%}
+    {%- set rows = env_var('AUDITORYX_ROW_SCOPE', '').split(',') | map('trim') | reject('equalto', '') | list -%}
+    {{ return(rows | select('in', scope) | list) }}
+{% endmacro %}
+
+
+{% macro in_tenant_list(column, ids) -%}
+    {%- if ids -%}
+        {{ column }} in ({% for tenant_id in ids %}'{{ tenant_id }}'{{ ", " if not loop.last }}{% endfor %})
+    {%- else -%}
+        false
+    {%- endif -%}
+{%- endmacro %}
+
+
 {% macro in_tenant_scope(column) -%}
     {%- set scope = tenant_scope() -%}
     {%- if scope -%}

@@ -17,7 +17,9 @@
     removes the tombstones in the same transaction.
   In a build limited to some tenants (AUDITORYX_TENANT_SCOPE: only their raw rows changed since the
   last successful build, macros/tenant_scope.sql), those tenants are compared row by row directly
-  (no fingerprint pass), every read filtered by the literal list of their ids.
+  (no fingerprint pass), every read filtered by the literal list of their ids; for those of them
+  whose changed bookings extraction recorded row by row (macros/tenant_scope.sql row_scope()),
+  only the recorded bookings are compared, so the cost follows the change, not the tenant's size.
   A re-run on unchanged data finds no changed tenant and writes nothing, so a first incremental
   run cannot duplicate rows. The FX seed and the code are not in the hash: when they change,
   warehouse/dbt_runner.py runs with --full-refresh (project fingerprint). The model does not
@@ -89,12 +91,27 @@ loaded as not materialized (
 ),
 
 {% if scoped %}
+{%- set by_row = row_scope() %}
+{%- set by_tenant = tenant_scope() | reject('in', by_row) | list %}
 
 -- a build limited to some tenants: theirs are the rows to compare (their raw rows changed; when
 -- their bookings did not, the comparison below finds nothing to write). A literal list, which
 -- DuckDB applies while scanning, instead of a per-tenant fingerprint pass over the source first.
+-- For the tenants whose changed bookings extraction recorded (row_scope(), warehouse/pending.py),
+-- only those bookings: every other booking of theirs is as loaded.
+{%- if by_row %}
+
+changed_rows as (
+
+    select distinct id as booking_id
+    from main.dbt_pending_rows  -- the build database's own bookkeeping, not a dbt relation
+    where table_name = 'bookings' and {{ in_tenant_list('tenant_id', by_row) }}
+
+),
+{%- endif %}
 
 {% else %}
+{%- set by_row = [] %}
 
 -- per tenant: row count and sum of row hashes, in the source and as loaded
 source_fingerprints as (
@@ -132,7 +149,8 @@ changed_tenants as (
 
 {% endif %}
 
--- the changed tenants only, row by row
+-- the changed tenants only, row by row (in a scoped build, the tenants whose changed rows are
+-- recorded: those rows only)
 source_of_changed as materialized (
 
     select
@@ -140,16 +158,36 @@ source_of_changed as materialized (
     from {{ ref('stg_operational__bookings') }} as bookings
     left join organizations
         on organizations.tenant_id = bookings.tenant_id
-    where {% if scoped %}{{ in_tenant_scope('bookings.tenant_id') }}
+    where {% if scoped %}{{ in_tenant_list('bookings.tenant_id', by_tenant) }}
           {%- else %}bookings.tenant_id in (select tenant_id from changed_tenants){% endif %}
+    {%- if by_row %}
+
+    union all
+
+    select
+        {{ source_columns }}
+    from {{ ref('stg_operational__bookings') }} as bookings
+    left join organizations
+        on organizations.tenant_id = bookings.tenant_id
+    where {{ in_tenant_list('bookings.tenant_id', by_row) }}
+      and bookings.booking_id in (select booking_id from changed_rows)
+    {%- endif %}
 
 ),
 
 loaded_of_changed as materialized (
 
     select * from loaded
-    where {% if scoped %}{{ in_tenant_scope('tenant_id') }}
+    where {% if scoped %}{{ in_tenant_list('tenant_id', by_tenant) }}
           {%- else %}tenant_id in (select tenant_id from changed_tenants){% endif %}
+    {%- if by_row %}
+
+    union all
+
+    select * from loaded
+    where {{ in_tenant_list('tenant_id', by_row) }}
+      and booking_id in (select booking_id from changed_rows)
+    {%- endif %}
 
 ),
 

@@ -109,7 +109,8 @@ def build_dbt_definitions(manifest_path: Path) -> dg.Definitions:
         else:
             outcome = invoke_dbt_outcome(args, build_db=settings.build_database_path,
                                          work_dir=settings.dbt_work_dir, as_of=as_of, threads=settings.dbt_threads,
-                                         target_dir=target, tenant_scope=plan.tenant_scope)
+                                         target_dir=target, tenant_scope=plan.tenant_scope,
+                                         row_scope=plan.row_scope)
             failure, failed_tests = outcome.failure, outcome.failed_tests
         context.log.info(f"dbt build finished in {time.perf_counter() - started:.2f}s"
                          f"{' (full refresh)' if plan.full_refresh else ''}"
