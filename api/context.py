@@ -145,9 +145,10 @@ def _remember_key(secret: str, identity: api_keys.KeyIdentity) -> None:
 
 
 def _known_key_request(request: Request, context: ApiContext) -> tuple[Principal, rate_limits.Decision] | None:
-    """PostgreSQL, an API key this process has seen: the key's row and the rate-limit buckets in
-    one transaction and one round trip (``rate_limits.take_for_key``; no token is taken when the
-    key no longer works, which answers 401 as the separate lookup would). None: take the usual path."""
+    """PostgreSQL, an API key this process has seen: the key checked (revoked, expired, inactive
+    organization: 401 at once), its last use stamped and its rate-limit buckets taken in one
+    statement and one round trip (``rate_limits.take_for_key``; no token is taken when the key no
+    longer works). None: take the usual path."""
     if context.engine.dialect.name != "postgresql":
         return None
     scheme, _, credential = request.headers.get("authorization", "").partition(" ")
@@ -160,17 +161,19 @@ def _known_key_request(request: Request, context: ApiContext) -> tuple[Principal
         return None
     tenant_id, key_id = known
     limits = rate_limits.limits_for(tenant_id, f"api_key:{key_id}", context.requests_per_minute(tenant_id))
-    result = rate_limits.take_for_key(context.engine, tenant_id, limits, digest)
-    if result is None:  # the key's row or a bucket is missing
+    now = time.time()
+    result = rate_limits.take_for_key(context.engine, tenant_id, limits, digest, now=now)
+    if result is None:  # no such key (any more) in this tenant
         _KNOWN_KEYS.pop(digest, None)
         return None
     decision, row = result
     try:
-        identity = api_keys.identity_of_row(row)
+        identity = api_keys.identity_of_row(row, dt.datetime.fromtimestamp(now, dt.timezone.utc))
+        if decision is None:  # the database found the key no longer working
+            raise api_keys.InvalidApiKey("invalid API key")
     except api_keys.InvalidApiKey:
         _KNOWN_KEYS.pop(digest, None)
         raise
-    context.touch(identity)
     return Principal(api_key_actor(identity.tenant_id, identity.key_id, identity.scopes), "api_key",
                      identity.key_id), decision
 
@@ -194,11 +197,11 @@ def _db_slots(engine: Engine) -> threading.BoundedSemaphore:
 
 def principal(request: Request, context: ApiContext = Depends(get_context)) -> Principal:
     """The authenticated caller, after taking one request from their rate-limit buckets."""
-    with _db_slots(context.engine):
-        known = _known_key_request(request, context)
-        if known is not None:
-            caller, decision = known
-        else:
+    known = _known_key_request(request, context)  # its own connections (rate_limits.DirectConnections)
+    if known is not None:
+        caller, decision = known
+    else:
+        with _db_slots(context.engine):
             caller = authenticate(request, context)
             per_minute = context.requests_per_minute(caller.tenant_id)
             decision = rate_limits.take(context.engine, caller.tenant_id,

@@ -12,14 +12,17 @@ settings may raise or lower them (``api_requests_per_minute``, for custom contra
 from __future__ import annotations
 
 import math
+import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Mapping
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from operational.api_keys import TOUCH_EVERY
 from operational.enums import Plan
 from operational.models import ApiRateBucket
 from operational.repository import TenantRepository
@@ -183,44 +186,120 @@ def _run_take(engine: Engine, tenant_id: str, statement: str, params: dict) -> l
         raw.close()
 
 
-# The same statement for an API key's request whose tenant and key id are known (from an earlier
-# lookup of the same secret): the key's row is read in the same transaction, returned with the
-# levels, and a token is taken only if the key still works at ``now`` (not revoked, organization
-# active, not expired). Nothing is returned when the key's row or a bucket is missing.
-_TAKE_FOR_KEY_SQL = _TAKE_SQL.replace("""verdict AS MATERIALIZED (
-    SELECT count(*) = %(count)s AND coalesce(bool_and(level >= 1), false) AS allowed FROM levels
-)""", """api_key AS MATERIALIZED (
-    SELECT key_id, org_id, scopes, expires_at, revoked_at, org_active, org_plan
-    FROM auditoryx_api_key_by_hash(%(key_hash)s)
-),
-verdict AS MATERIALIZED (
-    SELECT count(*) = %(count)s AND coalesce(bool_and(level >= 1), false)
-           AND EXISTS (SELECT 1 FROM api_key k WHERE k.org_id = %(tenant)s AND k.revoked_at IS NULL
-                       AND k.org_active AND (k.expires_at IS NULL OR k.expires_at > to_timestamp(%(now)s::float8)))
-           AS allowed
-    FROM levels
-)""").replace("FROM levels l CROSS JOIN verdict v", "FROM levels l CROSS JOIN verdict v CROSS JOIN api_key k").replace(
-    "RETURNING b.bucket, l.level",
-    "RETURNING b.bucket, l.level, k.key_id, k.org_id, k.scopes, k.expires_at, k.revoked_at, k.org_active, k.org_plan")
-assert "api_key k" in _TAKE_FOR_KEY_SQL and "k.org_plan" in _TAKE_FOR_KEY_SQL
+# An API key's request whose tenant and key id are known (from an earlier lookup of the same
+# secret): ``auditoryx_api_take`` (migration 0009) checks the key, stamps its last use and takes
+# the buckets' tokens in one autocommit statement, on a connection of this process kept for it.
+_API_TAKE_SQL = "SELECT * FROM auditoryx_api_take(%s, %s, %s, %s, %s, %s, %s)"
+TOUCH_EVERY_SECONDS = TOUCH_EVERY.total_seconds()  # last_used_at moves at most this often
+DIRECT_CONNECTIONS = 4      # per process and database: the statement takes well under a millisecond
 
 
 def take_for_key(engine: Engine, tenant_id: str, limits: list[Limit], key_hash: str, *,
-                 now: float | None = None) -> tuple[Decision, tuple] | None:
-    """PostgreSQL only: :func:`take` and the API key's row (``auditoryx_api_key_by_hash``) in one
-    transaction and one round trip. A token is taken only if the key still works; the caller
-    checks the row (:func:`operational.api_keys.identity_of_row`) before using the decision.
-    None when the key's row or a bucket is missing (use the separate lookup and :func:`take`)."""
+                 now: float | None = None) -> tuple[Decision | None, tuple] | None:
+    """PostgreSQL only: the API key of ``key_hash`` checked, its last use stamped (at most once a
+    minute) and :func:`take` applied to ``limits``, in one statement and one round trip.
+
+    Returns ``(decision, key_row)``: the caller checks the key's row
+    (:func:`operational.api_keys.identity_of_row`) before using the decision; a key that no longer
+    works took no token (``decision`` is then None). None when the key is unknown or belongs to
+    another tenant (use the separate lookup and :func:`take`)."""
     now = time.time() if now is None else now
     limits = sorted(limits, key=lambda limit: limit.bucket)
-    rows = _run_take(engine, tenant_id, _TAKE_FOR_KEY_SQL, {
-        "buckets": [limit.bucket for limit in limits], "capacities": [limit.capacity for limit in limits],
-        "rates": [limit.per_second for limit in limits], "now": now, "count": len(limits), "key_hash": key_hash,
-        "tenant": tenant_id})
-    levels = {row[0]: row[1] for row in rows}
-    if len(levels) != len(limits):
+    rows = direct_connections(engine).execute(_API_TAKE_SQL, (
+        key_hash, tenant_id, [limit.bucket for limit in limits], [limit.capacity for limit in limits],
+        [limit.per_second for limit in limits], now, TOUCH_EVERY_SECONDS))
+    if not rows:
         return None
-    return decide(levels, limits), tuple(rows[0][2:])
+    *key_row, _allowed, buckets, levels = rows[0]
+    if buckets is None:  # the key no longer works: nothing was taken
+        return None, tuple(key_row)
+    levels = dict(zip(buckets, levels))
+    if len(levels) != len(limits):
+        raise RuntimeError("auditoryx_api_take did not return every bucket")
+    return decide(levels, limits), tuple(key_row)
+
+
+class DirectConnections:
+    """A few psycopg connections of this process for the API's per-request statement: autocommit
+    (a single statement is its own transaction), statements prepared on first use, no ping before
+    each use (a connection found broken is dropped and the statement sent once more on a new one).
+    At most ``size`` are open; more callers wait for one."""
+
+    def __init__(self, conninfo: str, size: int = DIRECT_CONNECTIONS) -> None:
+        self._conninfo = conninfo
+        self._idle: list = []
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(size)
+        self._closed = False
+
+    def execute(self, statement: str, params: tuple) -> list[tuple]:
+        import psycopg
+
+        with self._slots:
+            for attempt in range(2):
+                connection, reused = self._get()
+                try:
+                    rows = connection.execute(statement, params, prepare=True).fetchall()
+                except psycopg.OperationalError:
+                    connection.close()
+                    if reused and attempt == 0:  # closed by the server while idle (restart, timeout)
+                        continue
+                    raise
+                except BaseException:
+                    connection.close()
+                    raise
+                self._put(connection)
+                return rows
+        raise AssertionError("unreachable")
+
+    def _get(self):
+        import psycopg
+
+        with self._lock:
+            while self._idle:
+                connection = self._idle.pop()
+                if not connection.closed:
+                    return connection, True
+        return psycopg.connect(self._conninfo, autocommit=True), False
+
+    def _put(self, connection) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+
+_DIRECT: "weakref.WeakKeyDictionary[Engine, DirectConnections]" = weakref.WeakKeyDictionary()
+_DIRECT_LOCK = threading.Lock()
+
+
+def direct_connections(engine: Engine) -> DirectConnections:
+    """The engine's :class:`DirectConnections` in this process (closed with ``engine.dispose()``)."""
+    found = _DIRECT.get(engine)
+    if found is not None:
+        return found
+    with _DIRECT_LOCK:
+        found = _DIRECT.get(engine)
+        if found is None:
+            conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            found = _DIRECT[engine] = DirectConnections(conninfo)
+            event.listen(engine, "engine_disposed", _forget_direct)
+    return found
+
+
+def _forget_direct(engine: Engine) -> None:
+    with _DIRECT_LOCK:
+        found = _DIRECT.pop(engine, None)
+    if found is not None:
+        found.close()
 
 
 def _create_buckets(engine: Engine, tenant_id: str, limits: list[Limit], now: float) -> None:
