@@ -28,9 +28,16 @@ benchmark database's PostgreSQL backends.
 Before/after in the same run: ``before_app`` serves the same app with the request's hot path as
 it was before this benchmark's changes (the key lookup in an ORM session, then the rate-limit take
 as an ORM transaction whose commit waits for the WAL flush while the bucket rows stay locked),
-copied below; the in-process profile times both versions of each part. Now: a key this process
-has seen is checked and its buckets taken in one statement and one round trip
-(``rate_limits.take_for_key``); a new key is looked up first (one autocommit statement).
+copied below; the in-process profile times both versions of each part. ``--previous-workers``
+adds ``previous_app``: the hot path of the 17:45 run (the key's row and the buckets in one psycopg
+pipeline of BEGIN / tenant scope / UPDATE / COMMIT on a pinged pooled connection, FastAPI's
+per-request telemetry look-up on). Now: a key this process has seen is checked, its last use
+stamped and its buckets taken by one prepared autocommit statement (``auditoryx_api_take``, through
+``rate_limits.take_for_key``) on connections the process keeps for it; a new key is looked up
+first (one autocommit statement).
+
+    .venv/bin/python benchmarks/api_dashboard.py --tenants 50 --bookings 200000 --workers 2 \
+        --before-workers "" --previous-workers 2 --clients raw:1,raw:1@500 --live-warmup 2 --live-window 10
 
     .venv/bin/python benchmarks/api_dashboard.py --tenants 50 --bookings 200000      # small
     .venv/bin/python benchmarks/api_dashboard.py                                     # 1,000 / 10M
@@ -338,6 +345,83 @@ def before_app():
     return create_app()
 
 
+# --- the hot path of the 17:45 run, before auditoryx_api_take (for a same-run comparison) -------------
+
+def _take_for_key_previous(engine, tenant_id, limits, key_hash, *, now=None):
+    """operational.rate_limits.take_for_key as it was: BEGIN, the tenant scope, one locking UPDATE
+    of the buckets joined with ``auditoryx_api_key_by_hash`` (a SQL function, planned on every call),
+    COMMIT, in one psycopg pipeline on a connection of the SQLAlchemy pool (pinged at checkout)."""
+    from operational import rate_limits
+
+    sql = rate_limits._TAKE_SQL.replace("""verdict AS MATERIALIZED (
+    SELECT count(*) = %(count)s AND coalesce(bool_and(level >= 1), false) AS allowed FROM levels
+)""", """api_key AS MATERIALIZED (
+    SELECT key_id, org_id, scopes, expires_at, revoked_at, org_active, org_plan
+    FROM auditoryx_api_key_by_hash(%(key_hash)s)
+),
+verdict AS MATERIALIZED (
+    SELECT count(*) = %(count)s AND coalesce(bool_and(level >= 1), false)
+           AND EXISTS (SELECT 1 FROM api_key k WHERE k.org_id = %(tenant)s AND k.revoked_at IS NULL
+                       AND k.org_active AND (k.expires_at IS NULL OR k.expires_at > to_timestamp(%(now)s::float8)))
+           AS allowed
+    FROM levels
+)""").replace("FROM levels l CROSS JOIN verdict v", "FROM levels l CROSS JOIN verdict v CROSS JOIN api_key k").replace(
+        "RETURNING b.bucket, l.level",
+        "RETURNING b.bucket, l.level, k.key_id, k.org_id, k.scopes, k.expires_at, k.revoked_at, k.org_active, k.org_plan")
+    assert "api_key k" in sql and "k.org_plan" in sql
+    now = time.time() if now is None else now
+    limits = sorted(limits, key=lambda limit: limit.bucket)
+    rows = rate_limits._run_take(engine, tenant_id, sql, {
+        "buckets": [limit.bucket for limit in limits], "capacities": [limit.capacity for limit in limits],
+        "rates": [limit.per_second for limit in limits], "now": now, "count": len(limits), "key_hash": key_hash,
+        "tenant": tenant_id})
+    levels = {row[0]: row[1] for row in rows}
+    if len(levels) != len(limits):
+        return None
+    return rate_limits.decide(levels, limits), tuple(rows[0][2:])
+
+
+def _known_key_request_previous(request, api_context):
+    """api.context._known_key_request as it was (inside the SQLAlchemy pool's slots, the last-use
+    stamp as a separate statement once a minute per key)."""
+    from api import context
+    from operational import api_keys, rate_limits
+    from operational.permissions import api_key_actor
+
+    if api_context.engine.dialect.name != "postgresql":
+        return None
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential.startswith(api_keys.KEY_PREFIX) or len(credential) > 200:
+        return None
+    digest = api_keys.key_hash(credential)
+    known = context._KNOWN_KEYS.get(digest)
+    if known is None:
+        return None
+    tenant_id, key_id = known
+    with context._db_slots(api_context.engine):
+        limits = rate_limits.limits_for(tenant_id, f"api_key:{key_id}", api_context.requests_per_minute(tenant_id))
+        result = _take_for_key_previous(api_context.engine, tenant_id, limits, digest)
+        if result is None:
+            context._KNOWN_KEYS.pop(digest, None)
+            return None
+        decision, row = result
+        identity = api_keys.identity_of_row(row)
+        api_context.touch(identity)
+    return context.Principal(api_key_actor(identity.tenant_id, identity.key_id, identity.scopes), "api_key",
+                             identity.key_id), decision
+
+
+def previous_app():
+    """The API app with the hot path of the 17:45 run (uvicorn factory; its server also gets an
+    ``OTEL_*`` variable, which turns FastAPI's per-request telemetry look-up back on as it was)."""
+    from api import context
+    from api.app import create_app
+
+    context._known_key_request = _known_key_request_previous
+    return create_app()
+
+
 # --- comparing the two answers ---------------------------------------------------------------------
 
 def compare(api: dict, live: dict) -> list[str]:
@@ -539,7 +623,8 @@ def child_load(args: list[str]) -> None:
         pass
     result = asyncio.run(_drive(kind, url, secret, int(concurrency), float(start_at), float(warmup), float(window),
                                 float(grace), float(rate)))
-    print(json.dumps(result))
+    os.set_blocking(sys.stdout.fileno(), True)  # the event loop may have left it non-blocking: a long
+    print(json.dumps(result), flush=True)       # answer (> 64 KiB) was cut at the pipe's buffer size
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -617,7 +702,10 @@ class Server:
             command = [str(ROOT / ".venv" / "bin" / "auditoryx"), "api", "--workers", str(workers),
                        "--port", str(self.port)]
         else:
-            factory = {"live": "api_dashboard:live_app", "before": "api_dashboard:before_app"}[kind]
+            factory = {"live": "api_dashboard:live_app", "before": "api_dashboard:before_app",
+                       "previous": "api_dashboard:previous_app"}[kind]
+            if kind == "previous":
+                env = {**env, "OTEL_SDK_DISABLED": "false"}
             command = [sys.executable, "-m", "uvicorn", factory, "--factory",
                        "--app-dir", str(ROOT / "benchmarks"), "--workers", str(workers), "--host", "127.0.0.1",
                        "--port", str(self.port), "--log-level", "warning", "--no-access-log"]
@@ -699,7 +787,9 @@ def profile(app_url: str, published_dir: Path, secret: str, tenant_id: str, roun
         "rate_limits.take (bucket transaction), before": timed(lambda: _take_before(engine, caller.tenant_id, limits)),
         "rate_limits.take (bucket transaction), now": timed(lambda: rate_limits.take(engine, caller.tenant_id,
                                                                                      limits)),
-        "rate_limits.take_for_key (key row + buckets, one round trip), now": timed(
+        "take_for_key (key row + buckets, pipeline on a pinged pooled connection), 17:45": timed(
+            lambda: _take_for_key_previous(engine, caller.tenant_id, limits, api_keys.key_hash(secret))),
+        "rate_limits.take_for_key (auditoryx_api_take: key + last use + buckets, one statement), now": timed(
             lambda: rate_limits.take_for_key(engine, caller.tenant_id, limits, api_keys.key_hash(secret))),
         "dashboard_json (cached answer)": timed(lambda: analytics.dashboard_json(caller.actor)),
     }
@@ -781,6 +871,9 @@ def main() -> None:
                         help="load generators for the API side, comma-separated: kind (httpx or raw) : processes, "
                              "and @rate for a paced (open-loop) run at that many requests a second in all")
     parser.add_argument("--before-clients", default="httpx:1,raw:1", help="the same for the old hot path")
+    parser.add_argument("--previous-workers", default="",
+                        help="worker counts for the hot path of the 17:45 run, before auditoryx_api_take ('' : skip)")
+    parser.add_argument("--previous-clients", default="raw:1,raw:1@500", help="the same for that hot path")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--window", type=float, default=15.0)
     parser.add_argument("--live-warmup", type=float, default=90.0)
@@ -813,7 +906,7 @@ def main() -> None:
            "AUDITORYX_API_TOKEN_SECRET": "benchmark-token-secret-" + "x" * 32,
            "BENCH_LIVE_POOL": str(options.live_pool), "PYTHONPATH": str(ROOT)}
     servers: list[Server] = []
-    results: dict = {"api": [], "before": [], "live": None}
+    results: dict = {"api": [], "before": [], "previous": [], "live": None}
     try:
         world = build_world(options, folder, database_url, app_url, env)
         secret = world["secret"]
@@ -877,20 +970,24 @@ def main() -> None:
             servers.append(server)
             server.wait_ready(secret, DASHBOARD_PATH)
             server.warm(secret, DASHBOARD_PATH, 4 * workers)
-            name = "API dashboard" + (" BEFORE (old hot path)" if kind_of_server == "before" else "")
+            name = "API dashboard" + {"before": " BEFORE (old hot path)",
+                                      "previous": " PREVIOUS (17:45 hot path)"}.get(kind_of_server, "")
             for kind, procs, rate in specs:
                 pacing = f", paced at {rate:.0f} req/s" if rate else ", closed loop"
                 into.append(run_load(
                     f"{name}, {workers} worker(s), {kind} client x {procs} proc(s){pacing}", server.url,
                     DASHBOARD_PATH, secret, concurrency=options.concurrency, procs=procs, warmup=options.warmup,
                     window=options.window, grace=5.0, server_pid=server.process.pid, client=kind, rate=rate,
-                    backends=backends) | {"workers": workers, "before": kind_of_server == "before"})
+                    backends=backends) | {"workers": workers, "before": kind_of_server == "before",
+                                          "previous": kind_of_server == "previous"})
             server.stop()
             servers.remove(server)
 
         # 4. the API with the request's hot path as it was before this benchmark's changes, then as it is
         for workers in [int(w) for w in options.before_workers.split(",") if w]:
             measure("before", workers, parse(options.before_clients), results["before"])
+        for workers in [int(w) for w in options.previous_workers.split(",") if w]:
+            measure("previous", workers, parse(options.previous_clients), results["previous"])
         for workers in [int(w) for w in options.workers.split(",") if w]:
             measure("api", workers, parse(options.clients), results["api"])
 
@@ -905,8 +1002,9 @@ def main() -> None:
         print("| side | workers | client x procs | load shape | req/s | p50 | p99 | CPU % client / server / "
               "postgres backends | load avg (1 min) |")
         print("|---|---|---|---|---|---|---|---|---|")
-        for r in results["before"] + results["api"]:
-            print(f"| API dashboard{', before' if r['before'] else ''} | {r['workers']} | {r['client']} x "
+        for r in results["before"] + results["previous"] + results["api"]:
+            side = ", before" if r["before"] else ", previous (17:45)" if r["previous"] else ""
+            print(f"| API dashboard{side} | {r['workers']} | {r['client']} x "
                   f"{r['client_procs']} | {'paced ' + format(r['rate'], '.0f') + ' req/s' if r['rate'] else 'closed loop'}"
                   f" | {r['rps']:,.0f} | {r['p50_ms']:.1f} ms | {r['p99_ms']:.1f} ms | {r['client_cpu_pct']:.0f} / "
                   f"{r['server_cpu_pct']:.0f} / {r['postgres_cpu_pct']:.0f} | {r['load_start']:.2f}→{r['load_end']:.2f} |")
