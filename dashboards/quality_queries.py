@@ -3,9 +3,8 @@
 Data and quality: the tenant's current snapshot says when it was refreshed and how many rows each
 source held (dashboards/queries.py), and holds the tenant's own quarantined rows and latest
 ingestion runs (``PUBLISHED_QUALITY_TABLES``, written by warehouse/publish.py). Those two tables
-are not marts, so they are opened by a reader of their own: the same confined, read-only DuckDB
-reader (warehouse/reader.py ``open_version_folder``) over the same version folder, cached per
-``(published_dir, tenant_id, version)``; every statement binds the tenant id. A version
+are not marts: the tenant's reader (dashboards/queries.py, confined to the version folder) has a
+view over each of them the version holds; every statement binds the tenant id. A version
 published before they existed lacks them: ``quarantine``/``runs`` are then None ("not recorded").
 
 Platform: the operator's ``_platform`` snapshot (platform_overview, platform_tenant_summary with
@@ -46,7 +45,7 @@ from warehouse.layout import (
     read_pointer,
     tenant_dir,
 )
-from warehouse.reader import SnapshotNotFound, TenantSnapshot, open_platform_snapshot, open_version_folder
+from warehouse.reader import SnapshotNotFound, TenantSnapshot, open_platform_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -112,20 +111,8 @@ def _quality_files_present(ref: SnapshotRef) -> bool:
     return all((folder / f"{table}.parquet").is_file() for table in PUBLISHED_QUALITY_TABLES)
 
 
-@st.cache_resource(max_entries=256, show_spinner=False)
-def _open_quality(published_dir: str, tenant_id: str, version: str) -> TenantSnapshot:
-    """A confined reader over the version's quality tables (the version folder only)."""
-    folder = Path(published_dir) / tenant_id / version
-    return open_version_folder(tenant_id, version, folder, tables=PUBLISHED_QUALITY_TABLES)
-
-
-@st.cache_data(max_entries=1024, show_spinner=False)
-def _fetch_quality(published_dir: str, tenant_id: str, version: str, sql: str, params: tuple) -> pl.DataFrame:
-    return _open_quality(published_dir, tenant_id, version).query(sql, [tenant_id, *params])
-
-
 def _quality_query(ref: SnapshotRef, sql: str, *params: Any) -> pl.DataFrame:
-    return _fetch_quality(ref.published_dir, ref.tenant_id, ref.version, sql, tuple(params))
+    return _query(ref, sql, *params)  # the tenant's reader has a view per quality table its version holds
 
 
 def _total(frame: pl.DataFrame) -> int:
@@ -153,7 +140,7 @@ def _details(ref: SnapshotRef) -> DataQualityDetails:
 def data_quality_details(tenant_id: str) -> DataQualityDetails | None:
     """The tenant's refresh time, source row counts, quarantined rows and ingestion runs from its
     current snapshot; None when nothing was ever published. Errors as queries.label_dashboard."""
-    return _read_snapshot(tenant_id, _details)
+    return _read_snapshot(tenant_id, _details, key=("data_quality_details",))
 
 
 # --------------------------------------------------------------------------------- platform

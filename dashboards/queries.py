@@ -3,10 +3,16 @@
 Rules (DESIGN.md, "Streamlit"):
 - every public function takes the logged-in user's ``tenant_id`` (pages pass
   ``session.require_user().tenant_id``; nothing else can name a tenant);
-- the tenant's ``CURRENT`` pointer is read on every call, so a newly published version is
-  picked up on the next rerun; the confined DuckDB reader is cached per
-  ``(published_dir, tenant_id, version)`` with ``st.cache_resource`` and query results per
-  ``(published_dir, tenant_id, version, query, parameters)`` with ``st.cache_data``;
+- the tenant's ``CURRENT`` pointer is checked on every call, so a newly published version is
+  picked up on the next rerun (a ``stat``: the pointer is read again whenever its inode, size or
+  times differ from the last read, and always while it is younger than ``_RACY_SECONDS``, the
+  coarsest file-time granularity we allow for);
+- per process, bounded and keyed by ``(published_dir, tenant_id, version, …)``: the confined
+  DuckDB reader (lazy views, also over the version's quality tables), each statement's result and
+  each page's composed answer (shared, never mutated: frozen dataclasses of frames nobody writes
+  to), so that a rerun costs a few ``stat`` calls and a dictionary lookup. Published versions are
+  immutable; a deleted or emptied version folder is still noticed (its ``stat`` changes).
+  :func:`clear_caches` empties them all (benchmarks measure a first view with it);
 - SQL comes only from the constants below, values are always bound, and every statement binds
   the tenant id as well (defence in depth: the reader is already confined to the tenant's folder).
 """
@@ -15,11 +21,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Mapping
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import polars as pl
@@ -28,16 +38,26 @@ import streamlit as st
 from dashboards.app_settings import settings as get_settings
 from dashboards.filters import Filters, parse_query, prior_period, same_period_last_year
 from warehouse.layout import (
+    CHECKED_STAMP,
+    CURRENT_POINTER,
     META_TABLE,
     PUBLISHED_MARTS,
+    PUBLISHED_QUALITY_TABLES,
     DamagedPointer,
-    current_version,
     last_refresh,
     read_checked,
+    read_pointer,
     validate_tenant_id,
     version_problem,
 )
-from warehouse.reader import SnapshotDamaged, SnapshotNotFound, TenantSnapshot, open_tenant_snapshot
+from warehouse.reader import (
+    SnapshotDamaged,
+    SnapshotNotFound,
+    TenantSnapshot,
+    drain_warm_connections,
+    keep_connections_warm,
+    open_version_folder,
+)
 
 TOP_PERFORMERS_LIMIT = 10
 RECENT_ACTIVITY_LIMIT = 10
@@ -170,12 +190,7 @@ class PublishedSnapshotDamaged(DashboardUnavailable):
         self.version = version
 
 
-class _CurrentMoved(Exception):
-    """CURRENT flipped between reading the pointer and opening the snapshot."""
-
-
-@dataclass(frozen=True)
-class SnapshotRef:
+class SnapshotRef(NamedTuple):
     """A tenant's version as named by its CURRENT pointer at the time of the call."""
 
     published_dir: str
@@ -232,8 +247,123 @@ class LabelDashboard:
 # ---------------------------------------------------------------------------------- plumbing
 
 
+_published: tuple[tuple, Path] | None = None
+
+
 def _published_dir() -> Path:
-    return get_settings().published_dir
+    """The settings' published folder, remembered while what it is derived from (the working
+    folder, AUDITORYX_VAR_DIR, AUDITORYX_WAREHOUSE_DIR) is the same: reading every AUDITORYX_*
+    variable and resolving the folder took most of a cached page call."""
+    global _published
+    key = (os.getcwd(), os.environ.get("AUDITORYX_VAR_DIR"), os.environ.get("AUDITORYX_WAREHOUSE_DIR"))
+    remembered = _published
+    if remembered is not None and remembered[0] == key:
+        return remembered[1]
+    path = get_settings().published_dir
+    _published = (key, path)
+    return path
+
+
+# A file whose modification time is younger than this is read again on every call: file times can
+# be as coarse as a second (or a kernel tick), so two writes of the same size within one tick would
+# leave the same stat behind. Older than this, a later write is bound to change the stat.
+_RACY_SECONDS = 2.0
+WARM_CONNECTIONS = 2  # blank DuckDB databases kept ready for the next tenant's first view
+
+
+class _Lru:
+    """A small thread-safe LRU mapping (values are shared, never mutated)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, default=None):
+        # no lock: each dictionary operation is atomic; an entry evicted in between is still returned
+        value = self._items.get(key, _MISSING)
+        if value is _MISSING:
+            return default
+        try:
+            self._items.move_to_end(key)
+        except KeyError:
+            pass
+        return value
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def pop(self, key) -> None:
+        with self._lock:
+            self._items.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_MISSING = object()
+_pointers = _Lru(4096)   # (published_dir, tenant) -> (stat signature, version) of CURRENT
+_checked = _Lru(4096)    # (published_dir, tenant) -> (stat signature, CHECKED_AT time)
+_intact = _Lru(4096)     # (published_dir, tenant, version) -> stat signature of the complete folder
+_readers = _Lru(256)     # (published_dir, tenant, version) -> TenantSnapshot
+_results = _Lru(4096)    # (published_dir, tenant, version, sql, params) -> frame
+_answers = _Lru(1024)    # (published_dir, tenant, version, page, args) -> (answer, checked, shown)
+
+
+def clear_caches() -> None:
+    """Forget every reader, result, answer and remembered pointer, and the blank databases kept
+    ready: the next call is a first view (benchmarks; Streamlit's own caches are cleared too)."""
+    for cache in (_pointers, _checked, _intact, _readers, _results, _answers):
+        cache.clear()
+    drain_warm_connections()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _signature(path: str):
+    """(stat signature, trustworthy) of ``path``; None when it cannot be stat-ed."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    trusted = time.time() - info.st_mtime > _RACY_SECONDS
+    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns), trusted
+
+
+def _current_version(published_dir: Path, tenant_id: str) -> str | None:
+    """``current_version`` remembered per stat of CURRENT (see ``_RACY_SECONDS``)."""
+    key = (str(published_dir), tenant_id)
+    found = _signature(f"{key[0]}/{tenant_id}/{CURRENT_POINTER}")
+    if found is not None:
+        remembered = _pointers.get(key)
+        if remembered is not None and remembered[0] == found[0]:
+            return remembered[1]
+    version = read_pointer(published_dir / tenant_id)  # DamagedPointer: never remembered
+    if found is not None and found[1] and version is not None:
+        _pointers.put(key, (found[0], version))
+    else:
+        _pointers.pop(key)
+    return version
+
+
+def _checked_at(published_dir: str, tenant_id: str) -> dt.datetime | None:
+    """``read_checked`` of the tenant folder, remembered per stat of CHECKED_AT."""
+    key = (published_dir, tenant_id)
+    found = _signature(f"{published_dir}/{tenant_id}/{CHECKED_STAMP}")
+    if found is None:
+        return None
+    remembered = _checked.get(key)
+    if remembered is not None and remembered[0] == found[0]:
+        return remembered[1]
+    when = read_checked(Path(published_dir) / tenant_id)
+    if found[1]:
+        _checked.put(key, (found[0], when))
+    return when
 
 
 def _pointer_ref(tenant_id: str) -> SnapshotRef | None:
@@ -241,7 +371,7 @@ def _pointer_ref(tenant_id: str) -> SnapshotRef | None:
     tenant_id = validate_tenant_id(tenant_id)
     published_dir = _published_dir()
     try:
-        version = current_version(published_dir, tenant_id)
+        version = _current_version(published_dir, tenant_id)
     except DamagedPointer as error:
         log.warning("tenant %s: %s", tenant_id, error)
         raise PublishedSnapshotDamaged(f"tenant {tenant_id}: {error}") from error
@@ -251,7 +381,7 @@ def _pointer_ref(tenant_id: str) -> SnapshotRef | None:
 
 
 def snapshot_ref(tenant_id: str) -> SnapshotRef | None:
-    """The tenant's current version (reads CURRENT now), or None when nothing is published or
+    """The tenant's current version (checks CURRENT now), or None when nothing is published or
     the pointer is damaged (garbage or empty; the version a repairing refresh writes is then new)."""
     try:
         return _pointer_ref(tenant_id)
@@ -259,53 +389,82 @@ def snapshot_ref(tenant_id: str) -> SnapshotRef | None:
         return None
 
 
-@st.cache_resource(max_entries=256, show_spinner=False)
 def _open_snapshot(published_dir: str, tenant_id: str, version: str) -> TenantSnapshot:
-    snapshot = open_tenant_snapshot(Path(published_dir), tenant_id)
-    if snapshot.version != version:  # the pointer moved while we opened: do not cache a mismatch
-        snapshot.close()
-        raise _CurrentMoved(version)
+    """The confined reader of one version (opened once per process; versions are immutable)."""
+    key = SnapshotRef(published_dir, tenant_id, version)
+    snapshot = _readers.get(key)
+    if snapshot is None:
+        keep_connections_warm(WARM_CONNECTIONS)
+        folder = Path(published_dir) / tenant_id / version
+        if not folder.is_dir():
+            raise SnapshotDamaged(f"tenant {tenant_id}: CURRENT names {version}, whose folder {folder} is missing",
+                                  tenant_id=tenant_id, path=folder, version=version)
+        snapshot = open_version_folder(tenant_id, version, folder, optional_tables=PUBLISHED_QUALITY_TABLES,
+                                       lazy_views=True)
+        _readers.put(key, snapshot)
     return snapshot
+
+
+def _version_intact(ref: SnapshotRef) -> str | None:
+    """Why the version folder cannot serve (missing, incomplete), or None; remembered per stat of
+    the folder (deleting or adding a file changes it)."""
+    found = _signature(f"{ref.published_dir}/{ref.tenant_id}/{ref.version}")
+    if found is not None and _intact.get(ref) == found[0]:
+        return None
+    problem = version_problem(Path(ref.published_dir) / ref.tenant_id, ref.version, _TABLES)
+    if problem is None and found is not None and found[1]:
+        _intact.put(ref, found[0])
+    return problem
 
 
 def _resolve(tenant_id: str) -> SnapshotRef | None:
     """Current version with an opened (cached) reader; None when nothing was ever published (no
     tenant folder or no CURRENT). Raises PublishedSnapshotDamaged when something was published
     but cannot be read (garbage or empty CURRENT, or one naming a missing or incomplete folder)."""
-    for _attempt in range(3):
-        ref = _pointer_ref(tenant_id)
-        if ref is None:
-            return None
-        try:
-            _open_snapshot(ref.published_dir, ref.tenant_id, ref.version)
-        except _CurrentMoved:
-            continue
-        except SnapshotDamaged as error:  # CURRENT names a folder that is gone or incomplete
-            log.warning("%s", error)
-            raise PublishedSnapshotDamaged(str(error), version=ref.version) from error
-        except SnapshotNotFound:  # CURRENT went away in between: nothing published any more
-            return None
-        # a cached reader (and cached results) outlive a deleted or emptied folder: a few stats
-        problem = version_problem(Path(ref.published_dir) / ref.tenant_id, ref.version, _TABLES)
-        if problem is None:
-            return ref
+    ref = _intact_ref(tenant_id)
+    if ref is not None:
+        _open_reader(ref)
+    return ref
+
+
+def _intact_ref(tenant_id: str) -> SnapshotRef | None:
+    """The current version (None: nothing published) after checking its folder is complete."""
+    ref = _pointer_ref(tenant_id)
+    if ref is None:
+        return None
+    # a cached reader (and cached results) outlive a deleted or emptied folder: check it (a stat)
+    problem = _version_intact(ref)
+    if problem is not None:
         log.warning("tenant %s: %s", ref.tenant_id, problem)
         raise PublishedSnapshotDamaged(f"tenant {ref.tenant_id}: {problem}", version=ref.version)
-    return None
+    return ref
+
+
+def _open_reader(ref: SnapshotRef) -> None:
+    try:
+        _open_snapshot(ref.published_dir, ref.tenant_id, ref.version)
+    except SnapshotDamaged as error:  # CURRENT names a folder that is gone or incomplete
+        log.warning("%s", error)
+        raise PublishedSnapshotDamaged(str(error), version=ref.version) from error
 
 
 def _version_folder(ref: SnapshotRef) -> Path:
     return Path(ref.published_dir) / ref.tenant_id / ref.version
 
 
-@st.cache_data(max_entries=4096, show_spinner=False)
-def _fetch(published_dir: str, tenant_id: str, version: str, sql: str, params: tuple) -> pl.DataFrame:
-    snapshot = _open_snapshot(published_dir, tenant_id, version)
-    return snapshot.query(sql, [tenant_id, *params])
+def _params_key(params: tuple) -> tuple:
+    """``params`` hashable (lists as tuples), for the results' key."""
+    return tuple(tuple(p) if isinstance(p, list) else p for p in params)
 
 
 def _query(ref: SnapshotRef, sql: str, *params: Any) -> pl.DataFrame:
-    return _fetch(ref.published_dir, ref.tenant_id, ref.version, sql, tuple(params))
+    key = (ref, sql, _params_key(params))
+    frame = _results.get(key)
+    if frame is None:
+        snapshot = _open_snapshot(ref.published_dir, ref.tenant_id, ref.version)
+        frame = snapshot.query(sql, [ref.tenant_id, *params])
+        _results.put(key, frame)
+    return frame
 
 
 def add_months(month: dt.date, months: int) -> dt.date:
@@ -442,16 +601,7 @@ def label_dashboard(tenant_id: str, query: Mapping[str, Any] | None = None) -> L
     snapshot does not read as expected.
     """
     key = tuple(sorted((str(k), str(v)) for k, v in (query or {}).items() if isinstance(v, str)))
-    return _read_snapshot(tenant_id, lambda ref: _label_dashboard_cached(
-        ref.published_dir, ref.tenant_id, ref.version, key))
-
-
-@st.cache_resource(max_entries=256, show_spinner=False)
-def _label_dashboard_cached(published_dir: str, tenant_id: str, version: str,
-                            query: tuple[tuple[str, str], ...]) -> LabelDashboard:
-    """One composed answer per tenant, version and URL query (shared, never mutated: frozen
-    dataclass of frames nobody writes to), so that a rerun costs one lookup, not a dozen."""
-    return _label_dashboard(SnapshotRef(published_dir, tenant_id, version), dict(query))
+    return _read_snapshot(tenant_id, lambda ref: _label_dashboard(ref, dict(key)), key=("label", key))
 
 
 # ------------------------------------------------------------------ projects and data quality
@@ -501,27 +651,53 @@ def _with_last_check(ref: SnapshotRef, meta: dict[str, Any]) -> dict[str, Any]:
     """``meta`` with ``refreshed_at`` the later of the version's and the tenant folder's CHECKED_AT
     (a refresh that found nothing changed keeps the version but still checked it). Read on every
     call, outside the per-version caches."""
-    checked = read_checked(Path(ref.published_dir) / ref.tenant_id)
+    checked = _checked_at(ref.published_dir, ref.tenant_id)
     refreshed = last_refresh(meta.get("refreshed_at"), checked)
     return meta if refreshed is meta.get("refreshed_at") else {**meta, "refreshed_at": refreshed}
 
 
-def _read_snapshot(tenant_id: str, build):
+def _read_snapshot(tenant_id: str, build: Callable[[SnapshotRef], Any], key: tuple | None = None):
     """``build(ref)`` on the tenant's current version, with label_dashboard's error contract; the
-    answer's meta shows the last check time (:func:`_with_last_check`)."""
-    ref = _resolve(tenant_id)
+    answer's meta shows the last check time (:func:`_with_last_check`). With ``key`` (the page and
+    its arguments) the answer is composed once per version and shared: a rerun costs the pointer's
+    and the folder's stat and a lookup."""
+    ref = _intact_ref(tenant_id)
     if ref is None:
         return None
+    memo = None if key is None else (ref, key)
+    if memo is not None:
+        found = _answers.get(memo)
+        if found is not None:
+            answer, checked, shown = found
+            now_checked = _checked_at(ref.published_dir, ref.tenant_id)
+            if now_checked == checked:
+                return shown
+            shown = _shown(answer, ref, now_checked)
+            _answers.put(memo, (answer, now_checked, shown))
+            return shown
+    _open_reader(ref)
     try:
         answer = build(ref)
-        if not (dataclasses.is_dataclass(answer) and isinstance(getattr(answer, "meta", None), dict)):
-            return answer
-        return dataclasses.replace(answer, meta=_with_last_check(ref, answer.meta))
     except (duckdb.Error, SnapshotNotFound) as exc:
         log.exception("tenant %s snapshot %s unreadable", ref.tenant_id, ref.version)
         if not _version_folder(ref).is_dir():
             raise PublishedSnapshotDamaged(f"snapshot {ref.version} could not be read", version=ref.version) from exc
         raise DashboardUnavailable(f"snapshot {ref.version} could not be read") from exc
+    checked = _checked_at(ref.published_dir, ref.tenant_id)
+    shown = _shown(answer, ref, checked)
+    if memo is not None:
+        _answers.put(memo, (answer, checked, shown))
+    return shown
+
+
+def _shown(answer, ref: SnapshotRef, checked: dt.datetime | None):
+    """``answer`` with its meta's ``refreshed_at`` the later of the version's and ``checked``."""
+    if not (dataclasses.is_dataclass(answer) and isinstance(getattr(answer, "meta", None), dict)):
+        return answer
+    refreshed = last_refresh(answer.meta.get("refreshed_at"), checked)
+    if refreshed is answer.meta.get("refreshed_at"):
+        return answer
+    return dataclasses.replace(answer, meta={**answer.meta, "refreshed_at": refreshed})
 
 
 def _project_health(ref: SnapshotRef) -> ProjectHealth:
@@ -534,7 +710,7 @@ def _project_health(ref: SnapshotRef) -> ProjectHealth:
 def project_health(tenant_id: str) -> ProjectHealth | None:
     """Every project of the tenant's current snapshot (fct_project_health); None when nothing was
     ever published. Errors as :func:`label_dashboard`."""
-    return _read_snapshot(tenant_id, _project_health)
+    return _read_snapshot(tenant_id, _project_health, key=("projects",))
 
 
 def parse_row_counts(value: Any) -> dict[str, int]:
@@ -570,7 +746,7 @@ def _data_quality(ref: SnapshotRef) -> DataQuality:
 def data_quality(tenant_id: str) -> DataQuality | None:
     """Refresh time, version and source row counts of the tenant's current snapshot; None when
     nothing was ever published. Errors as :func:`label_dashboard`."""
-    return _read_snapshot(tenant_id, _data_quality)
+    return _read_snapshot(tenant_id, _data_quality, key=("data_quality",))
 
 
 def build_failure(tenant_id: str):

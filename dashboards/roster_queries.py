@@ -61,7 +61,8 @@ def artist_analytics(tenant_id: str, artist_id: str) -> ArtistAnalytics | None:
 
     The caller has already found ``artist_id`` among the tenant's artists; an id of any other tenant
     matches nothing here anyway (the reader is confined to the tenant and the tenant id is bound)."""
-    return _read_snapshot(tenant_id, lambda ref: _artist_analytics(ref, str(artist_id)))
+    artist_id = str(artist_id)
+    return _read_snapshot(tenant_id, lambda ref: _artist_analytics(ref, artist_id), key=("artist", artist_id))
 
 
 def monthly_series(monthly: pl.DataFrame, as_of: dt.date, max_months: int = MAX_MONTHS) -> pl.DataFrame:
