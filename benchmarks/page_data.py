@@ -92,11 +92,6 @@ def projects_sql() -> str:
     fx = _fx_table()
     return f"""
 WITH {_org_cte()},
-rate AS (
-    SELECT DISTINCT ON (currency) currency, usd_per_unit, units_per_usd
-    FROM {fx} WHERE rate_date <= %(as_of)s::date
-    ORDER BY currency, rate_date DESC
-),
 m AS (
     SELECT project_id, count(*) AS total, count(*) FILTER (WHERE status = 'COMPLETED') AS completed,
            count(*) FILTER (WHERE due_date < %(as_of)s::date AND status <> 'COMPLETED') AS overdue
@@ -117,8 +112,10 @@ p AS (
                AS is_past_deadline
     FROM projects p
     CROSS JOIN org
-    LEFT JOIN rate rp ON rp.currency = p.currency
-    LEFT JOIN rate rb ON rb.currency = org.base_currency
+    LEFT JOIN LATERAL (SELECT f.usd_per_unit FROM {fx} f WHERE f.currency = p.currency
+                       AND f.rate_date <= %(as_of)s::date ORDER BY f.rate_date DESC LIMIT 1) rp ON true
+    LEFT JOIN LATERAL (SELECT f.units_per_usd FROM {fx} f WHERE f.currency = org.base_currency
+                       AND f.rate_date <= %(as_of)s::date ORDER BY f.rate_date DESC LIMIT 1) rb ON true
     LEFT JOIN m ON m.project_id = p.id
     WHERE p.org_id = %(tenant)s
 )
@@ -213,8 +210,9 @@ def check_projects(live: str, page) -> str:
 
 def check_quality(live: str, page) -> str:
     answer = json.loads(live)
-    counts = {table: int(n) for table, n in answer["row_counts"].items()}
-    assert counts == page.row_counts, (counts, page.row_counts)
+    # meta.row_counts holds the tables where the tenant has rows (publishing counts by GROUP BY)
+    counts = {table: int(n) for table, n in answer["row_counts"].items() if int(n)}
+    assert counts == {t: n for t, n in page.row_counts.items() if n}, (counts, page.row_counts)
     return f"row counts equal ({counts.get('bookings', 0):,} bookings)"
 
 

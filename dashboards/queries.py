@@ -163,6 +163,20 @@ _SQL_RECENT_ACTIVITY = """
 SELECT occurred_at, actor_name, action, entity, summary
 FROM fct_recent_activity WHERE tenant_id = ? ORDER BY recency_rank LIMIT ?
 """
+# The label page reads the tenant's daily rows once and sums its periods, months and performers
+# from them (daily_* below); the _SQL_PERIOD_* statements say the same in SQL (tests compare them).
+_SQL_DAILY_ROWS = """
+SELECT day, booking_type, artist_id, recognized_revenue, pipeline_revenue, outstanding_revenue,
+       completed_bookings, started_bookings, cancelled_bookings
+FROM fct_bookings_daily WHERE tenant_id = ?
+"""
+# every artist's label (stage name, else legal name, else id) in the filter's order
+_SQL_ARTIST_LABELS = """
+SELECT artist_id,
+       coalesce(nullif(trim(stage_name), ''), nullif(trim(artist_name), ''), artist_id) AS artist_label
+FROM dim_artists WHERE tenant_id = ?
+ORDER BY lower(artist_label), artist_id
+"""
 _SQL_REVENUE_BY_CURRENCY = """
 SELECT currency, sum(recognized_revenue_original) AS recognized_revenue_original,
        sum(recognized_revenue) AS recognized_revenue, sum(completed_bookings)::BIGINT AS completed_bookings
@@ -492,51 +506,100 @@ def _daily_params(filters: Filters, start: dt.date, end: dt.date) -> tuple:
     return (start, end, list(filters.booking_types), list(filters.artist_ids))
 
 
-def _period_totals(ref: SnapshotRef, filters: Filters,
-                   periods: tuple[tuple[dt.date, dt.date], ...]) -> list[PeriodTotals]:
-    """Totals of each of the three ``periods`` (one scan of the filtered daily mart)."""
-    dates = [day for period in periods for day in period]
-    frame = _query(ref, _SQL_PERIOD_TOTALS, list(filters.booking_types), list(filters.artist_ids), *dates)
-    return [
-        PeriodTotals(
+_MONEY_SUM = pl.Decimal(38, 2)  # DuckDB's sum of DECIMAL(18, 2), the type the page's frames had
+
+
+def _sum_or_null(column: str) -> pl.Expr:
+    """SQL's sum: NULL when every value is NULL (Polars would give 0)."""
+    return pl.when(pl.col(column).is_not_null().any()).then(pl.col(column).sum()).otherwise(None)
+
+
+def daily_filtered(daily: pl.DataFrame, filters: Filters) -> pl.DataFrame:
+    """The tenant's daily rows of the chosen booking types and artists (none chosen: all). Pure."""
+    rows = daily
+    if filters.booking_types:
+        rows = rows.filter(pl.col("booking_type").is_in(list(filters.booking_types)))
+    if filters.artist_ids:
+        rows = rows.filter(pl.col("artist_id").is_in(list(filters.artist_ids)))
+    return rows
+
+
+def daily_period_totals(rows: pl.DataFrame, periods: tuple[tuple[dt.date, dt.date], ...]) -> list[PeriodTotals]:
+    """Totals of each period over filtered daily rows (as _SQL_PERIOD_TOTALS). Pure."""
+    totals = []
+    for start, end in periods:
+        inside = rows.filter(pl.col("day").is_between(start, end))
+        active = inside.filter(pl.col("started_bookings") > pl.col("cancelled_bookings"))["artist_id"]
+        totals.append(PeriodTotals(
             start=start, end=end,
-            recognized_revenue=Decimal(row["recognized_revenue"]), pipeline_revenue=Decimal(row["pipeline_revenue"]),
-            completed_bookings=int(row["completed_bookings"]), bookings=int(row["bookings"]),
-            cancelled_bookings=int(row["cancelled_bookings"]), active_artists=int(row["active_artists"]),
-            outstanding_receivables=Decimal(row["outstanding_receivables"]),
-        )
-        for (start, end), row in zip(periods, frame.iter_rows(named=True))
-    ]
+            recognized_revenue=Decimal(inside["recognized_revenue"].sum()),
+            pipeline_revenue=Decimal(inside["pipeline_revenue"].sum()),
+            completed_bookings=int(inside["completed_bookings"].sum()), bookings=int(inside["started_bookings"].sum()),
+            cancelled_bookings=int(inside["cancelled_bookings"].sum()),
+            active_artists=active.drop_nulls().n_unique(),
+            outstanding_receivables=Decimal(rows.filter(pl.col("day") <= end)["outstanding_revenue"].sum()),
+        ))
+    return totals
 
 
-def _period_monthly(ref: SnapshotRef, filters: Filters, start: dt.date, end: dt.date) -> pl.DataFrame:
-    return _query(ref, _SQL_PERIOD_MONTHLY, *_daily_params(filters, start, end))
+def daily_monthly(rows: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """Month × booking type of the period over filtered daily rows (as _SQL_PERIOD_MONTHLY). Pure."""
+    return (rows.filter(pl.col("day").is_between(start, end))
+            .group_by(pl.col("day").dt.truncate("1mo").alias("month"), "booking_type")
+            .agg(_sum_or_null("recognized_revenue").cast(_MONEY_SUM).alias("recognized_revenue"),
+                 _sum_or_null("pipeline_revenue").cast(_MONEY_SUM).alias("pipeline_revenue"),
+                 _sum_or_null("completed_bookings").cast(pl.Int64).alias("completed_bookings"),
+                 _sum_or_null("started_bookings").cast(pl.Int64).alias("bookings"),
+                 _sum_or_null("cancelled_bookings").cast(pl.Int64).alias("cancelled_bookings"))
+            .sort(["month", "booking_type"], nulls_last=True))
 
 
-def _pipeline_after(ref: SnapshotRef, filters: Filters) -> pl.DataFrame:
+def daily_performers(rows: pl.DataFrame, start: dt.date, end: dt.date, limit: int = TOP_PERFORMERS_LIMIT) -> pl.DataFrame:
+    """Artists by recognized revenue in the period (as _SQL_PERIOD_PERFORMERS). Pure."""
+    return (rows.filter(pl.col("day").is_between(start, end))
+            .group_by("artist_id")
+            .agg(_sum_or_null("recognized_revenue").cast(_MONEY_SUM).alias("recognized_revenue"),
+                 _sum_or_null("completed_bookings").cast(pl.Int64).alias("completed_bookings"))
+            .filter(pl.col("completed_bookings") > 0)
+            .sort(["recognized_revenue", "completed_bookings", "artist_id"], descending=[True, True, False],
+                  nulls_last=True)
+            .head(limit))
+
+
+def _daily_rows(ref: SnapshotRef) -> pl.DataFrame:
+    """The tenant's fct_bookings_daily rows (not kept: a large tenant's are many, and each
+    composed answer that needs them is kept instead)."""
+    snapshot = _open_snapshot(ref.published_dir, ref.tenant_id, ref.version)
+    return snapshot.query(_SQL_DAILY_ROWS, [ref.tenant_id])
+
+
+def _pipeline_after(monthly_after: pl.DataFrame) -> pl.DataFrame:
     """Months after the period, up to the last one with pipeline revenue (none when no pipeline)."""
-    start = filters.end + dt.timedelta(days=1)
-    frame = _period_monthly(ref, filters, start, add_months(start, PIPELINE_MONTHS_AHEAD) - dt.timedelta(days=1))
-    with_pipeline = frame.filter(pl.col("pipeline_revenue") != 0)
+    with_pipeline = monthly_after.filter(pl.col("pipeline_revenue") != 0)
     if with_pipeline.is_empty():
-        return frame.clear()
-    return frame.filter(pl.col("month") <= with_pipeline["month"].max())
+        return monthly_after.clear()
+    return monthly_after.filter(pl.col("month") <= with_pipeline["month"].max())
 
 
-def _booking_types(ref: SnapshotRef) -> tuple[str, ...]:
-    return tuple(_query(ref, _SQL_BOOKING_TYPES)["booking_type"].to_list())
+def _booking_types(daily: pl.DataFrame) -> tuple[str, ...]:
+    return tuple(daily["booking_type"].unique().sort(nulls_last=True).to_list())
 
 
-def _artists(ref: SnapshotRef) -> dict[str, str]:
-    frame = _query(ref, _SQL_ARTISTS, ref.tenant_id)
-    return dict(zip(frame["artist_id"].to_list(), frame["artist_label"].to_list()))
+def _artists(ref: SnapshotRef, daily: pl.DataFrame) -> dict[str, str]:
+    """Artists with daily rows → label, in the filter's order."""
+    present = daily["artist_id"].unique()
+    labels = _query(ref, _SQL_ARTIST_LABELS)
+    known = labels.filter(pl.col("artist_id").is_in(present.implode()))
+    if present.null_count() or known.height != present.len():  # an artist missing from dim_artists
+        frame = _query(ref, _SQL_ARTISTS, ref.tenant_id)
+        return dict(zip(frame["artist_id"].to_list(), frame["artist_label"].to_list()))
+    return dict(zip(known["artist_id"].to_list(), known["artist_label"].to_list()))
 
 
-def _top_performers(ref: SnapshotRef, filters: Filters, artists: dict[str, str]) -> pl.DataFrame:
-    frame = _query(ref, _SQL_PERIOD_PERFORMERS, *_daily_params(filters, filters.start, filters.end))
-    labels = [artists.get(artist_id, artist_id) for artist_id in frame["artist_id"].to_list()]
-    return frame.select(
-        pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias("rank"),
+def _top_performers(performers: pl.DataFrame, artists: dict[str, str]) -> pl.DataFrame:
+    labels = [artists.get(artist_id, artist_id) for artist_id in performers["artist_id"].to_list()]
+    return performers.select(
+        pl.int_range(1, performers.height + 1, dtype=pl.Int64).alias("rank"),
         "artist_id",
         pl.Series("artist_label", labels, dtype=pl.String),
         "recognized_revenue",
@@ -553,11 +616,14 @@ def _label_dashboard(ref: SnapshotRef, query: Mapping[str, Any]) -> LabelDashboa
     as_of = meta["as_of"]
     kpis = _kpis(ref)
     base_currency = meta.get("base_currency") or (kpis or {}).get("base_currency") or "USD"
-    booking_types, artists = _booking_types(ref), _artists(ref)
+    daily = _daily_rows(ref)
+    booking_types, artists = _booking_types(daily), _artists(ref, daily)
     filters = parse_query(query, as_of, booking_types, artists)
-    current, prior, last_year = _period_totals(ref, filters, (
+    rows = daily_filtered(daily, filters)
+    current, prior, last_year = daily_period_totals(rows, (
         (filters.start, filters.end), prior_period(filters.start, filters.end),
         same_period_last_year(filters.start, filters.end)))
+    after = filters.end + dt.timedelta(days=1)
     return LabelDashboard(
         tenant_id=ref.tenant_id,
         version=ref.version,
@@ -572,9 +638,10 @@ def _label_dashboard(ref: SnapshotRef, query: Mapping[str, Any]) -> LabelDashboa
         prior=prior,
         last_year=last_year,
         kpis=kpis,
-        monthly=_period_monthly(ref, filters, filters.start, filters.end),
-        pipeline_monthly=_pipeline_after(ref, filters),
-        top_performers=_top_performers(ref, filters, artists),
+        monthly=daily_monthly(rows, filters.start, filters.end),
+        pipeline_monthly=_pipeline_after(
+            daily_monthly(rows, after, add_months(after, PIPELINE_MONTHS_AHEAD) - dt.timedelta(days=1))),
+        top_performers=_top_performers(daily_performers(rows, filters.start, filters.end), artists),
         receivables_aging=_query(ref, _SQL_RECEIVABLES_AGING),
         funnel=_query(ref, _SQL_FUNNEL),
         project_status=_query(ref, _SQL_PROJECT_STATUS),

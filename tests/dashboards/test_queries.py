@@ -177,3 +177,58 @@ def test_on_the_first_of_a_month_the_default_period_is_still_30_days(tmp_path, m
     assert data.current.bookings > 1 and data.current.completed_bookings > 1
     month = queries.label_dashboard(tid, {"period": "this_month"})
     assert (month.filters.start, month.filters.end) == (first, first) and month.current.bookings == 0
+
+
+@pytest.mark.parametrize("query", [
+    {},
+    {"period": "year_to_date", "type": "MIXING"},
+    {"period": "last_month", "artist": "art-a2,art-a3"},
+    {"period": "custom", "from": "2024-06-01", "to": "2024-11-30", "type": "RECORDING_SESSION", "artist": "art-a1"},
+    {"period": "last_12_months"},
+])
+def test_the_page_sums_the_daily_rows_as_the_sql_does(world_env, query):
+    """The label page sums the tenant's daily rows once read (daily_*); the _SQL_PERIOD_*
+    statements give the same totals, months (types included) and performers."""
+    a = world_env.a
+    data = queries.label_dashboard(a.tenant_id, query)
+    chosen = data.filters
+    ref = queries._resolve(a.tenant_id)
+    snapshot = queries._open_snapshot(*ref)
+    periods = ((chosen.start, chosen.end), filters.prior_period(chosen.start, chosen.end),
+               filters.same_period_last_year(chosen.start, chosen.end))
+    choice = [list(chosen.booking_types), list(chosen.artist_ids)]
+    sql_totals = snapshot.query(queries._SQL_PERIOD_TOTALS, [a.tenant_id, *choice,
+                                                             *[day for period in periods for day in period]])
+    for mine, row in zip((data.current, data.prior, data.last_year), sql_totals.iter_rows(named=True)):
+        assert mine.recognized_revenue == row["recognized_revenue"] and mine.pipeline_revenue == row["pipeline_revenue"]
+        assert mine.outstanding_receivables == row["outstanding_receivables"]
+        assert (mine.completed_bookings, mine.bookings, mine.cancelled_bookings, mine.active_artists) == (
+            row["completed_bookings"], row["bookings"], row["cancelled_bookings"], row["active_artists"])
+    sql_monthly = snapshot.query(queries._SQL_PERIOD_MONTHLY, [a.tenant_id, chosen.start, chosen.end, *choice])
+    assert data.monthly.equals(sql_monthly) and data.monthly.schema == sql_monthly.schema
+    sql_performers = snapshot.query(queries._SQL_PERIOD_PERFORMERS, [a.tenant_id, chosen.start, chosen.end, *choice])
+    assert data.top_performers.select("artist_id", "recognized_revenue", "completed_bookings").equals(sql_performers)
+    assert data.booking_types == tuple(snapshot.query(queries._SQL_BOOKING_TYPES, [a.tenant_id])["booking_type"])
+    sql_artists = snapshot.query(queries._SQL_ARTISTS, [a.tenant_id, a.tenant_id])
+    assert list(data.artists.items()) == list(zip(sql_artists["artist_id"], sql_artists["artist_label"]))
+
+
+def test_daily_sums_keep_sql_nulls_and_order():
+    """Pure: a month whose money is all NULL sums to NULL, as in SQL; NULL types sort last."""
+    money = pl.Decimal(18, 2)
+    daily = pl.DataFrame({
+        "day": [D(2026, 1, 5), D(2026, 1, 6), D(2026, 2, 1)], "booking_type": [None, "LIVE", "LIVE"],
+        "artist_id": ["x", "y", "x"],
+        "recognized_revenue": pl.Series([None, Decimal("2.50"), Decimal("1.25")], dtype=money),
+        "pipeline_revenue": pl.Series([None, None, Decimal("0")], dtype=money),
+        "outstanding_revenue": pl.Series([Decimal("1"), None, Decimal("2")], dtype=money),
+        "completed_bookings": [0, 1, 1], "started_bookings": [1, 1, 1], "cancelled_bookings": [0, 0, 1]})
+    monthly = queries.daily_monthly(daily, D(2026, 1, 1), D(2026, 2, 28))
+    assert monthly["booking_type"].to_list() == ["LIVE", None, "LIVE"]
+    assert monthly["recognized_revenue"].to_list() == [Decimal("2.50"), None, Decimal("1.25")]
+    assert monthly["pipeline_revenue"].to_list()[:2] == [None, None]
+    (totals,) = queries.daily_period_totals(daily, ((D(2026, 1, 1), D(2026, 1, 31)),))
+    assert (totals.recognized_revenue, totals.outstanding_receivables, totals.active_artists) == (
+        Decimal("2.50"), Decimal("1"), 2)
+    performers = queries.daily_performers(daily, D(2026, 1, 1), D(2026, 2, 28))
+    assert performers["artist_id"].to_list() == ["y", "x"]
