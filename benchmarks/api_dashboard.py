@@ -623,8 +623,17 @@ def child_load(args: list[str]) -> None:
         pass
     result = asyncio.run(_drive(kind, url, secret, int(concurrency), float(start_at), float(warmup), float(window),
                                 float(grace), float(rate)))
-    os.set_blocking(sys.stdout.fileno(), True)  # the event loop may have left it non-blocking: a long
-    print(json.dumps(result), flush=True)       # answer (> 64 KiB) was cut at the pipe's buffer size
+    # written by hand: the event loop may leave stdout non-blocking, and an answer over the pipe's
+    # 64 KiB buffer was then cut short
+    import select
+
+    sys.stdout.flush()
+    view = memoryview((json.dumps(result) + "\n").encode("utf-8"))
+    while view:
+        try:
+            view = view[os.write(sys.stdout.fileno(), view):]
+        except BlockingIOError:
+            select.select([], [sys.stdout.fileno()], [])
 
 
 def percentile(values: list[float], q: float) -> float:

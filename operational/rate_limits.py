@@ -17,7 +17,7 @@ import math
 import threading
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping
 
 from sqlalchemy import Engine, event, select
@@ -195,12 +195,12 @@ def _run_take(engine: Engine, tenant_id: str, statement: str, params: dict) -> l
 # layer cost about 0.4 ms of CPU a call, four times the rest of the call on this side. The outer
 # SELECT turns times into epoch seconds and arrays into comma-separated text, so reading the
 # answer needs no type parsing.
-_API_TAKE_NAME = b"auditoryx_api_take_v1"
+_API_TAKE_NAME = b"auditoryx_api_take_v2"
 _API_TAKE_SQL = (b"SELECT key_id, org_id, scopes::text, extract(epoch FROM expires_at)::float8, "
                  b"extract(epoch FROM revoked_at)::float8, org_active, org_plan, "
-                 b"array_to_string(buckets, ','), array_to_string(levels, ',') "
+                 b"usable, taken, array_to_string(buckets, ','), array_to_string(levels, ',') "
                  b"FROM auditoryx_api_take($1::text, $2::text, $3::text[], $4::float8[], $5::float8[], "
-                 b"$6::float8, $7::float8)")
+                 b"$6::float8, $7::float8, $8::integer)")
 TOUCH_EVERY_SECONDS = TOUCH_EVERY.total_seconds()  # last_used_at moves at most this often
 DIRECT_CONNECTIONS = 4      # per process and database: the statement takes well under a millisecond
 
@@ -214,10 +214,45 @@ def _epoch(value: bytes | None) -> dt.datetime | None:
     return None if value is None else dt.datetime.fromtimestamp(float(value), dt.timezone.utc)
 
 
+LEASE_SECONDS = 0.05     # a lease holds about this long of the process's recent requests…
+LEASE_MAX_SHARE = 0.02   # …and never more than this share of the smallest bucket (at least one token)
+LEASE_TTL_SECONDS = 0.5  # leased tokens not used by then are dropped (never handed back)
+RATE_WINDOW_SECONDS = 0.2
+
+
+@dataclass
+class _Lease:
+    """Tokens this process took from a key's shared buckets ahead of its requests."""
+
+    left: int = 0
+    levels: dict[str, float] | None = None  # the buckets' levels before the lease was taken
+    used: int = 0                           # tokens of the lease already handed out
+    expires: float = 0.0
+    window_start: float = 0.0
+    window_count: int = 0
+    rate: float = 0.0                       # this process's recent requests a second on these buckets
+
+
+def lease_size(rate: float, limits: list[Limit]) -> int:
+    """How many tokens to take at once for a process asking ``rate`` times a second. Pure. One at
+    low rates (the exact, token-per-request behaviour); at high rates about LEASE_SECONDS of them,
+    at most LEASE_MAX_SHARE of the smallest bucket, so the tokens one process holds ahead can
+    refuse another process only within that share."""
+    cap = max(1, math.floor(min(limit.capacity for limit in limits) * LEASE_MAX_SHARE))
+    return max(1, min(cap, math.ceil(rate * LEASE_SECONDS)))
+
+
 def take_for_key(engine: Engine, tenant_id: str, limits: list[Limit], key_hash: str, *,
                  now: float | None = None) -> tuple[Decision | None, tuple] | None:
-    """PostgreSQL only: the API key of ``key_hash`` checked, its last use stamped (at most once a
-    minute) and :func:`take` applied to ``limits``, in one statement and one round trip.
+    """PostgreSQL only: the API key of ``key_hash`` checked and its last use stamped (at most once
+    a minute) on every call, and one token taken from each of ``limits``' buckets, in one
+    statement and one round trip (``auditoryx_api_take``).
+
+    At high request rates the tokens come from a lease: the statement takes several at once
+    (:func:`lease_size`) and the next calls of this process hand them out, sending the key's
+    check alone. The buckets stay the only source of tokens for every process, so a limit still
+    holds across processes (a lease can only make a process refuse a little early, never admit
+    more); a lease lasts LEASE_TTL_SECONDS at most.
 
     Returns ``(decision, key_row)`` with the key's row as :func:`operational.api_keys.identity_of_row`
     takes it, which the caller checks before using the decision; a key that no longer works took
@@ -225,24 +260,56 @@ def take_for_key(engine: Engine, tenant_id: str, limits: list[Limit], key_hash: 
     tenant (use the separate lookup and :func:`take`)."""
     now = time.time() if now is None else now
     limits = sorted(limits, key=lambda limit: limit.bucket)
-    if any("," in limit.bucket for limit in limits):
+    names = tuple(limit.bucket for limit in limits)
+    if any("," in name for name in names):
         raise ValueError("a bucket name has no comma")
-    rows = direct_connections(engine).run(_API_TAKE_NAME, _API_TAKE_SQL, [
-        key_hash.encode("ascii"), tenant_id.encode("utf-8"), _text_array(limit.bucket for limit in limits),
+    direct = direct_connections(engine)
+    with direct.lock:
+        lease = direct.leases.get(names)
+        if lease is None:
+            lease = direct.leases[names] = _Lease(window_start=now)
+        lease.window_count += 1
+        if now - lease.window_start >= RATE_WINDOW_SECONDS:
+            lease.rate = lease.window_count / (now - lease.window_start)
+            lease.window_start, lease.window_count = now, 0
+        local = None
+        if lease.left > 0 and now < lease.expires:
+            lease.left -= 1
+            lease.used += 1
+            local = {name: level - (lease.used - 1) for name, level in lease.levels.items()}
+            want = 0
+        else:
+            lease.left = 0
+            want = lease_size(lease.rate, limits)
+    rows = direct.run(_API_TAKE_NAME, _API_TAKE_SQL, [
+        key_hash.encode("ascii"), tenant_id.encode("utf-8"), _text_array(names),
         _text_array(repr(float(limit.capacity)) for limit in limits),
         _text_array(repr(float(limit.per_second)) for limit in limits), repr(float(now)).encode("ascii"),
-        repr(TOUCH_EVERY_SECONDS).encode("ascii")])
+        repr(TOUCH_EVERY_SECONDS).encode("ascii"), str(want).encode("ascii")])
     if not rows:
+        with direct.lock:
+            direct.leases.pop(names, None)
         return None
-    key_id, org_id, scopes, expires_at, revoked_at, org_active, plan, buckets, levels = rows[0]
+    key_id, org_id, scopes, expires_at, revoked_at, org_active, plan, usable, taken, buckets, levels = rows[0]
     key_row = (key_id.decode("utf-8"), org_id.decode("utf-8"), json.loads(scopes) if scopes is not None else None,
                _epoch(expires_at), _epoch(revoked_at), org_active == b"t", plan.decode("utf-8"))
-    if buckets is None:  # the key no longer works: nothing was taken
+    if usable != b"t":  # the key no longer works: nothing was taken, and the lease is dropped
+        with direct.lock:
+            direct.leases.pop(names, None)
         return None, key_row
+    if local is not None:
+        return decide(local, limits), key_row
     levels = dict(zip(buckets.decode("utf-8").split(","), map(float, levels.split(b","))))
-    if len(levels) != len(limits) or any(limit.bucket not in levels for limit in limits):
+    if len(levels) != len(limits) or any(name not in levels for name in names):
         raise RuntimeError("auditoryx_api_take did not return every bucket")
-    return decide(levels, limits), key_row
+    taken = int(taken)
+    if taken > 1:
+        with direct.lock:  # the rest for the next calls (tokens of an older lease still left are dropped)
+            lease.left, lease.levels, lease.used, lease.expires = taken - 1, levels, 1, now + LEASE_TTL_SECONDS
+    decision = decide(levels, limits)
+    if decision.allowed and taken < 1:  # cannot happen (the same levels, the same rule): refuse
+        decision = replace(decision, allowed=False, retry_after=max(1 / limit.per_second for limit in limits))
+    return decision, key_row
 
 
 class DirectConnections:
@@ -258,6 +325,8 @@ class DirectConnections:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(size)
         self._closed = False
+        self.lock = threading.Lock()  # guards leases
+        self.leases: dict[tuple[str, ...], _Lease] = {}
 
     def run(self, name: bytes, statement: bytes, params: list[bytes | None]) -> list[tuple]:
         """The rows (tuples of bytes or None) of the prepared ``statement`` run with ``params``."""

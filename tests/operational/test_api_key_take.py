@@ -174,3 +174,95 @@ def test_disposing_the_engine_closes_its_direct_connections(world):
     while sessions() and time.time() < deadline:
         time.sleep(0.05)
     assert sessions() == 0
+
+
+def test_lease_size_is_one_at_low_rates_and_bounded_by_the_bucket():
+    small = rate_limits.limits_for("t", "api_key:k", 60)         # 1 a second, buckets of 10
+    large = rate_limits.limits_for("t", "api_key:k", 6_000_000)  # buckets of 1,000,000
+    assert rate_limits.lease_size(0.0, large) == 1
+    assert rate_limits.lease_size(10.0, large) == 1             # 0.5 requests in LEASE_SECONDS
+    assert rate_limits.lease_size(1000.0, large) == 50
+    assert rate_limits.lease_size(1000.0, small) == 1           # 2 % of 10 tokens: below one
+    medium = rate_limits.limits_for("t", "api_key:k", 600)      # buckets of 100: at most 2 ahead
+    assert rate_limits.lease_size(1000.0, medium) == 2
+
+
+def _leased_calls(engine, tenant_id, limits, secret, start: float, calls: int, step: float):
+    return [rate_limits.take_for_key(engine, tenant_id, limits, key_hash(secret), now=start + i * step)[0]
+            for i in range(calls)]
+
+
+def test_at_high_rates_tokens_are_leased_and_the_database_is_charged_ahead(world):
+    owner, app, tenant_a, _ = world
+    key_id, secret = _key(owner, tenant_a)
+    limits = _limits(tenant_a, key_id, per_minute=600_000)  # buckets of 100,000; a lease of up to 2,000
+    start, step, calls = time.time(), 0.001, 400            # 1,000 requests a second
+    assert rate_limits.take_for_key(app, tenant_a, limits, key_hash(secret), now=start - 1)[0].allowed
+    with Session(owner) as session, session.begin():  # half full: the refill below is not capped
+        for row in session.scalars(select(ApiRateBucket).where(ApiRateBucket.org_id == tenant_a)):
+            row.tokens, row.refilled_at = 50_000.0, start
+    decisions = _leased_calls(app, tenant_a, limits, secret, start, calls, step)
+    assert all(d.allowed for d in decisions)
+    lease = rate_limits.direct_connections(app).leases[tuple(sorted(limit.bucket for limit in limits))]
+    assert lease.rate > 500 and lease.left + lease.used > 1  # tokens were taken ahead
+    # every token handed out came from the shared buckets: what they lost (less their refill) is at
+    # least what was handed out, and at most that plus one lease of 50
+    for limit in limits:
+        with Session(owner) as session:
+            row = session.get(ApiRateBucket, limit.bucket)
+            tokens, refilled = row.tokens, row.refilled_at  # as of the last time a lease was taken
+        charged = 50_000.0 + (refilled - start) * limit.per_second - tokens
+        assert calls - 0.01 <= charged <= calls + 50 + 0.01, (limit.bucket, charged)
+
+
+def test_leases_keep_the_limit_across_processes(world):
+    """Two engines (two processes), 1,000 requests a second in all on buckets of 100 refilled at
+    10 a second: about 100 + 4 admitted in 0.4 s, never more, whatever the leases."""
+    owner, app, tenant_a, _ = world
+    key_id, secret = _key(owner, tenant_a)
+    other = make_engine(app.url.render_as_string(hide_password=False))
+    try:
+        limits, start, step = _limits(tenant_a, key_id, per_minute=600), time.time(), 0.001
+        allowed = 0
+        for i in range(400):
+            engine = app if i % 2 else other
+            decision, _row = rate_limits.take_for_key(engine, tenant_a, limits, key_hash(secret), now=start + i * step)
+            allowed += decision.allowed
+        refill = 399 * step * limits[0].per_second
+        assert 100 - 2 * 2 <= allowed <= 100 + refill + 1e-6, allowed  # each process holds at most 2 ahead
+        for limit in limits:
+            assert _tokens(owner, limit.bucket) >= -1e-9
+    finally:
+        other.dispose()
+
+
+def test_a_revoked_key_is_refused_at_once_even_with_tokens_leased(world):
+    owner, app, tenant_a, _ = world
+    key_id, secret = _key(owner, tenant_a)
+    limits = _limits(tenant_a, key_id, per_minute=600_000)
+    start = time.time()
+    decisions = _leased_calls(app, tenant_a, limits, secret, start, 300, 0.001)
+    assert all(d.allowed for d in decisions)
+    lease = rate_limits.direct_connections(app).leases[tuple(sorted(limit.bucket for limit in limits))]
+    assert lease.left > 0  # this process holds tokens ahead
+    revoke_key(owner, command_line_operator(tenant_a), key_id)
+    decision, row = rate_limits.take_for_key(app, tenant_a, limits, key_hash(secret), now=start + 0.3)
+    assert decision is None and row[4] is not None
+    with pytest.raises(Exception):
+        identity_of_row(row)
+
+
+def test_leased_tokens_expire(world):
+    owner, app, tenant_a, _ = world
+    key_id, secret = _key(owner, tenant_a)
+    limits = _limits(tenant_a, key_id, per_minute=600_000)
+    start = time.time()
+    _leased_calls(app, tenant_a, limits, secret, start, 300, 0.001)
+    names = tuple(sorted(limit.bucket for limit in limits))
+    lease = rate_limits.direct_connections(app).leases[names]
+    assert lease.left > 0
+    before = _tokens(owner, limits[0].bucket)
+    later = start + 0.3 + rate_limits.LEASE_TTL_SECONDS + 1
+    decision, _row = rate_limits.take_for_key(app, tenant_a, limits, key_hash(secret), now=later)
+    assert decision.allowed
+    assert _tokens(owner, limits[0].bucket) != before  # the buckets were charged again, not the old lease

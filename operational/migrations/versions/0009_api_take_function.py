@@ -10,13 +10,15 @@ by PL/pgSQL for the session:
 - reads the key of ``p_key_hash`` (as ``auditoryx_api_key_by_hash``); no row when there is none or
   it belongs to another tenant than ``p_tenant`` (the caller then takes the separate lookup);
 - a key that no longer works (revoked, expired, organization inactive) comes back with
-  ``allowed = false`` and no bucket is touched: the revocation counts at once;
+  ``usable = false`` and no bucket is touched: the revocation counts at once;
 - otherwise scopes the transaction to the key's tenant (``app.tenant_id``: row-level security),
   sets ``synchronous_commit = off`` for it (a crash may forget the last fraction of a second of
   bucket levels, which only ever hands back a few requests), stamps ``last_used_at`` when it is
-  older than ``p_touch_every`` seconds, and takes one token from every bucket or from none
-  (creating missing buckets full), exactly as ``operational.rate_limits.decide``; it returns the
-  levels before the take, in bucket order.
+  older than ``p_touch_every`` seconds, and takes ``p_take`` tokens from every bucket, or as many
+  as the emptiest bucket holds (``taken``; 0 when one holds less than one token: refused, as
+  ``operational.rate_limits.decide``), creating missing buckets full; it returns the levels before
+  the take, in bucket order. ``p_take = 0`` checks the key only (the caller still holds tokens it
+  took before, ``operational.rate_limits`` leases).
 
 Revision ID: 0009
 Revises: 0008
@@ -33,7 +35,7 @@ branch_labels = None
 depends_on = None
 
 APP_ROLE = "auditoryx_app"
-FUNCTION = "auditoryx_api_take(text, text, text[], float8[], float8[], float8, float8)"
+FUNCTION = "auditoryx_api_take(text, text, text[], float8[], float8[], float8, float8, integer)"
 
 
 def upgrade() -> None:
@@ -43,10 +45,10 @@ def upgrade() -> None:
     op.execute(f"""
         CREATE FUNCTION auditoryx_api_take(p_key_hash text, p_tenant text, p_buckets text[],
                                            p_capacities float8[], p_rates float8[], p_now float8,
-                                           p_touch_every float8)
+                                           p_touch_every float8, p_take integer)
         RETURNS TABLE (key_id varchar, org_id varchar, scopes jsonb, expires_at timestamptz,
                        revoked_at timestamptz, org_active boolean, org_plan varchar,
-                       allowed boolean, buckets text[], levels float8[])
+                       usable boolean, taken integer, buckets text[], levels float8[])
         LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = {schema}, pg_temp AS $$
         #variable_conflict use_column
         DECLARE
@@ -55,7 +57,7 @@ def upgrade() -> None:
             v_count integer := cardinality(p_buckets);
             v_buckets text[];
             v_levels float8[];
-            v_allowed boolean;
+            v_taken integer;
         BEGIN
             SELECT ak.id, ak.org_id, ak.scopes, ak.expires_at, ak.revoked_at, ak.last_used_at,
                    o.is_active, o.plan
@@ -68,7 +70,7 @@ def upgrade() -> None:
             IF k.revoked_at IS NOT NULL OR NOT k.is_active
                OR (k.expires_at IS NOT NULL AND k.expires_at <= v_now) THEN
                 RETURN QUERY SELECT k.id, k.org_id, k.scopes, k.expires_at, k.revoked_at, k.is_active,
-                                    k.plan, false, NULL::text[], NULL::float8[];
+                                    k.plan, false, 0, NULL::text[], NULL::float8[];
                 RETURN;
             END IF;
             PERFORM set_config('app.tenant_id', k.org_id, true),
@@ -77,6 +79,11 @@ def upgrade() -> None:
                 UPDATE api_keys SET last_used_at = v_now
                  WHERE id = k.id
                    AND (last_used_at IS NULL OR last_used_at < v_now - make_interval(secs => p_touch_every));
+            END IF;
+            IF p_take < 1 THEN  -- the caller holds tokens it took before: the key's check only
+                RETURN QUERY SELECT k.id, k.org_id, k.scopes, k.expires_at, k.revoked_at, k.is_active,
+                                    k.plan, true, 0, NULL::text[], NULL::float8[];
+                RETURN;
             END IF;
             FOR attempt IN 1..2 LOOP
                 WITH wanted AS (
@@ -95,18 +102,21 @@ def upgrade() -> None:
                       FROM locked l
                 ),
                 verdict AS MATERIALIZED (
-                    SELECT count(*) = v_count AND coalesce(bool_and(lv.level >= 1), false) AS ok FROM lv
+                    SELECT CASE WHEN count(*) = v_count
+                                THEN greatest(0, least(p_take, floor(coalesce(min(lv.level), 0))::integer))
+                                ELSE 0 END AS n
+                      FROM lv
                 ),
                 taken AS (
                     UPDATE api_rate_buckets b
-                       SET tokens = lv.level - CASE WHEN verdict.ok THEN 1 ELSE 0 END,
+                       SET tokens = lv.level - verdict.n,
                            refilled_at = greatest(p_now, lv.refilled_at)
                       FROM lv CROSS JOIN verdict
                      WHERE b.bucket = lv.bucket
-                    RETURNING b.bucket, lv.level, verdict.ok
+                    RETURNING b.bucket, lv.level, verdict.n
                 )
-                SELECT array_agg(t.bucket ORDER BY t.bucket), array_agg(t.level ORDER BY t.bucket), bool_and(t.ok)
-                  INTO v_buckets, v_levels, v_allowed
+                SELECT array_agg(t.bucket ORDER BY t.bucket), array_agg(t.level ORDER BY t.bucket), min(t.n)
+                  INTO v_buckets, v_levels, v_taken
                   FROM taken t;
                 EXIT WHEN coalesce(cardinality(v_buckets), 0) = v_count OR attempt = 2;
                 -- a bucket did not exist yet (nothing was taken): create the missing ones full
@@ -116,7 +126,9 @@ def upgrade() -> None:
                 ON CONFLICT DO NOTHING;
             END LOOP;
             RETURN QUERY SELECT k.id, k.org_id, k.scopes, k.expires_at, k.revoked_at, k.is_active, k.plan,
-                                coalesce(v_allowed, false) AND coalesce(cardinality(v_buckets), 0) = v_count,
+                                true,
+                                CASE WHEN coalesce(cardinality(v_buckets), 0) = v_count THEN coalesce(v_taken, 0)
+                                     ELSE 0 END,
                                 v_buckets, v_levels;
         END
         $$""")
