@@ -42,6 +42,8 @@
     )
 }}
 
+-- depends_on: {{ ref('int_booking_changes') }}
+
 {#- the staging columns a row is computed from, and its hash (with the tenant's base currency) -#}
 {%- set source_columns -%}
         bookings.booking_id,

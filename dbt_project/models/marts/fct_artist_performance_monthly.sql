@@ -1,17 +1,18 @@
 {#
   Delivered work by tenant, artist and month of service date: COMPLETED bookings only.
   Incremental by tenant (config in dbt_project.yml, macros/tenant_changes.sql): a run recomputes only the tenants whose
-  bookings, artists or organization changed since the last build.
+  bookings, artists or organization changed since the last build, and, for tenants whose changed bookings are
+  known row by row, only the months those bookings leave or enter (macros/booking_months.sql).
 #}
 
 -- depends_on: {{ ref('int_tenant_changes') }}
+-- depends_on: {{ ref('int_booking_changes') }}
 -- depends_on: {{ ref('stg_operational__organizations') }}
 
 with completed as (
 
-    select * from {{ ref('int_bookings_enriched') }}
+    select * from {{ changed_bookings(['service_month']) }}
     where is_recognized
-      and {{ only_changed_tenants() }}
 
 ),
 

@@ -8,25 +8,29 @@
   A row exists for every (day, type, artist) with at least one booking counted in either role.
   Per-booking amounts are already rounded to the cent (int_bookings_enriched); only sums here.
   Incremental by tenant (macros/tenant_changes.sql): a run recomputes only the tenants whose
-  bookings, artists or organization changed since the last build.
+  bookings, artists or organization changed since the last build; for the tenants whose changed
+  bookings are known row by row (macros/booking_months.sql), only the months those bookings
+  leave or enter. The pre-hook deletes what is recomputed; the rows are then appended.
 #}
 
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key='tenant_id',
+    incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook=["{{ delete_changed_tenants() }}"],
+    pre_hook=["{{ delete_changed_tenants_or_months('day') }}"],
 ) }}
 
 -- depends_on: {{ ref('int_tenant_changes') }}
+-- depends_on: {{ ref('int_booking_changes') }}
 -- depends_on: {{ ref('stg_operational__organizations') }}
+{%- set by_row = row_scope() if is_incremental() else [] %}
 
 with bookings as (
 
-    select * from {{ ref('int_bookings_enriched') }}
+    -- for the tenants rewritten by month: every booking counted on a day of a changed month, by
+    -- service date or by start date (the rows of other days are dropped below)
+    select * from {{ changed_bookings(['service_month', 'start_month']) }}
     where is_counted
-      and {{ only_changed_tenants() }}
 
 ),
 
@@ -105,3 +109,7 @@ select
     cast(started_bookings as bigint) as started_bookings,
     cast(cancelled_bookings as bigint) as cancelled_bookings
 from daily
+{%- if by_row %}
+where not {{ in_tenant_list('tenant_id', by_row) }}
+   or {{ in_changed_month('daily.tenant_id', "cast(date_trunc('month', daily.day) as date)", by_row) }}
+{%- endif %}

@@ -3,17 +3,18 @@
   original currency: the sum in that currency and the sum of the per-booking converted amounts
   in the tenant's base currency (each booking rounded to the cent before summing).
   Incremental by tenant (config in dbt_project.yml, macros/tenant_changes.sql): a run recomputes only the tenants whose
-  bookings, artists or organization changed since the last build.
+  bookings, artists or organization changed since the last build, and, for tenants whose changed bookings are
+  known row by row, only the months those bookings leave or enter (macros/booking_months.sql).
 #}
 
 -- depends_on: {{ ref('int_tenant_changes') }}
+-- depends_on: {{ ref('int_booking_changes') }}
 -- depends_on: {{ ref('stg_operational__organizations') }}
 
 with recognized as (
 
-    select * from {{ ref('int_bookings_enriched') }}
+    select * from {{ changed_bookings(['service_month']) }}
     where is_recognized
-      and {{ only_changed_tenants() }}
 
 ),
 
