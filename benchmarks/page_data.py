@@ -271,9 +271,9 @@ def measure_pages(picks: list[dict], rounds: int) -> list[dict]:
     statements = [0]
     original = reader.TenantSnapshot.query
 
-    def counting(self, sql, params=None):
+    def counting(self, sql, params=None, **options):
         statements[0] += 1
-        return original(self, sql, params)
+        return original(self, sql, params, **options)
 
     rows = []
     for pick in picks:

@@ -570,7 +570,7 @@ def _daily_rows(ref: SnapshotRef) -> pl.DataFrame:
     """The tenant's fct_bookings_daily rows (not kept: a large tenant's are many, and each
     composed answer that needs them is kept instead)."""
     snapshot = _open_snapshot(ref.published_dir, ref.tenant_id, ref.version)
-    return snapshot.query(_SQL_DAILY_ROWS, [ref.tenant_id])
+    return snapshot.query(_SQL_DAILY_ROWS, [ref.tenant_id], many_rows=True)
 
 
 def _pipeline_after(monthly_after: pl.DataFrame) -> pl.DataFrame:

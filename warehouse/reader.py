@@ -50,6 +50,7 @@ from warehouse.layout import (
 from warehouse.mart_catalog import NATURAL_ORDER, natural_order
 
 _READ_STATEMENTS = {duckdb.StatementType.SELECT}
+_ARROW_BATCH_ROWS = 131072
 _PARSED_LIMIT = 512  # distinct statement texts whose parse is kept (the dashboards use a few dozen)
 _parsed: dict[str, duckdb.Statement] = {}
 _parsed_lock = threading.Lock()
@@ -57,8 +58,8 @@ _parsed_lock = threading.Lock()
 
 def _parsed_select(conn: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
     """``sql`` parsed, when it is exactly one SELECT (ReadOnlyViolation otherwise). Parses are kept
-    per text for every reader: a parsed statement holds no data and no connection, and running it
-    copies it."""
+    per text for every reader (DuckDB 2's parser costs as much as planning a dashboard query): a
+    parsed statement holds no data and no connection, and running it copies it."""
     statement = _parsed.get(sql)
     if statement is not None:
         return statement
@@ -120,16 +121,24 @@ class TenantSnapshot:
     # creates it); empty for eager readers
     _pending: set[str] = field(default_factory=set, repr=False)
 
-    def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
-        """Run one read statement with bound parameters; return a Polars frame."""
+    def query(self, sql: str, params: list[Any] | dict[str, Any] | None = None, *,
+              many_rows: bool = False) -> pl.DataFrame:
+        """Run one read statement with bound parameters; return a Polars frame.
+
+        By default the statement parsed once per text runs (DuckDB 2's parser costs as much as
+        planning a dashboard query) and its rows come as Arrow through a copy, cheap for a few
+        rows. ``many_rows``: the text runs, parsed again, and its rows come as Arrow without that
+        copy (the way a relation's ``.pl()`` ends, without the relation's binds before)."""
         statement = _parsed_select(self._conn, sql)
         if self._pending:
             self._create_views(sql)
         with self._lock:
             cursor = self._conn.cursor()
         try:
-            # the parsed statement, not the text: DuckDB 2's parser costs as much as planning a
-            # dashboard query; the rows as Arrow, not through a relation (which binds it again)
+            submit = getattr(cursor, "_submit", None) if many_rows else None
+            if submit is not None:
+                result = submit(sql, params or None, "arrow", _ARROW_BATCH_ROWS)
+                return pl.from_arrow(result.arrow_table(to_polars=True), rechunk=False)
             cursor.execute(statement, params or None)
             _silence_arrow_copy_warning()
             table = cursor.to_arrow_table()
