@@ -63,6 +63,7 @@ def render() -> None:
         empty="No analytics have been published for your organization yet. "
               "They appear here after the next data refresh.",
     )
+    queries.prefetch_pages(user.tenant_id)  # the projects and data-quality pages' data, in the background
 
     prefs = tenant_preferences(engine(), user.actor())
     currency, locale = data.base_currency, prefs.locale

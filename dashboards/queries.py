@@ -332,7 +332,7 @@ _answers = _Lru(1024)    # (published_dir, tenant, version, page, args) -> (answ
 def clear_caches() -> None:
     """Forget every reader, result, answer and remembered pointer, and the blank databases kept
     ready: the next call is a first view (benchmarks; Streamlit's own caches are cleared too)."""
-    for cache in (_pointers, _checked, _intact, _readers, _results, _answers):
+    for cache in (_pointers, _checked, _intact, _readers, _results, _answers, _prefetched):
         cache.clear()
     drain_warm_connections()
     st.cache_data.clear()
@@ -814,6 +814,35 @@ def data_quality(tenant_id: str) -> DataQuality | None:
     """Refresh time, version and source row counts of the tenant's current snapshot; None when
     nothing was ever published. Errors as :func:`label_dashboard`."""
     return _read_snapshot(tenant_id, _data_quality, key=("data_quality",))
+
+
+PREFETCH_DELAY_SECONDS = 1.0  # after the page that asks has been drawn, before the person switches
+_prefetched = _Lru(1024)  # SnapshotRef -> True: the version whose other pages were composed already
+
+
+def prefetch_pages(tenant_id: str) -> None:
+    """Compose the projects and data-quality pages' data of the tenant's current version in a
+    background thread (once per version), so that switching to them is a cached call. Only warms
+    the per-tenant, per-version caches: each page still checks what its user may see."""
+    ref = snapshot_ref(tenant_id)
+    if ref is None or _prefetched.get(ref):
+        return
+    _prefetched.put(ref, True)
+    threading.Thread(target=_prefetch, args=(ref,), name="auditoryx-prefetch", daemon=True).start()
+
+
+def _prefetch(ref: SnapshotRef) -> None:
+    from dashboards.quality_queries import data_quality_details  # it imports this module
+
+    time.sleep(PREFETCH_DELAY_SECONDS)
+    tenant_id = ref.tenant_id
+    for compose in (project_health, data_quality_details):
+        if str(_published_dir()) != ref.published_dir:  # the settings moved on (tests): nothing to warm
+            return
+        try:
+            compose(tenant_id)
+        except Exception:  # noqa: BLE001 - the page itself reports it when it is opened
+            log.debug("tenant %s: prefetching %s failed", tenant_id, compose.__name__, exc_info=True)
 
 
 def build_failure(tenant_id: str):

@@ -125,3 +125,21 @@ def test_cache_keys_hold_the_tenant(world):
         assert key[0].tenant_id in (a, b)
     for key in list(queries._results._items):
         assert key[0].tenant_id in (a, b)
+
+
+def test_the_dashboard_prefetches_the_other_pages_of_its_version(world, monkeypatch):
+    import time
+
+    monkeypatch.setattr(queries, "PREFETCH_DELAY_SECONDS", 0.0)
+    tid = world.a.tenant_id
+    shown = queries.label_dashboard(tid)
+    queries.prefetch_pages(tid)
+    queries.prefetch_pages(tid)  # once per version
+    ref = queries.snapshot_ref(tid)
+    wanted = {(ref, ("projects",)), (ref, ("data_quality_details",))}
+    deadline = time.monotonic() + 20
+    while not wanted <= set(queries._answers._items) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert wanted <= set(queries._answers._items)
+    assert queries.project_health(tid).version == shown.version
+    assert sum(1 for t in __import__("threading").enumerate() if t.name == "auditoryx-prefetch") <= 1
