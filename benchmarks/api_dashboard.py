@@ -332,6 +332,22 @@ def _take_before(engine, tenant_id, limits, *, now=None):
         return decision
 
 
+def _sync_principal(known_key_request):
+    """``api.context.principal`` as it was before it became async: a sync dependency (run in the
+    thread pool) trying ``known_key_request`` first, then the usual path."""
+    from fastapi import Depends, Request
+
+    from api import context
+
+    def principal(request: Request, api_context=Depends(context.get_context)):
+        known = known_key_request(request, api_context)
+        caller, decision = known if known is not None else context._check_and_take(request, api_context)
+        return context._limited(request, caller, decision)
+
+    principal.__annotations__ = {"request": Request}  # not a string: FastAPI resolves it in this module
+    return principal
+
+
 def before_app():
     """The API app with the hot path as it was before (uvicorn factory)."""
     from api import context
@@ -340,9 +356,11 @@ def before_app():
 
     api_keys.authenticate_key = _authenticate_key_before
     rate_limits.take = _take_before
-    context._known_key_request = lambda request, api_context: None  # no combined key + bucket statement
     context._db_slots = lambda engine: contextlib.nullcontext()  # every thread to the pool (overflow churn)
-    return create_app()
+    app = create_app()
+    # no combined key + bucket statement
+    app.dependency_overrides[context.principal] = _sync_principal(lambda request, api_context: None)
+    return app
 
 
 # --- the hot path of the 17:45 run, before auditoryx_api_take (for a same-run comparison) -------------
@@ -413,13 +431,15 @@ def _known_key_request_previous(request, api_context):
 
 
 def previous_app():
-    """The API app with the hot path of the 17:45 run (uvicorn factory; its server also gets an
-    ``OTEL_*`` variable, which turns FastAPI's per-request telemetry look-up back on as it was)."""
+    """The API app with the hot path of the 17:45 run (uvicorn factory): a sync caller check (a
+    thread-pool hop per request) with the pipelined statement; its server also gets an ``OTEL_*``
+    variable, which turns FastAPI's per-request telemetry look-up back on as it was."""
     from api import context
     from api.app import create_app
 
-    context._known_key_request = _known_key_request_previous
-    return create_app()
+    app = create_app()
+    app.dependency_overrides[context.principal] = _sync_principal(_known_key_request_previous)
+    return app
 
 
 # --- comparing the two answers ---------------------------------------------------------------------

@@ -17,6 +17,7 @@ import math
 import threading
 import time
 import weakref
+from collections import deque
 from dataclasses import dataclass, replace
 from typing import Mapping
 
@@ -202,7 +203,9 @@ _API_TAKE_SQL = (b"SELECT key_id, org_id, scopes::text, extract(epoch FROM expir
                  b"FROM auditoryx_api_take($1::text, $2::text, $3::text[], $4::float8[], $5::float8[], "
                  b"$6::float8, $7::float8, $8::integer)")
 TOUCH_EVERY_SECONDS = TOUCH_EVERY.total_seconds()  # last_used_at moves at most this often
-DIRECT_CONNECTIONS = 4      # per process and database: the statement takes well under a millisecond
+DIRECT_CONNECTIONS = 4      # per process and database, for threads: the statement takes well under a millisecond
+ASYNC_CONNECTIONS = 8       # …and for the event loop, where a connection stays taken until the loop gets back
+                            # to the request that sent the statement (the loop serves every other request meanwhile)
 
 
 def _text_array(values) -> bytes:
@@ -214,7 +217,7 @@ def _epoch(value: bytes | None) -> dt.datetime | None:
     return None if value is None else dt.datetime.fromtimestamp(float(value), dt.timezone.utc)
 
 
-LEASE_SECONDS = 0.05     # a lease holds about this long of the process's recent requests…
+LEASE_SECONDS = 0.1      # a lease holds about this long of the process's recent requests…
 LEASE_MAX_SHARE = 0.02   # …and never more than this share of the smallest bucket (at least one token)
 LEASE_TTL_SECONDS = 0.5  # leased tokens not used by then are dropped (never handed back)
 RATE_WINDOW_SECONDS = 0.2
@@ -231,6 +234,7 @@ class _Lease:
     window_start: float = 0.0
     window_count: int = 0
     rate: float = 0.0                       # this process's recent requests a second on these buckets
+    refilling_until: float = 0.0            # a call is taking a new lease (until then at the latest)
 
 
 def lease_size(rate: float, limits: list[Limit]) -> int:
@@ -258,6 +262,56 @@ def take_for_key(engine: Engine, tenant_id: str, limits: list[Limit], key_hash: 
     takes it, which the caller checks before using the decision; a key that no longer works took
     no token (``decision`` is then None). None when the key is unknown or belongs to another
     tenant (use the separate lookup and :func:`take`)."""
+    state = _take_start(engine, tenant_id, limits, key_hash, now)
+    try:
+        result = _take_finish(state, state.direct.run(_API_TAKE_NAME, _API_TAKE_SQL, state.params))
+    finally:
+        _take_done(state)
+    if result is _TAKE_AGAIN:
+        state = _take_start(engine, tenant_id, limits, key_hash, state.now, borrow=False)
+        try:
+            result = _take_finish(state, state.direct.run(_API_TAKE_NAME, _API_TAKE_SQL, state.params))
+        finally:
+            _take_done(state)
+    return result
+
+
+async def take_for_key_async(engine: Engine, tenant_id: str, limits: list[Limit], key_hash: str, *,
+                             now: float | None = None) -> tuple[Decision | None, tuple] | None:
+    """:func:`take_for_key` for an event loop: the statement is sent and its answer awaited on the
+    loop (libpq's asynchronous calls), without a thread."""
+    state = _take_start(engine, tenant_id, limits, key_hash, now)
+    try:
+        result = _take_finish(state, await state.direct.run_async(_API_TAKE_NAME, _API_TAKE_SQL, state.params))
+    finally:
+        _take_done(state)
+    if result is _TAKE_AGAIN:
+        state = _take_start(engine, tenant_id, limits, key_hash, state.now, borrow=False)
+        try:
+            result = _take_finish(state, await state.direct.run_async(_API_TAKE_NAME, _API_TAKE_SQL, state.params))
+        finally:
+            _take_done(state)
+    return result
+
+
+@dataclass
+class _Take:
+    direct: "DirectConnections"
+    names: tuple[str, ...]
+    limits: list[Limit]
+    lease: _Lease
+    local: dict[str, float] | None  # the levels to decide on, when the token comes from the lease
+    now: float
+    params: list[bytes]
+    refills: bool   # this call takes a new lease
+    borrows: bool   # another call is taking one: check the key only, then use that lease if it came
+
+
+_TAKE_AGAIN = object()
+
+
+def _take_start(engine: Engine, tenant_id: str, limits: list[Limit], key_hash: str, now: float | None, *,
+                borrow: bool = True) -> _Take:
     now = time.time() if now is None else now
     limits = sorted(limits, key=lambda limit: limit.bucket)
     names = tuple(limit.bucket for limit in limits)
@@ -272,20 +326,39 @@ def take_for_key(engine: Engine, tenant_id: str, limits: list[Limit], key_hash: 
         if now - lease.window_start >= RATE_WINDOW_SECONDS:
             lease.rate = lease.window_count / (now - lease.window_start)
             lease.window_start, lease.window_count = now, 0
-        local = None
-        if lease.left > 0 and now < lease.expires:
-            lease.left -= 1
-            lease.used += 1
-            local = {name: level - (lease.used - 1) for name, level in lease.levels.items()}
+        local, refills, borrows = _from_lease(lease, now), False, False
+        if local is not None:
             want = 0
+        elif borrow and lease.refilling_until > now:  # one call at a time takes a lease
+            want, borrows = 0, True
         else:
-            lease.left = 0
-            want = lease_size(lease.rate, limits)
-    rows = direct.run(_API_TAKE_NAME, _API_TAKE_SQL, [
-        key_hash.encode("ascii"), tenant_id.encode("utf-8"), _text_array(names),
-        _text_array(repr(float(limit.capacity)) for limit in limits),
-        _text_array(repr(float(limit.per_second)) for limit in limits), repr(float(now)).encode("ascii"),
-        repr(TOUCH_EVERY_SECONDS).encode("ascii"), str(want).encode("ascii")])
+            want, refills = lease_size(lease.rate, limits), True
+            lease.refilling_until = now + LEASE_TTL_SECONDS
+    params = [key_hash.encode("ascii"), tenant_id.encode("utf-8"), _text_array(names),
+              _text_array(repr(float(limit.capacity)) for limit in limits),
+              _text_array(repr(float(limit.per_second)) for limit in limits), repr(float(now)).encode("ascii"),
+              repr(TOUCH_EVERY_SECONDS).encode("ascii"), str(want).encode("ascii")]
+    return _Take(direct, names, limits, lease, local, now, params, refills, borrows)
+
+
+def _from_lease(lease: _Lease, now: float) -> dict[str, float] | None:
+    """Under the lock: one token of the lease (the levels to decide on), or None when it is empty."""
+    if lease.left > 0 and now < lease.expires:
+        lease.left -= 1
+        lease.used += 1
+        return {name: level - (lease.used - 1) for name, level in lease.levels.items()}
+    lease.left = 0
+    return None
+
+
+def _take_done(state: _Take) -> None:
+    if state.refills:
+        with state.direct.lock:
+            state.lease.refilling_until = 0.0
+
+
+def _take_finish(state: _Take, rows: list[tuple]) -> tuple[Decision | None, tuple] | None:
+    direct, names, limits = state.direct, state.names, state.limits
     if not rows:
         with direct.lock:
             direct.leases.pop(names, None)
@@ -297,15 +370,20 @@ def take_for_key(engine: Engine, tenant_id: str, limits: list[Limit], key_hash: 
         with direct.lock:
             direct.leases.pop(names, None)
         return None, key_row
-    if local is not None:
-        return decide(local, limits), key_row
+    if state.local is not None:
+        return decide(state.local, limits), key_row
+    if state.borrows:  # the key works; a token from the lease just taken, or take one after all
+        with direct.lock:
+            local = _from_lease(state.lease, state.now)
+        return (decide(local, limits), key_row) if local is not None else _TAKE_AGAIN
     levels = dict(zip(buckets.decode("utf-8").split(","), map(float, levels.split(b","))))
     if len(levels) != len(limits) or any(name not in levels for name in names):
         raise RuntimeError("auditoryx_api_take did not return every bucket")
     taken = int(taken)
     if taken > 1:
         with direct.lock:  # the rest for the next calls (tokens of an older lease still left are dropped)
-            lease.left, lease.levels, lease.used, lease.expires = taken - 1, levels, 1, now + LEASE_TTL_SECONDS
+            lease = state.lease
+            lease.left, lease.levels, lease.used, lease.expires = taken - 1, levels, 1, state.now + LEASE_TTL_SECONDS
     decision = decide(levels, limits)
     if decision.allowed and taken < 1:  # cannot happen (the same levels, the same rule): refuse
         decision = replace(decision, allowed=False, retry_after=max(1 / limit.per_second for limit in limits))
@@ -319,7 +397,7 @@ class DirectConnections:
     use (a connection found broken is dropped and the statement sent once more on a new one).
     At most ``size`` are open; more callers wait for one."""
 
-    def __init__(self, conninfo: str, size: int = DIRECT_CONNECTIONS) -> None:
+    def __init__(self, conninfo: str, size: int = DIRECT_CONNECTIONS, async_size: int | None = None) -> None:
         self._conninfo = conninfo
         self._idle: list = []
         self._lock = threading.Lock()
@@ -327,6 +405,10 @@ class DirectConnections:
         self._closed = False
         self.lock = threading.Lock()  # guards leases
         self.leases: dict[tuple[str, ...], _Lease] = {}
+        self._async_size = ASYNC_CONNECTIONS if async_size is None else async_size
+        self._async_idle: list = []   # connections for event loops (run_async), apart from the threads'
+        self._async_open = 0
+        self._async_waiters: deque = deque()
 
     def run(self, name: bytes, statement: bytes, params: list[bytes | None]) -> list[tuple]:
         """The rows (tuples of bytes or None) of the prepared ``statement`` run with ``params``."""
@@ -369,9 +451,105 @@ class DirectConnections:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            idle, self._idle = self._idle, []
+            idle, self._idle = self._idle + self._async_idle, []
+            self._async_idle = []
         for connection, _prepared in idle:
             connection.close()
+
+    async def run_async(self, name: bytes, statement: bytes, params: list[bytes | None]) -> list[tuple]:
+        """:meth:`run` on the running event loop: sent, then awaited until the socket is readable."""
+        import psycopg
+
+        for attempt in range(2):
+            connection, prepared, reused = await self._get_async()
+            try:
+                rows = await _run_prepared_async(connection.pgconn, prepared, name, statement, params)
+            except psycopg.OperationalError:
+                self._drop_async(connection)
+                if reused and attempt == 0:  # closed by the server while idle (restart, timeout)
+                    continue
+                raise
+            except BaseException:  # including a cancelled request: the connection's state is unknown
+                self._drop_async(connection)
+                raise
+            self._put_async(connection, prepared)
+            return rows
+        raise AssertionError("unreachable")
+
+    async def _get_async(self):
+        """An idle connection, a new one, or (at the limit) the next one given back, first come
+        first served: a connection given back goes straight to the longest waiter."""
+        import asyncio
+
+        import psycopg
+
+        with self._lock:
+            waiter = None
+            if not self._async_waiters:
+                while self._async_idle:
+                    connection, prepared = self._async_idle.pop()
+                    if not connection.closed:
+                        return connection, prepared, True
+                    self._async_open -= 1
+            if self._async_open < self._async_size and not self._async_waiters:
+                self._async_open += 1
+            else:
+                waiter = asyncio.get_running_loop().create_future()
+                self._async_waiters.append(waiter)
+        if waiter is not None:
+            try:
+                handed = await waiter
+            except BaseException:  # cancelled: pass on what it may have been handed meanwhile
+                if waiter.done() and not waiter.cancelled():
+                    self._give_back(waiter.result())
+                raise
+            if handed is not None and not handed[0].closed:
+                return handed[0], handed[1], True
+            if handed is not None:  # broken while idle: its place is this caller's
+                handed[0].close()
+        try:  # a new connection (rare): connecting blocks, so in a thread
+            connection = await asyncio.to_thread(psycopg.connect, self._conninfo, autocommit=True)
+        except BaseException:
+            self._give_back(None)
+            raise
+        return connection, set(), False
+
+    def _put_async(self, connection, prepared: set) -> None:
+        self._give_back((connection, prepared))
+
+    def _drop_async(self, connection) -> None:
+        if connection is not None:
+            connection.close()
+        self._give_back(None)
+
+    def _give_back(self, handed) -> None:
+        """A connection back (``(connection, prepared)``), or its place (None: it was closed): to
+        the longest waiter still waiting, else to the idle list."""
+        import asyncio
+
+        with self._lock:
+            while self._async_waiters:
+                waiter = self._async_waiters.popleft()
+                if waiter.done():
+                    continue
+                if waiter.get_loop() is asyncio._get_running_loop():
+                    waiter.set_result(handed)
+                else:
+                    waiter.get_loop().call_soon_threadsafe(self._hand_over, waiter, handed)
+                return
+            if handed is None or self._closed:
+                self._async_open -= 1
+            else:
+                self._async_idle.append(handed)
+                return
+        if handed is not None:
+            handed[0].close()
+
+    def _hand_over(self, waiter, handed) -> None:
+        if waiter.done():
+            self._give_back(handed)
+        else:
+            waiter.set_result(handed)
 
 
 def _run_prepared(pgconn, prepared: set, name: bytes, statement: bytes, params: list[bytes | None]) -> list[tuple]:
@@ -384,6 +562,55 @@ def _run_prepared(pgconn, prepared: set, name: bytes, statement: bytes, params: 
     _check(pgconn, result, pq.ExecStatus.TUPLES_OK)
     columns = range(result.nfields)
     return [tuple(result.get_value(row, column) for column in columns) for row in range(result.ntuples)]
+
+
+async def _run_prepared_async(pgconn, prepared: set, name: bytes, statement: bytes,
+                              params: list[bytes | None]) -> list[tuple]:
+    from psycopg import pq
+
+    if name not in prepared:
+        pgconn.send_prepare(name, statement)
+        _check(pgconn, await _result(pgconn), pq.ExecStatus.COMMAND_OK)
+        prepared.add(name)
+    pgconn.send_query_prepared(name, params)
+    result = await _result(pgconn)
+    _check(pgconn, result, pq.ExecStatus.TUPLES_OK)
+    columns = range(result.nfields)
+    return [tuple(result.get_value(row, column) for column in columns) for row in range(result.ntuples)]
+
+
+async def _result(pgconn):
+    """The result of the statement just sent (libpq's asynchronous protocol: read what the socket
+    holds; wait on the loop until it is readable while libpq is still busy; then every result
+    up to the end of the statement, of which there is one here)."""
+    import asyncio
+
+    from psycopg import pq
+
+    loop = asyncio.get_running_loop()
+    results = []
+    while True:
+        pgconn.consume_input()
+        while not pgconn.is_busy():
+            result = pgconn.get_result()
+            if result is None:
+                if not results:
+                    raise AssertionError("no result")
+                failed = [r for r in results if r.status == pq.ExecStatus.FATAL_ERROR]
+                return failed[0] if failed else results[-1]
+            results.append(result)
+        waiter = loop.create_future()
+        fd = pgconn.socket
+        loop.add_reader(fd, _set_done, waiter)
+        try:
+            await waiter
+        finally:
+            loop.remove_reader(fd)
+
+
+def _set_done(waiter) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _check(pgconn, result, expected) -> None:
