@@ -56,14 +56,15 @@ _parsed: dict[str, duckdb.Statement] = {}
 _parsed_lock = threading.Lock()
 
 
-def _parsed_select(conn: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
+def _parsed_select(conn: duckdb.DuckDBPyConnection, sql: str, lock: threading.Lock) -> duckdb.Statement:
     """``sql`` parsed, when it is exactly one SELECT (ReadOnlyViolation otherwise). Parses are kept
     per text for every reader (DuckDB 2's parser costs as much as planning a dashboard query): a
     parsed statement holds no data and no connection, and running it copies it."""
     statement = _parsed.get(sql)
     if statement is not None:
         return statement
-    statements = conn.extract_statements(sql)
+    with lock:
+        statements = conn.extract_statements(sql)
     if len(statements) != 1 or statements[0].type not in _READ_STATEMENTS:
         raise ReadOnlyViolation("snapshot readers accept exactly one SELECT statement")
     with _parsed_lock:
@@ -129,7 +130,9 @@ class TenantSnapshot:
         planning a dashboard query) and its rows come as Arrow through a copy, cheap for a few
         rows. ``many_rows``: the text runs, parsed again, and its rows come as Arrow without that
         copy (the way a relation's ``.pl()`` ends, without the relation's binds before)."""
-        statement = _parsed_select(self._conn, sql)
+        # the reader's own connection serves one call at a time (DuckDB refuses a second one):
+        # parsing, creating views and making cursors happen under its lock; statements run on cursors
+        statement = _parsed_select(self._conn, sql, self._lock)
         if self._pending:
             self._create_views(sql)
         with self._lock:

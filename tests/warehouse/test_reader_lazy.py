@@ -124,3 +124,31 @@ def test_a_parsed_statement_serves_every_reader_with_its_own_rows(folders):
     assert sql in reader._parsed
     assert two.query(sql, ["t-two"]).item() == "meta of t-two"
     assert two.query(sql, ["t-one"]).is_empty()  # bound values, another tenant's id finds nothing
+
+
+def test_one_reader_serves_many_threads_at_once(folders):
+    """Parsing, creating views and making cursors share the reader's own connection, which DuckDB
+    lets serve one call at a time: concurrent first queries must not collide."""
+    import threading
+
+    tables = (*PUBLISHED_MARTS, META_TABLE)
+    for round_ in range(3):
+        snap = _open(folders, "t-one", lazy_views=True)
+        errors, start = [], threading.Barrier(len(tables))
+
+        def read(table, snap=snap, start=start, round_=round_):
+            try:
+                start.wait()
+                # a statement text of its own per thread and round: each is parsed for the first time
+                frame = snap.query(f'SELECT label, {round_} AS round FROM "{table}" WHERE tenant_id = ? AND rank = 2',
+                                   ["t-one"])
+                assert frame["label"].to_list() == [f"{table} of t-one"]
+            except Exception as error:  # noqa: BLE001 - collected for the assertion below
+                errors.append(error)
+
+        threads = [threading.Thread(target=read, args=(table,)) for table in tables]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
