@@ -21,7 +21,7 @@
 ) }}
 
 -- depends_on: {{ ref('int_tenant_changes') }}
--- depends_on: {{ ref('int_booking_changes') }}
+-- depends_on: {{ ref('int_booking_change_months') }}
 -- depends_on: {{ ref('stg_operational__organizations') }}
 {%- set by_row = row_scope() if is_incremental() else [] %}
 
@@ -111,5 +111,5 @@ select
 from daily
 {%- if by_row %}
 where not {{ in_tenant_list('tenant_id', by_row) }}
-   or {{ in_changed_month('daily.tenant_id', "cast(date_trunc('month', daily.day) as date)", by_row) }}
+   or {{ in_changed_month('daily.tenant_id', "cast(date_trunc('month', daily.day) as date)") }}
 {%- endif %}

@@ -8,7 +8,7 @@
 #}
 
 -- depends_on: {{ ref('int_tenant_changes') }}
--- depends_on: {{ ref('int_booking_changes') }}
+-- depends_on: {{ ref('int_booking_change_months') }}
 -- depends_on: {{ ref('stg_operational__organizations') }}
 
 with bookings as (
