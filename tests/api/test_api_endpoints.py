@@ -92,8 +92,9 @@ def test_idempotent_retries_book_once(api):
     assert clash.status_code == replay.status_code == 409 and replay.json() == clash.json()
 
 
-def test_rate_limit_answers_429_with_retry_after_across_processes(api_sqlite, monkeypatch):
-    """Two app instances (as two worker processes would) share the tenant's bucket."""
+def test_rate_limit_answers_429_with_retry_after_across_processes(api, monkeypatch):
+    """Two app instances (as two worker processes would) share the tenant's bucket (on
+    PostgreSQL, after a key's first request, through the one-statement check and take)."""
     from sqlalchemy.orm import Session
 
     from api.app import create_app
@@ -101,7 +102,6 @@ def test_rate_limit_answers_429_with_retry_after_across_processes(api_sqlite, mo
     from fastapi.testclient import TestClient
     from operational.models import Organization
 
-    api = api_sqlite
     engine = api.engine()
     with Session(engine) as session, session.begin():
         org = session.get(Organization, api.a.tenant_id)

@@ -290,3 +290,35 @@ def test_the_async_take_on_an_event_loop_shares_the_buckets_and_refuses_a_revoke
     assert asyncio.run(rate_limits.take_for_key_async(app, tenant_a, limits, key_hash(secret + "x"))) is None
     direct = rate_limits.direct_connections(app)
     assert direct._async_open <= rate_limits.ASYNC_CONNECTIONS and not direct._async_waiters
+
+
+def test_cancelled_callers_lose_no_connection(world):
+    """Requests cancelled while waiting for a connection or for the answer (a client gone):
+    every connection is given back or closed and counted, and the next callers are served."""
+    import asyncio
+
+    owner, app, tenant_a, _ = world
+    key_id, secret = _key(owner, tenant_a)
+    limits = _limits(tenant_a, key_id, per_minute=600_000)
+    direct = rate_limits.direct_connections(app)
+
+    async def scenario():
+        tasks = [asyncio.ensure_future(rate_limits.take_for_key_async(app, tenant_a, limits, key_hash(secret)))
+                 for _ in range(3 * rate_limits.ASYNC_CONNECTIONS)]
+        await asyncio.sleep(0.005)  # some are waiting for an answer, some for a connection
+        for task in tasks[::2]:
+            task.cancel()
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    results = asyncio.run(scenario())
+    served = [r for r in results if not isinstance(r, BaseException)]
+    assert served and all(decision.allowed for decision, _row in served)
+    assert all(isinstance(r, (tuple, asyncio.CancelledError)) for r in results)
+    assert direct._async_open == len(direct._async_idle) <= rate_limits.ASYNC_CONNECTIONS
+    assert all(waiter.done() for waiter in direct._async_waiters)
+    async def after():
+        return await asyncio.wait_for(asyncio.gather(*(
+            rate_limits.take_for_key_async(app, tenant_a, limits, key_hash(secret))
+            for _ in range(2 * rate_limits.ASYNC_CONNECTIONS))), timeout=30)
+
+    assert all(decision.allowed for decision, _row in asyncio.run(after()))
