@@ -5,6 +5,7 @@ import contextlib
 import datetime as dt
 import decimal
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from auditoryx.settings import Settings, get_settings
 from operational.db import create_schema, make_engine
 from operational.generator import generate
 from operational.models import Artist, Booking
+from tests.conftest import AS_OF
 
 CANARY = "Canary Zyxwvut"
 
@@ -44,12 +46,31 @@ def populate(url: str, as_of: dt.date, tenants: int = 2):
     return tenants
 
 
+@pytest.fixture(scope="session")
+def refreshed_template(tmp_path_factory):
+    """One generated + refreshed var folder per worker (the settings ``app_env`` gives, under a folder
+    of its own): ``refreshed`` copies it, instead of generating and running dbt for every test."""
+    root = tmp_path_factory.mktemp("refreshed-template")
+    env = {"AUDITORYX_VAR_DIR": str(root / "var"), "AUDITORYX_AS_OF": AS_OF.isoformat(),
+           "AUDITORYX_DEMO_PASSWORD": "test-password"}
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            mp.setenv(name, value)
+        for name in ("AUDITORYX_OPERATIONAL_URL", "AUDITORYX_WAREHOUSE_DIR"):
+            mp.delenv(name, raising=False)
+        settings = get_settings()
+        tenants = populate(settings.operational_database_url, settings.as_of)
+        refresh(settings)
+    return root / "var", tuple(tenants)
+
+
 @pytest.fixture
-def refreshed(app_env):
-    """(settings, [tenant A, tenant B]) after a full refresh on SQLite."""
-    tenants = populate(app_env.operational_database_url, app_env.as_of)
-    refresh(app_env)
-    return app_env, tenants
+def refreshed(app_env, refreshed_template):
+    """(settings, [tenant A, tenant B]) after a full refresh on SQLite: a copy of the worker's
+    template (every path of it is under the var folder, the settings derive them from it)."""
+    template_var, tenants = refreshed_template
+    shutil.copytree(template_var, app_env.resolved_var_dir)
+    return app_env, list(tenants)
 
 
 def world_env(root: Path, as_of: dt.date, password: str) -> dict[str, str]:
