@@ -17,7 +17,6 @@ from auditoryx.settings import Settings
 from operational.db import make_engine
 from operational.models import Booking
 from tests.conftest import AS_OF
-from tests.e2e.conftest import populate
 from warehouse.layout import PUBLISHED_MARTS, current_version
 from warehouse.reader import open_tenant_snapshot
 
@@ -65,12 +64,10 @@ def _change_every_tenant(url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    """A refreshed var folder (the 'before' state) and the marts a clean run gives after the change."""
-    base = tmp_path_factory.mktemp("kill-base") / "var"
-    settings = Settings(var_dir=base, as_of=AS_OF)
-    tenants = populate(settings.operational_database_url, AS_OF)
-    refresh(settings)
+def prepared(tmp_path_factory, refreshed_template):
+    """A refreshed var folder (the 'before' state: the worker's generated + refreshed template, only
+    ever copied) and the marts a clean run gives after the change."""
+    base, tenants = refreshed_template
     clean_dir = tmp_path_factory.mktemp("kill-clean") / "var"
     clean_dir.mkdir()
     shutil.copyfile(base / "operational.sqlite", clean_dir / "operational.sqlite")
