@@ -73,6 +73,15 @@ def refreshed(app_env, refreshed_template):
     return app_env, list(tenants)
 
 
+@pytest.fixture(scope="session")
+def kill_prepared(tmp_path_factory, refreshed_template):
+    """test_kill*.py: the refreshed template and the marts a clean run gives after the change (once
+    per worker, whichever of the two files it runs)."""
+    from tests.e2e.kill_scenarios import prepare
+
+    return prepare(tmp_path_factory, refreshed_template)
+
+
 def world_env(root: Path, as_of: dt.date, password: str) -> dict[str, str]:
     """The AUDITORYX_* variables of a world kept under ``root`` (SQLite operational database)."""
     return {
