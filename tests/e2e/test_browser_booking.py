@@ -49,8 +49,9 @@ UPDATE_TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(scope="module")
-def booking_world(tmp_path_factory):
-    """Generated tenants A and B, plus an active artist of A without bookings, refreshed once."""
+def booking_world(tmp_path_factory, playwright_api):
+    """Generated tenants A and B, plus an active artist of A without bookings, refreshed once (after
+    playwright_api: without a browser the test stops before the refresh, not after it)."""
     root = tmp_path_factory.mktemp("e2e-booking-world")
     env = world_env(root, AS_OF, PASSWORD)
     with only_these_settings(env) as settings:

@@ -86,8 +86,9 @@ TOP_CHART = ".st-key-top_performers_chart"
 
 
 @pytest.fixture(scope="module")
-def exec_world(tmp_path_factory):
-    """Tenants A (USD), B (EUR, with the canary) and C (JPY) generated and refreshed once on SQLite."""
+def exec_world(tmp_path_factory, playwright_api):
+    """Tenants A (USD), B (EUR, with the canary) and C (JPY) generated and refreshed once on SQLite
+    (after playwright_api: without a browser the tests stop before the refresh, not after it)."""
     root = tmp_path_factory.mktemp("e2e-executive-world")
     env = world_env(root, AS_OF, PASSWORD)
     with only_these_settings(env) as settings:
