@@ -6,8 +6,13 @@ import os
 import uuid
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 AS_OF = dt.date(2026, 6, 30)
+
+# Property tests keep no example database: it would be written into the repository (.hypothesis/)
+hypothesis_settings.register_profile("auditoryx", database=None)
+hypothesis_settings.load_profile("auditoryx")
 PG_ADMIN_URL = os.environ.get("AUDITORYX_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

@@ -196,9 +196,10 @@ def row_scope(build_db: Path, tenant_ids: Iterable[str], table: str, depends_on:
     """``rows_known`` of the marks of ``tenant_ids`` in ``build_db``, for ``table``."""
     wanted = set(tenant_ids)
     with closing_quietly(duckdb.connect(str(build_db))) as conn:
-        if not _has_marks_table(conn) or not _has_rows_table(conn):
+        if not _has_marks_table(conn):
             return []
         _ensure_table(conn)
+        ensure_rows_table(conn)  # none recorded yet: the build still reads it (empty)
         marks = conn.execute(f"SELECT tenant_id, table_name, rows_recorded FROM main.{PENDING_TABLE}").fetchall()
     return rows_known([mark for mark in marks if mark[0] in wanted], table, depends_on)
 

@@ -17,7 +17,7 @@
     materialized='incremental',
     incremental_strategy='append',
     on_schema_change='fail',
-    pre_hook=["{{ delete_changed_tenants_or_months('day') }}"],
+    pre_hook=["{{ delete_tenants_recomputed_whole() }}", "{{ delete_changed_months('day') }}"],
 ) }}
 
 -- depends_on: {{ ref('int_tenant_changes') }}
@@ -111,5 +111,5 @@ select
 from daily
 {%- if by_row %}
 where not {{ in_tenant_list('tenant_id', by_row) }}
-   or {{ in_changed_month('daily.tenant_id', "cast(date_trunc('month', daily.day) as date)") }}
+   or {{ in_changed_month('daily.tenant_id', ["cast(date_trunc('month', daily.day) as date)"]) }}
 {%- endif %}
