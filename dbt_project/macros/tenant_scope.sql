@@ -55,7 +55,7 @@
 {% macro in_tenant_scope(column) -%}
     {%- set scope = tenant_scope() -%}
     {%- if scope -%}
-        {{ column }} in ({% for tenant_id in scope %}'{{ tenant_id }}'{{ ", " if not loop.last }}{% endfor %})
+        {{ in_tenant_list(column, scope) }}
     {%- else -%}
         true
     {%- endif -%}
