@@ -5,8 +5,8 @@ Rules (DESIGN.md, "Streamlit"):
   ``session.require_user().tenant_id``; nothing else can name a tenant);
 - the tenant's ``CURRENT`` pointer is checked on every call, so a newly published version is
   picked up on the next rerun (a ``stat``: the pointer is read again whenever its inode, size or
-  times differ from the last read, and always while it is younger than ``_RACY_SECONDS``, the
-  coarsest file-time granularity we allow for);
+  times differ from the last read, and always while it is younger than two seconds:
+  ``warehouse.pointer_memo``);
 - per process, bounded and keyed by ``(published_dir, tenant_id, version, …)``: the confined
   DuckDB reader (lazy views, also over the version's quality tables), each statement's result and
   each page's composed answer (shared, never mutated: frozen dataclasses of frames nobody writes
@@ -24,7 +24,6 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -38,18 +37,15 @@ import streamlit as st
 from dashboards.app_settings import settings as get_settings
 from dashboards.filters import Filters, parse_query, prior_period, same_period_last_year
 from warehouse.layout import (
-    CHECKED_STAMP,
-    CURRENT_POINTER,
     META_TABLE,
     PUBLISHED_MARTS,
     PUBLISHED_QUALITY_TABLES,
     DamagedPointer,
     last_refresh,
-    read_checked,
-    read_pointer,
     validate_tenant_id,
     version_problem,
 )
+from warehouse.pointer_memo import Lru, PointerMemo, stat_signature
 from warehouse.reader import (
     SnapshotDamaged,
     SnapshotNotFound,
@@ -278,106 +274,32 @@ def _published_dir() -> Path:
     return path
 
 
-# A file whose modification time is younger than this is read again on every call: file times can
-# be as coarse as a second (or a kernel tick), so two writes of the same size within one tick would
-# leave the same stat behind. Older than this, a later write is bound to change the stat.
-_RACY_SECONDS = 2.0
 WARM_CONNECTIONS = 2  # blank DuckDB databases kept ready for the next tenant's first view
 
 
-class _Lru:
-    """A small thread-safe LRU mapping (values are shared, never mutated)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key, default=None):
-        # no lock: each dictionary operation is atomic; an entry evicted in between is still returned
-        value = self._items.get(key, _MISSING)
-        if value is _MISSING:
-            return default
-        try:
-            self._items.move_to_end(key)
-        except KeyError:
-            pass
-        return value
-
-    def put(self, key, value) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-    def pop(self, key) -> None:
-        with self._lock:
-            self._items.pop(key, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-_MISSING = object()
-_pointers = _Lru(4096)   # (published_dir, tenant) -> (stat signature, version) of CURRENT
-_checked = _Lru(4096)    # (published_dir, tenant) -> (stat signature, CHECKED_AT time)
-_intact = _Lru(4096)     # (published_dir, tenant, version) -> stat signature of the complete folder
-_readers = _Lru(256)     # (published_dir, tenant, version) -> TenantSnapshot
-_results = _Lru(4096)    # (published_dir, tenant, version, sql, params) -> frame
-_answers = _Lru(1024)    # (published_dir, tenant, version, page, args) -> (answer, checked, shown)
+_pointers = PointerMemo()  # each tenant's CURRENT and CHECKED_AT, read again when their stat changes
+_intact = Lru(4096)     # (published_dir, tenant, version) -> stat signature of the complete folder
+_readers = Lru(256)     # (published_dir, tenant, version) -> TenantSnapshot
+_results = Lru(4096)    # (published_dir, tenant, version, sql, params) -> frame
+_answers = Lru(1024)    # (published_dir, tenant, version, page, args) -> (answer, checked, shown)
 
 
 def clear_caches() -> None:
     """Forget every reader, result, answer and remembered pointer, and the blank databases kept
     ready: the next call is a first view (benchmarks; Streamlit's own caches are cleared too)."""
-    for cache in (_pointers, _checked, _intact, _readers, _results, _answers, _prefetched):
+    for cache in (_pointers, _intact, _readers, _results, _answers, _prefetched):
         cache.clear()
     drain_warm_connections()
     st.cache_data.clear()
     st.cache_resource.clear()
 
 
-def _signature(path: str):
-    """(stat signature, trustworthy) of ``path``; None when it cannot be stat-ed."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    trusted = time.time() - info.st_mtime > _RACY_SECONDS
-    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns), trusted
-
-
 def _current_version(published_dir: Path, tenant_id: str) -> str | None:
-    """``current_version`` remembered per stat of CURRENT (see ``_RACY_SECONDS``)."""
-    key = (str(published_dir), tenant_id)
-    found = _signature(f"{key[0]}/{tenant_id}/{CURRENT_POINTER}")
-    if found is not None:
-        remembered = _pointers.get(key)
-        if remembered is not None and remembered[0] == found[0]:
-            return remembered[1]
-    version = read_pointer(published_dir / tenant_id)  # DamagedPointer: never remembered
-    if found is not None and found[1] and version is not None:
-        _pointers.put(key, (found[0], version))
-    else:
-        _pointers.pop(key)
-    return version
+    return _pointers.current_version(published_dir, tenant_id)
 
 
 def _checked_at(published_dir: str, tenant_id: str) -> dt.datetime | None:
-    """``read_checked`` of the tenant folder, remembered per stat of CHECKED_AT."""
-    key = (published_dir, tenant_id)
-    found = _signature(f"{published_dir}/{tenant_id}/{CHECKED_STAMP}")
-    if found is None:
-        return None
-    remembered = _checked.get(key)
-    if remembered is not None and remembered[0] == found[0]:
-        return remembered[1]
-    when = read_checked(Path(published_dir) / tenant_id)
-    if found[1]:
-        _checked.put(key, (found[0], when))
-    return when
+    return _pointers.checked_at(published_dir, tenant_id)
 
 
 def _pointer_ref(tenant_id: str) -> SnapshotRef | None:
@@ -422,7 +344,7 @@ def _open_snapshot(published_dir: str, tenant_id: str, version: str) -> TenantSn
 def _version_intact(ref: SnapshotRef) -> str | None:
     """Why the version folder cannot serve (missing, incomplete), or None; remembered per stat of
     the folder (deleting or adding a file changes it)."""
-    found = _signature(f"{ref.published_dir}/{ref.tenant_id}/{ref.version}")
+    found = stat_signature(f"{ref.published_dir}/{ref.tenant_id}/{ref.version}")
     if found is not None and _intact.get(ref) == found[0]:
         return None
     problem = version_problem(Path(ref.published_dir) / ref.tenant_id, ref.version, _TABLES)
@@ -817,7 +739,7 @@ def data_quality(tenant_id: str) -> DataQuality | None:
 
 
 PREFETCH_DELAY_SECONDS = 1.0  # after the page that asks has been drawn, before the person switches
-_prefetched = _Lru(1024)  # SnapshotRef -> True: the version whose other pages were composed already
+_prefetched = Lru(1024)  # SnapshotRef -> True: the version whose other pages were composed already
 
 
 def prefetch_pages(tenant_id: str) -> None:

@@ -3,8 +3,8 @@ Streamlit (the HTTP API): the label dashboard's numbers, bookings counts and rev
 and project health.
 
 Each answer is computed once per (tenant, version) and kept in a small per-process cache: the
-tenant's ``CURRENT`` pointer is read on every call (a few microseconds), so a newly published
-version is answered at once, and every other call costs a dictionary lookup. Readers are the
+tenant's ``CURRENT`` pointer is checked on every call (a ``stat``: ``warehouse.pointer_memo``), so a
+newly published version is answered at once, and every other call costs a dictionary lookup. Readers are the
 confined DuckDB connections of :mod:`warehouse.reader`; every statement binds the tenant id too.
 """
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from operational.permissions import Action, Actor, Resource, require_permission
-from warehouse.layout import current_version, last_refresh, read_checked, validate_tenant_id
+from warehouse.layout import last_refresh, validate_tenant_id
+from warehouse.pointer_memo import PointerMemo
 from warehouse.reader import SnapshotNotFound, TenantSnapshot, open_version_folder
 
 REVENUE_MONTHS_BACK = 11
@@ -84,11 +85,12 @@ class TenantAnalytics:
         self._readers: OrderedDict[tuple[str, str], TenantSnapshot] = OrderedDict()
         self._answers: OrderedDict[tuple, Any] = OrderedDict()
         self._lock = threading.Lock()
+        self._pointers = PointerMemo()  # CURRENT and CHECKED_AT, read again when their stat changes
 
     # plumbing
 
     def version(self, tenant_id: str) -> str:
-        version = current_version(self.published_dir, validate_tenant_id(tenant_id))
+        version = self._pointers.current_version(self.published_dir, validate_tenant_id(tenant_id))
         if version is None:
             raise NothingPublished(f"no analytics published yet for this organization; they appear after "
                                    f"the next refresh")
@@ -131,7 +133,7 @@ class TenantAnalytics:
 
     def _checked(self, tenant_id: str) -> dt.datetime | None:
         """When a refresh last checked the tenant's content (CHECKED_AT; a kept version is older)."""
-        return read_checked(self.published_dir / validate_tenant_id(tenant_id))
+        return self._pointers.checked_at(self.published_dir, validate_tenant_id(tenant_id))
 
     def close(self) -> None:
         with self._lock:

@@ -70,7 +70,7 @@ def test_an_old_pointer_is_trusted_by_its_stat_and_a_replaced_one_is_read(world)
     os.utime(pointer, (past, past))  # old enough to be remembered by its stat
     first = queries.project_health(tid)
     key = (str(world.published_dir.resolve()), tid)
-    assert key in queries._pointers._items
+    assert key in queries._pointers._pointers._items
     newer = publish_snapshot(world.published_dir, world.a)  # a new file renamed over it
     assert queries.project_health(tid).version == newer != first.version
 
