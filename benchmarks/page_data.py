@@ -15,7 +15,10 @@ refreshes once (extract → dbt → publish), then per tenant and page:
   ready (`warehouse.reader.keep_connections_warm`) made before the call, as when a person opens a
   page a moment after the previous one;
 - cached: the same call again (what every later rerun pays);
-- the number of statements the first view runs (uncached ÷ statements: the time per query);
+- the number of statements the first view runs (uncached ÷ statements: the time per query): the
+  statements run on a DuckDB reader plus the statements answered from the version's Parquet files
+  (`dashboards.parquet_pages`, one file read each: the pages' data since the change of #17's first
+  views);
 - live SQL: the page's numbers from the operational tables on an analyzed database (label
   dashboard: `api_dashboard.LIVE_SQL`, its KPIs, 18 months of revenue and top performers; projects:
   every project's health (budget and spend in the base currency at the as-of date, milestones,
@@ -24,6 +27,8 @@ refreshes once (extract → dbt → publish), then per tenant and page:
   database, not in PostgreSQL); roster artist: the artist's lifetime totals and monthly
   performance (dim_artists, fct_artist_performance_monthly)). Each peer is checked against the
   page's own numbers before it is timed.
+- with the Parquet pages: each page's answer from the files is checked to equal the answer of the
+  same page with every statement run on the DuckDB reader (values, types, order) before timing.
 Medians of --rounds; the load average is printed.
 
     .venv/bin/python benchmarks/page_data.py [--tenants 1000] [--bookings 10000000] [--rounds 5]
@@ -263,9 +268,10 @@ def measure_pages(picks: list[dict], rounds: int) -> list[dict]:
 
     def clear_keep_ready() -> None:
         clear()
-        warm(getattr(queries, "WARM_CONNECTIONS", 2))
+        wanted = getattr(queries, "WARM_CONNECTIONS", 2)
+        warm(wanted)
         deadline = time.monotonic() + 5
-        while reader._POOL.ready() < 1 and time.monotonic() < deadline:
+        while reader._POOL.ready() < wanted and time.monotonic() < deadline:  # none being made meanwhile
             time.sleep(0.005)
 
     statements = [0]
@@ -274,6 +280,21 @@ def measure_pages(picks: list[dict], rounds: int) -> list[dict]:
     def counting(self, sql, params=None, **options):
         statements[0] += 1
         return original(self, sql, params, **options)
+
+    try:  # the pages' Parquet reads (absent from a baseline before them)
+        from dashboards import parquet_pages
+    except ImportError:
+        parquet_pages = None
+    original_read = parquet_pages.VersionFiles.table if parquet_pages else None
+
+    def counting_read(self, table, columns):
+        statements[0] += 1
+        return original_read(self, table, columns)
+
+    def count(on: bool) -> None:
+        reader.TenantSnapshot.query = counting if on else original
+        if parquet_pages:
+            parquet_pages.VersionFiles.table = counting_read if on else original_read
 
     rows = []
     for pick in picks:
@@ -287,10 +308,10 @@ def measure_pages(picks: list[dict], rounds: int) -> list[dict]:
         for page, call in calls.items():
             assert call() is not None, (page, tenant)
             clear()
-            reader.TenantSnapshot.query = counting
+            count(True)
             statements[0] = 0
             call()
-            reader.TenantSnapshot.query = original
+            count(False)
             uncached = _median_ms(call, rounds, before=clear)
             ready = _median_ms(call, rounds, before=clear_keep_ready) if warm is not None else None
             call()
@@ -301,6 +322,56 @@ def measure_pages(picks: list[dict], rounds: int) -> list[dict]:
                  + (f", blank database ready {ready:.2f} ms" if ready is not None else "")
                  + f", cached {cached:.4f} ms, {statements[0]} statements")
     return rows
+
+
+def _differences(mine, sql, path: str = "answer") -> list[str]:
+    """Where two page answers differ (frames: schema and rows; scalars: repr, i.e. type too)."""
+    import dataclasses
+
+    import polars as pl
+
+    if isinstance(mine, pl.DataFrame):
+        same = isinstance(sql, pl.DataFrame) and mine.schema == sql.schema and mine.equals(sql)
+        return [] if same else [path]
+    if dataclasses.is_dataclass(mine):
+        return [d for f in dataclasses.fields(mine)
+                for d in _differences(getattr(mine, f.name), getattr(sql, f.name), f"{path}.{f.name}")]
+    if isinstance(mine, dict):
+        if list(mine) != list(sql):
+            return [f"{path} keys"]
+        return [d for key in mine for d in _differences(mine[key], sql[key], f"{path}[{key!r}]")]
+    return [] if repr(mine) == repr(sql) else [path]
+
+
+def check_files_equal_sql(picks: list[dict]) -> None:
+    """Each page's answer from the version's files equals the page's answer with every statement
+    on the DuckDB reader (as the tests check on a small world; here on the published world)."""
+    from dashboards import quality_queries, queries, roster_queries
+
+    def answers(pick) -> dict:
+        tid = pick["tenant_id"]
+        return {"label dashboard": queries.label_dashboard(tid, {}),
+                "label dashboard, last 12 months": queries.label_dashboard(tid, {"period": "last_12_months"}),
+                "projects": queries.project_health(tid),
+                "data and quality": quality_queries.data_quality_details(tid),
+                "roster: artist": roster_queries.artist_analytics(tid, pick["artist_id"])}
+
+    for pick in picks:
+        queries.clear_caches()
+        mine = answers(pick)
+        queries.clear_caches()
+        from_files, daily_rows = queries.FROM_FILES, queries._daily_rows
+        queries.FROM_FILES = {}
+        queries._daily_rows = lambda ref: queries._sql_query(ref, queries._SQL_DAILY_ROWS)
+        try:
+            sql = answers(pick)
+        finally:
+            queries.FROM_FILES, queries._daily_rows = from_files, daily_rows
+        queries.clear_caches()
+        differ = {page: _differences(mine[page], sql[page]) for page in mine}
+        differ = {page: d for page, d in differ.items() if d}
+        _say(f"{pick['label']}: pages from the files " + (f"DIFFER from SQL: {differ}" if differ
+                                                           else "equal the pages from SQL (values, types, order)"))
 
 
 def _baseline_tree(revision: str) -> Path:
@@ -418,6 +489,8 @@ def main() -> None:
                     _say(f"{pick['label']} {pick['slug']} ({pick['bookings']:,} bookings) {page}: live SQL "
                          f"{live[(pick['label'], page)]:.1f} ms; {matched}")
         queries.clear_caches()
+        if hasattr(queries, "FROM_FILES"):
+            check_files_equal_sql(picks)
 
         after = measure_pages(picks, options.rounds)
         before = None

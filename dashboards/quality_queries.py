@@ -3,8 +3,8 @@
 Data and quality: the tenant's current snapshot says when it was refreshed and how many rows each
 source held (dashboards/queries.py), and holds the tenant's own quarantined rows and latest
 ingestion runs (``PUBLISHED_QUALITY_TABLES``, written by warehouse/publish.py). Those two tables
-are not marts: the tenant's reader (dashboards/queries.py, confined to the version folder) has a
-view over each of them the version holds; every statement binds the tenant id. A version
+are not marts: each statement (the tenant id bound first) is answered from the file of the
+version folder by dashboards/parquet_pages.py, as every page's (dashboards/queries.py). A version
 published before they existed lacks them: ``quarantine``/``runs`` are then None ("not recorded").
 
 Platform: the operator's ``_platform`` snapshot (platform_overview, platform_tenant_summary with
@@ -24,7 +24,9 @@ import polars as pl
 import streamlit as st
 
 from auditoryx.errors import AuditoryxError
+from dashboards import parquet_pages
 from dashboards.queries import (  # noqa: F401 - build_failure(s) re-exported for the pages
+    FROM_FILES,
     DashboardUnavailable,
     SnapshotRef,
     _data_quality,
@@ -67,6 +69,7 @@ WHERE tenant_id = ?
 ORDER BY started_at DESC, run_id
 LIMIT ?
 """
+FROM_FILES.update({_SQL_QUARANTINED: parquet_pages.quarantined, _SQL_RUNS: parquet_pages.runs})
 _SQL_PLATFORM_META = "SELECT as_of, refreshed_at, version, tenants FROM meta"
 _SQL_PLATFORM_OVERVIEW = """
 SELECT plan, organization_type, tenants, active_tenants, total_bookings, completed_bookings, recognized_revenue_usd
@@ -112,7 +115,7 @@ def _quality_files_present(ref: SnapshotRef) -> bool:
 
 
 def _quality_query(ref: SnapshotRef, sql: str, *params: Any) -> pl.DataFrame:
-    return _query(ref, sql, *params)  # the tenant's reader has a view per quality table its version holds
+    return _query(ref, sql, *params)  # from the version's file of each quality table it holds
 
 
 def _total(frame: pl.DataFrame) -> int:
@@ -126,7 +129,7 @@ def _details(ref: SnapshotRef) -> DataQualityDetails:
         try:
             quarantine = _quality_query(ref, _SQL_QUARANTINED, QUARANTINE_SHOWN)
             runs = _quality_query(ref, _SQL_RUNS, RUNS_SHOWN)
-        except duckdb.BinderException:  # files of another shape: treat as not recorded
+        except (duckdb.BinderException, pl.exceptions.ColumnNotFoundError):  # files of another shape: not recorded
             log.warning("tenant %s snapshot %s: quality tables unreadable", ref.tenant_id, ref.version)
             quarantine = runs = None
     return DataQualityDetails(

@@ -7,14 +7,18 @@ Rules (DESIGN.md, "Streamlit"):
   picked up on the next rerun (a ``stat``: the pointer is read again whenever its inode, size or
   times differ from the last read, and always while it is younger than two seconds:
   ``warehouse.pointer_memo``);
-- per process, bounded and keyed by ``(published_dir, tenant_id, version, …)``: the confined
-  DuckDB reader (lazy views, also over the version's quality tables), each statement's result and
-  each page's composed answer (shared, never mutated: frozen dataclasses of frames nobody writes
-  to), so that a rerun costs a few ``stat`` calls and a dictionary lookup. Published versions are
+- per process, bounded and keyed by ``(published_dir, tenant_id, version, …)``: the version's
+  files (``parquet_pages.VersionFiles``, the pages' reader), each statement's result and each
+  page's composed answer (shared, never mutated: frozen dataclasses of frames nobody writes to),
+  so that a rerun costs a few ``stat`` calls and a dictionary lookup. Published versions are
   immutable; a deleted or emptied version folder is still noticed (its ``stat`` changes).
   :func:`clear_caches` empties them all (benchmarks measure a first view with it);
-- SQL comes only from the constants below, values are always bound, and every statement binds
-  the tenant id as well (defence in depth: the reader is already confined to the tenant's folder).
+- the statements are the constants below (values always bound, the tenant id bound first as
+  well): each is answered from the version's Parquet files by the Polars function ``FROM_FILES``
+  maps it to (dashboards/parquet_pages.py: the same rows, order and types, the frames filtered on
+  the tenant id; a first view costs a few milliseconds instead of a DuckDB database's tens). A
+  statement without one, or one whose rows Polars cannot answer exactly (``NeedsSql``), runs on
+  the confined DuckDB reader of the version (opened on demand, cached per version as well).
 """
 from __future__ import annotations
 
@@ -46,6 +50,8 @@ from warehouse.layout import (
     version_problem,
 )
 from warehouse.pointer_memo import Lru, PointerMemo, stat_signature
+from dashboards import parquet_pages
+from dashboards.parquet_pages import NeedsSql, VersionFiles, open_version_files
 from warehouse.reader import (
     SnapshotDamaged,
     SnapshotNotFound,
@@ -279,7 +285,8 @@ WARM_CONNECTIONS = 2  # blank DuckDB databases kept ready for the next tenant's 
 
 _pointers = PointerMemo()  # each tenant's CURRENT and CHECKED_AT, read again when their stat changes
 _intact = Lru(4096)     # (published_dir, tenant, version) -> stat signature of the complete folder
-_readers = Lru(256)     # (published_dir, tenant, version) -> TenantSnapshot
+_readers = Lru(256)     # (published_dir, tenant, version) -> VersionFiles (the pages' reader)
+_sql_readers = Lru(64)  # (published_dir, tenant, version) -> TenantSnapshot (statements without Polars)
 _results = Lru(4096)    # (published_dir, tenant, version, sql, params) -> frame
 _answers = Lru(1024)    # (published_dir, tenant, version, page, args) -> (answer, checked, shown)
 
@@ -287,7 +294,7 @@ _answers = Lru(1024)    # (published_dir, tenant, version, page, args) -> (answe
 def clear_caches() -> None:
     """Forget every reader, result, answer and remembered pointer, and the blank databases kept
     ready: the next call is a first view (benchmarks; Streamlit's own caches are cleared too)."""
-    for cache in (_pointers, _intact, _readers, _results, _answers, _prefetched):
+    for cache in (_pointers, _intact, _readers, _sql_readers, _results, _answers, _prefetched):
         cache.clear()
     drain_warm_connections()
     st.cache_data.clear()
@@ -326,9 +333,10 @@ def snapshot_ref(tenant_id: str) -> SnapshotRef | None:
 
 
 def _open_snapshot(published_dir: str, tenant_id: str, version: str) -> TenantSnapshot:
-    """The confined reader of one version (opened once per process; versions are immutable)."""
+    """The confined DuckDB reader of one version (opened once per process, when a statement needs
+    it: the pages read the version's files, :func:`_version_files`; versions are immutable)."""
     key = SnapshotRef(published_dir, tenant_id, version)
-    snapshot = _readers.get(key)
+    snapshot = _sql_readers.get(key)
     if snapshot is None:
         keep_connections_warm(WARM_CONNECTIONS)
         folder = Path(published_dir) / tenant_id / version
@@ -337,8 +345,17 @@ def _open_snapshot(published_dir: str, tenant_id: str, version: str) -> TenantSn
                                   tenant_id=tenant_id, path=folder, version=version)
         snapshot = open_version_folder(tenant_id, version, folder, optional_tables=PUBLISHED_QUALITY_TABLES,
                                        lazy_views=True)
-        _readers.put(key, snapshot)
+        _sql_readers.put(key, snapshot)
     return snapshot
+
+
+def _version_files(ref: SnapshotRef) -> VersionFiles:
+    """The version's Parquet files (checked once per process: complete; versions are immutable)."""
+    files = _readers.get(ref)
+    if files is None:
+        files = open_version_files(ref.published_dir, ref.tenant_id, ref.version, _TABLES)
+        _readers.put(ref, files)
+    return files
 
 
 def _version_intact(ref: SnapshotRef) -> str | None:
@@ -378,7 +395,7 @@ def _intact_ref(tenant_id: str) -> SnapshotRef | None:
 
 def _open_reader(ref: SnapshotRef) -> None:
     try:
-        _open_snapshot(ref.published_dir, ref.tenant_id, ref.version)
+        _version_files(ref)
     except SnapshotDamaged as error:  # CURRENT names a folder that is gone or incomplete
         log.warning("%s", error)
         raise PublishedSnapshotDamaged(str(error), version=ref.version) from error
@@ -394,13 +411,26 @@ def _params_key(params: tuple) -> tuple:
 
 
 def _query(ref: SnapshotRef, sql: str, *params: Any) -> pl.DataFrame:
+    """The statement's rows (the tenant id bound first), from the version's files when Polars
+    answers it (``FROM_FILES``), else from the DuckDB reader; cached per version and parameters."""
     key = (ref, sql, _params_key(params))
     frame = _results.get(key)
     if frame is None:
-        snapshot = _open_snapshot(ref.published_dir, ref.tenant_id, ref.version)
-        frame = snapshot.query(sql, [ref.tenant_id, *params])
+        compute = FROM_FILES.get(sql)
+        try:
+            if compute is None:
+                raise NeedsSql("no Polars answer")
+            frame = compute(_version_files(ref), *params)
+        except NeedsSql:
+            frame = _sql_query(ref, sql, *params)
         _results.put(key, frame)
     return frame
+
+
+def _sql_query(ref: SnapshotRef, sql: str, *params: Any) -> pl.DataFrame:
+    """The statement run on the version's confined DuckDB reader (not cached)."""
+    snapshot = _open_snapshot(ref.published_dir, ref.tenant_id, ref.version)
+    return snapshot.query(sql, [ref.tenant_id, *params])
 
 
 def add_months(month: dt.date, months: int) -> dt.date:
@@ -489,10 +519,9 @@ def daily_performers(rows: pl.DataFrame, start: dt.date, end: dt.date, limit: in
 
 
 def _daily_rows(ref: SnapshotRef) -> pl.DataFrame:
-    """The tenant's fct_bookings_daily rows (not kept: a large tenant's are many, and each
-    composed answer that needs them is kept instead)."""
-    snapshot = _open_snapshot(ref.published_dir, ref.tenant_id, ref.version)
-    return snapshot.query(_SQL_DAILY_ROWS, [ref.tenant_id], many_rows=True)
+    """The tenant's fct_bookings_daily rows (_SQL_DAILY_ROWS; not kept: a large tenant's are many,
+    and each composed answer that needs them is kept instead)."""
+    return parquet_pages.daily_rows(_version_files(ref))
 
 
 def _pipeline_after(monthly_after: pl.DataFrame) -> pl.DataFrame:
@@ -606,6 +635,26 @@ _SQL_META_ROW_COUNTS = """
 SELECT row_counts FROM meta WHERE tenant_id = ?
 """
 
+# Each statement the pages run -> the Polars function answering it from the version's files
+# (dashboards/parquet_pages.py; called with the version's files and the statement's parameters
+# after the tenant id). quality_queries and roster_queries add theirs. The _SQL_PERIOD_* statements
+# have none: the label page sums the daily rows (daily_* above); tests compare those with the SQL.
+FROM_FILES: dict[str, Callable[..., pl.DataFrame]] = {
+    _SQL_META: parquet_pages.meta,
+    _SQL_KPIS: parquet_pages.kpis,
+    _SQL_DAILY_ROWS: parquet_pages.daily_rows,
+    _SQL_BOOKING_TYPES: parquet_pages.booking_types,
+    _SQL_ARTIST_LABELS: parquet_pages.artist_labels,
+    _SQL_ARTISTS: parquet_pages.artists,
+    _SQL_RECEIVABLES_AGING: parquet_pages.receivables_aging,
+    _SQL_FUNNEL: parquet_pages.funnel,
+    _SQL_PROJECT_STATUS: parquet_pages.project_status,
+    _SQL_RECENT_ACTIVITY: parquet_pages.recent_activity,
+    _SQL_REVENUE_BY_CURRENCY: parquet_pages.revenue_by_currency,
+    _SQL_PROJECT_HEALTH: parquet_pages.project_health,
+    _SQL_META_ROW_COUNTS: parquet_pages.meta_row_counts,
+}
+
 
 @dataclass(frozen=True)
 class ProjectHealth:
@@ -667,7 +716,7 @@ def _read_snapshot(tenant_id: str, build: Callable[[SnapshotRef], Any], key: tup
     _open_reader(ref)
     try:
         answer = build(ref)
-    except (duckdb.Error, SnapshotNotFound) as exc:
+    except (duckdb.Error, pl.exceptions.PolarsError, OSError, SnapshotNotFound) as exc:
         log.exception("tenant %s snapshot %s unreadable", ref.tenant_id, ref.version)
         if not _version_folder(ref).is_dir():
             raise PublishedSnapshotDamaged(f"snapshot {ref.version} could not be read", version=ref.version) from exc
@@ -727,7 +776,7 @@ def _data_quality(ref: SnapshotRef) -> DataQuality:
     meta = _checked_meta(ref)
     try:
         raw = _query(ref, _SQL_META_ROW_COUNTS).item()
-    except duckdb.BinderException:  # a snapshot published before meta had row counts
+    except (duckdb.BinderException, pl.exceptions.ColumnNotFoundError):  # published before meta had row counts
         raw = None
     return DataQuality(tenant_id=ref.tenant_id, version=ref.version, meta=meta, row_counts=parse_row_counts(raw))
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import polars as pl
 
-from dashboards.queries import SnapshotRef, _checked_meta, _query, _read_snapshot, add_months
+from dashboards import parquet_pages
+from dashboards.queries import FROM_FILES, SnapshotRef, _checked_meta, _query, _read_snapshot, add_months
 
 _SQL_ARTIST_LIFETIME = """
 SELECT artist_id, artist_name, stage_name, verification_status, rating, is_active, base_currency,
@@ -27,6 +28,8 @@ FROM fct_artist_performance_monthly
 WHERE tenant_id = ? AND artist_id = ?
 ORDER BY month
 """
+FROM_FILES.update({_SQL_ARTIST_LIFETIME: parquet_pages.artist_lifetime,
+                   _SQL_ARTIST_MONTHLY: parquet_pages.artist_monthly})
 MONTHLY_COLUMNS = {"month": pl.Date, "completed_bookings": pl.Int64, "recognized_revenue": pl.Decimal(18, 2),
                    "hours_delivered": pl.Float64}
 MAX_MONTHS = 36  # the chart shows at most the last three years of an artist's activity

@@ -1,0 +1,360 @@
+"""The executive pages' statements answered from a version's Parquet files with Polars.
+
+A published tenant version is a folder of small, immutable Parquet files (warehouse/layout.py).
+Opening a confined DuckDB reader over it costs tens of milliseconds (creating the in-memory
+database, then a few ms to plan each statement and bind each view), where reading the few columns
+a statement needs and computing its answer in Polars costs a fraction of a millisecond. The
+pages' data (dashboards/queries.py, quality_queries.py, roster_queries.py) is therefore computed
+here; the ``_SQL_*`` statements of those modules stay the definitions, and each function below
+answers exactly what one of them answers through the DuckDB reader:
+
+- the same rows, in the same order: SQL's ``ORDER BY`` with DuckDB's default ``NULLS LAST`` (in
+  both directions), ties in the file's order (which the SQL leaves unspecified); a statement
+  without ``ORDER BY`` reads the view, i.e. the table's natural order (warehouse.mart_catalog);
+- the same column names and types: DuckDB's (a sum of DECIMAL(p, s) is DECIMAL(38, s), counts are
+  BIGINT, time-zone-aware times come in DuckDB's session time zone, :func:`duckdb_time_zone`);
+- ``lower()`` and ``trim()`` as DuckDB's: ``trim`` removes space separators (not tabs); ``lower`` maps each
+  character on its own, where Polars' Unicode lowercase differs for a few characters (final sigma,
+  dotted capital I, capitals of Unicode 16): labels holding one are sorted by DuckDB instead
+  (:class:`NeedsSql`, the only statement that may still open a DuckDB reader).
+
+tests/dashboards/test_parquet_pages.py compares every function with its statement on a two-tenant
+world. Isolation is the reader's: a :class:`VersionFiles` is made only from a validated tenant id
+and version (``warehouse.layout.version_dir``), reads only the files of the tables it knows, each
+a regular file directly inside the resolved version folder (no link leads out of it), and every
+frame it gives is filtered on ``tenant_id`` = the session's tenant (defence in depth, as every
+statement binds the tenant id). Pure functions (frames in, frame out) hold the logic.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from warehouse.layout import META_TABLE, PUBLISHED_MARTS, PUBLISHED_QUALITY_TABLES, version_dir
+from warehouse.mart_catalog import order_columns
+from warehouse.reader import SnapshotDamaged
+
+KNOWN_TABLES = frozenset((*PUBLISHED_MARTS, META_TABLE, *PUBLISHED_QUALITY_TABLES))
+
+
+class NeedsSql(Exception):
+    """This statement's answer for these rows is DuckDB's to give (e.g. a ``lower()`` Polars
+    would compute differently): the caller runs the statement on the DuckDB reader instead."""
+
+
+# ----------------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class VersionFiles:
+    """The Parquet files of one tenant's version: what a page reads instead of a DuckDB reader."""
+
+    tenant_id: str
+    version: str
+    folder: Path  # resolved
+
+    def table(self, table: str, columns: Sequence[str]) -> pl.DataFrame:
+        """``columns`` of the tenant's rows of ``table``, in the file's order, typed as DuckDB
+        gives them. A missing column raises ``polars.exceptions.ColumnNotFoundError`` (DuckDB: a
+        binder error), a missing file ``FileNotFoundError``."""
+        if table not in KNOWN_TABLES:
+            raise ValueError(f"not a published table: {table!r}")
+        path = os.path.join(self.folder, f"{table}.parquet")
+        if not stat.S_ISREG(os.lstat(path).st_mode):  # a link (or anything else) is not published
+            raise SnapshotDamaged(f"snapshot {self.version} of tenant {self.tenant_id}: {table} is not a file",
+                                  tenant_id=self.tenant_id, path=self.folder, version=self.version)
+        wanted = list(dict.fromkeys(("tenant_id", *columns)))
+        frame = pl.read_parquet(path, columns=wanted, hive_partitioning=False, glob=False)
+        return like_duckdb(only_tenant(frame, self.tenant_id).select(columns))
+
+
+def open_version_files(published_dir: str | Path, tenant_id: str, version: str,
+                       tables: Sequence[str]) -> VersionFiles:
+    """The version's files (tenant id and version validated: they become folder names); each of
+    ``tables`` must be there (SnapshotDamaged otherwise, as when opening a DuckDB reader)."""
+    folder = version_dir(Path(published_dir), tenant_id, version)
+    if not folder.is_dir():
+        raise SnapshotDamaged(f"tenant {tenant_id}: CURRENT names {version}, whose folder {folder} is missing",
+                              tenant_id=tenant_id, path=folder, version=version)
+    folder = folder.resolve()
+    for table in tables:
+        path = folder / f"{table}.parquet"
+        if not path.is_file():
+            raise SnapshotDamaged(f"snapshot {version} of tenant {tenant_id} lacks {table} ({path})",
+                                  tenant_id=tenant_id, path=folder, version=version)
+    return VersionFiles(tenant_id=tenant_id, version=version, folder=folder)
+
+
+def only_tenant(frame: pl.DataFrame, tenant_id: str) -> pl.DataFrame:
+    """The rows of ``tenant_id`` (a version holds no other, but every frame is filtered). Pure."""
+    return frame.filter(pl.col("tenant_id") == tenant_id)
+
+
+@functools.cache
+def duckdb_time_zone() -> str:
+    """The zone DuckDB gives time-zone-aware times in: its ``TimeZone`` setting, by default the
+    host's zone as ICU finds it (``TZ``, else the zone ``/etc/localtime`` links to), else UTC.
+    Read once, on first use (tests compare it with DuckDB's own answer on this host)."""
+    name = (os.environ.get("TZ") or "").lstrip(":")
+    if not name:
+        target = os.path.realpath("/etc/localtime")
+        name = target.split("/zoneinfo/", 1)[1] if "/zoneinfo/" in target else ""
+    if name.startswith(("posix/", "right/")):
+        name = name.split("/", 1)[1]
+    try:
+        pl.Series([dt.datetime(2000, 1, 1)]).dt.replace_time_zone("UTC").dt.convert_time_zone(name)
+    except Exception:  # noqa: BLE001 - not a zone Polars knows: DuckDB's fallback
+        return "UTC"
+    return name
+
+
+def like_duckdb(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with the types DuckDB gives the same Parquet columns: time-zone-aware times in
+    DuckDB's session zone, millisecond times as microseconds. Pure but for the host's zone."""
+    changes = []
+    for name, dtype in frame.schema.items():
+        if not isinstance(dtype, pl.Datetime):
+            continue
+        expr, changed = pl.col(name), False
+        if dtype.time_unit == "ms":
+            expr, changed = expr.dt.cast_time_unit("us"), True
+        if dtype.time_zone is not None and dtype.time_zone != duckdb_time_zone():
+            expr, changed = expr.dt.convert_time_zone(duckdb_time_zone()), True
+        if changed:
+            changes.append(expr)
+    return frame.with_columns(changes) if changes else frame
+
+
+# ----------------------------------------------------------------------- SQL's semantics, pure
+
+
+def sql_sorted(frame: pl.DataFrame, by: Sequence[str], descending: Sequence[bool] | None = None) -> pl.DataFrame:
+    """SQL's ``ORDER BY by`` as DuckDB runs it (NULLS LAST in both directions; ties kept in the
+    frame's order). Pure."""
+    if not by:
+        return frame
+    return frame.sort(list(by), descending=list(descending or [False] * len(by)), nulls_last=True,
+                      maintain_order=True)
+
+
+def natural_sorted(frame: pl.DataFrame, table: str) -> pl.DataFrame:
+    """``frame`` in ``table``'s natural order (the order its DuckDB view gives). Pure."""
+    return sql_sorted(frame, order_columns(table, frame.columns))
+
+
+def sql_sum(column: str, dtype: pl.DataType) -> pl.Expr:
+    """SQL's ``sum(column)``: NULL when every value is NULL, DuckDB's type (DECIMAL(38, s) for a
+    DECIMAL, DOUBLE for a float, HUGEINT for an integer). Pure."""
+    if isinstance(dtype, pl.Decimal):
+        result: pl.DataType = pl.Decimal(38, dtype.scale)
+    elif dtype.is_float():
+        result = pl.Float64
+    else:
+        result = pl.Int128
+    column_expr = pl.col(column)
+    return (pl.when(column_expr.is_not_null().any()).then(column_expr.sum()).otherwise(None)
+            .cast(result).alias(column))
+
+
+# What DuckDB's trim() removes: the space separators (Unicode category Zs), not tabs or line
+# breaks (checked against DuckDB over every code point by the tests)
+SQL_SPACES = "\u0020\u00a0\u1680" + "".join(chr(c) for c in range(0x2000, 0x200B)) + "\u202f\u205f\u3000"
+
+
+def sql_trim(expr: pl.Expr) -> pl.Expr:
+    """DuckDB's ``trim(x)``: space separators removed from both ends. Pure."""
+    return expr.str.strip_chars(SQL_SPACES)
+
+
+# Characters whose lowercase Polars gives differently from DuckDB's lower() (which maps each
+# character on its own, by its simple case mapping, from an older Unicode): the dotted capital I
+# (Polars: two characters), the capital sigma (Polars: a final sigma at the end of a word) and
+# capitals of Unicode 16 (Cyrillic, Latin extended, Garay, Kirat Rai) DuckDB leaves as they are.
+# Checked against DuckDB over every code point by tests/dashboards/test_parquet_pages.py.
+_LOWER_DIFFERS_RANGES = ((0x0130, 0x0130), (0x03A3, 0x03A3), (0x1C89, 0x1C89), (0xA7CB, 0xA7CC), (0xA7CE, 0xA7CE),
+                         (0xA7D2, 0xA7D2), (0xA7D4, 0xA7D4), (0xA7DA, 0xA7DA), (0xA7DC, 0xA7DC),
+                         (0x10D50, 0x10D65), (0x16EA0, 0x16EB8))
+LOWER_DIFFERS = "".join(chr(c) for low, high in _LOWER_DIFFERS_RANGES for c in range(low, high + 1))
+
+
+_LOWER_DIFFERS_CLASS = "[" + "".join(chr(low) if low == high else f"{chr(low)}-{chr(high)}"
+                                     for low, high in _LOWER_DIFFERS_RANGES) + "]"
+
+
+def sql_lower(expr: pl.Expr) -> pl.Expr:
+    """DuckDB's ``lower(x)`` for text without any of :data:`LOWER_DIFFERS`. Pure."""
+    return expr.str.to_lowercase()
+
+
+def lower_differs(labels: pl.Series) -> bool:
+    """Whether some label holds a character whose lowercase Polars gives differently. Pure."""
+    return bool(labels.str.contains(_LOWER_DIFFERS_CLASS).any())
+
+
+def _nonblank(column: str) -> pl.Expr:
+    """``nullif(trim(column), '')``."""
+    trimmed = sql_trim(pl.col(column))
+    return pl.when(trimmed != "").then(trimmed)
+
+
+def artist_label() -> pl.Expr:
+    """``coalesce(nullif(trim(stage_name), ''), nullif(trim(artist_name), ''), artist_id)``."""
+    return pl.coalesce(_nonblank("stage_name"), _nonblank("artist_name"), pl.col("artist_id")).alias("artist_label")
+
+
+def _by_label(frame: pl.DataFrame) -> pl.DataFrame:
+    """``ORDER BY lower(artist_label), artist_id`` (NeedsSql for labels Polars lowers otherwise)."""
+    if lower_differs(frame["artist_label"]):
+        raise NeedsSql("an artist label DuckDB lowers differently")
+    return (frame.with_columns(sql_lower(pl.col("artist_label")).alias("_key"))
+            .pipe(sql_sorted, ["_key", "artist_id"]).drop("_key"))
+
+
+def artist_labels_of(dim_artists: pl.DataFrame) -> pl.DataFrame:
+    """Every artist's label in the filter's order (queries._SQL_ARTIST_LABELS). Pure."""
+    return _by_label(dim_artists.select("artist_id", artist_label()))
+
+
+def present_artist_labels(artist_ids: pl.Series, dim_artists: pl.DataFrame) -> pl.DataFrame:
+    """The label of each distinct artist id of the daily rows (dim_artists' label, else the id),
+    in the filter's order (queries._SQL_ARTISTS). Pure."""
+    present = artist_ids.unique(maintain_order=True).to_frame("artist_id")
+    joined = present.join(dim_artists.select("artist_id", "stage_name", "artist_name"), on="artist_id",
+                          how="left", maintain_order="left")
+    return _by_label(joined.select("artist_id", artist_label()))
+
+
+def project_status_of(health: pl.DataFrame) -> pl.DataFrame:
+    """Projects and at-risk projects per status (queries._SQL_PROJECT_STATUS). Pure."""
+    counted = health.group_by("status", maintain_order=True).agg(
+        pl.len().cast(pl.Int64).alias("projects"),
+        pl.col("is_at_risk").cast(pl.Boolean).sum().cast(pl.Int64).alias("at_risk"))
+    return sql_sorted(counted, ["status"])
+
+
+def revenue_by_currency_of(rows: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """Recognized revenue per original currency of the months from ``start`` to ``end``
+    (queries._SQL_REVENUE_BY_CURRENCY). Pure."""
+    schema = rows.schema
+    summed = (rows.filter(pl.col("month").is_between(start, end))
+              .group_by("currency", maintain_order=True)
+              .agg(sql_sum("recognized_revenue_original", schema["recognized_revenue_original"]),
+                   sql_sum("recognized_revenue", schema["recognized_revenue"]),
+                   sql_sum("completed_bookings", schema["completed_bookings"]).cast(pl.Int64)))
+    return sql_sorted(summed, ["recognized_revenue", "currency"], [True, False])
+
+
+def first_rows(frame: pl.DataFrame, by: Sequence[str], descending: Sequence[bool], limit: int,
+               columns: Sequence[str]) -> pl.DataFrame:
+    """``SELECT columns … ORDER BY by LIMIT limit``. Pure."""
+    return sql_sorted(frame, by, descending).head(int(limit)).select(columns)
+
+
+# ------------------------------------------------------------- the statements, one by one
+
+META_COLUMNS = ("tenant_id", "tenant_slug", "tenant_name", "base_currency", "as_of", "refreshed_at", "version")
+KPI_COLUMNS = ("as_of", "base_currency", "active_projects", "overdue_milestones", "outstanding_revenue")
+DAILY_COLUMNS = ("day", "booking_type", "artist_id", "recognized_revenue", "pipeline_revenue", "outstanding_revenue",
+                 "completed_bookings", "started_bookings", "cancelled_bookings")
+AGING_COLUMNS = ("bucket_order", "aging_bucket", "min_days", "max_days", "outstanding_bookings", "outstanding_revenue")
+FUNNEL_COLUMNS = ("stage_order", "status", "is_funnel_stage", "bookings_90d", "bookings_all_time")
+ACTIVITY_COLUMNS = ("occurred_at", "actor_name", "action", "entity", "summary")
+BY_CURRENCY_COLUMNS = ("month", "currency", "recognized_revenue_original", "recognized_revenue", "completed_bookings")
+PROJECT_COLUMNS = ("project_id", "name", "status", "budget", "spent", "budget_used_pct", "milestones_total",
+                   "milestones_completed", "milestones_overdue", "is_over_budget", "is_past_deadline", "is_at_risk",
+                   "deadline")
+QUARANTINED_COLUMNS = ("quarantined_at", "source", "entity", "file", "row_number", "record_id", "column", "value",
+                       "reason", "run_id", "tenant_total")
+RUNS_COLUMNS = ("started_at", "ended_at", "source", "entity", "file_name", "status", "rows_read", "rows_loaded",
+                "rows_quarantined", "error", "run_id", "tenant_total")
+LIFETIME_COLUMNS = ("artist_id", "artist_name", "stage_name", "verification_status", "rating", "is_active",
+                    "base_currency", "completed_bookings", "recognized_revenue", "hours_delivered",
+                    "first_service_date", "last_service_date")
+ARTIST_MONTHLY_COLUMNS = ("month", "completed_bookings", "recognized_revenue", "hours_delivered")
+
+
+def meta(files: VersionFiles) -> pl.DataFrame:
+    return files.table(META_TABLE, META_COLUMNS)
+
+
+def meta_row_counts(files: VersionFiles) -> pl.DataFrame:
+    return files.table(META_TABLE, ("row_counts",))
+
+
+def kpis(files: VersionFiles) -> pl.DataFrame:
+    return files.table("kpi_summary", KPI_COLUMNS)
+
+
+def daily_rows(files: VersionFiles) -> pl.DataFrame:
+    return files.table("fct_bookings_daily", DAILY_COLUMNS)
+
+
+def booking_types(files: VersionFiles) -> pl.DataFrame:
+    frame = files.table("fct_bookings_daily", ("booking_type",)).unique(maintain_order=True)
+    return sql_sorted(frame, ["booking_type"])
+
+
+def artist_labels(files: VersionFiles) -> pl.DataFrame:
+    return artist_labels_of(files.table("dim_artists", ("artist_id", "stage_name", "artist_name")))
+
+
+def artists(files: VersionFiles, tenant_id: str) -> pl.DataFrame:
+    if tenant_id != files.tenant_id:  # the statement binds the session's tenant twice
+        raise ValueError("one tenant per statement")
+    return present_artist_labels(files.table("fct_bookings_daily", ("artist_id",))["artist_id"],
+                                 files.table("dim_artists", ("artist_id", "stage_name", "artist_name")))
+
+
+def receivables_aging(files: VersionFiles) -> pl.DataFrame:
+    return sql_sorted(files.table("fct_receivables_aging", AGING_COLUMNS), ["bucket_order"])
+
+
+def funnel(files: VersionFiles) -> pl.DataFrame:
+    return sql_sorted(files.table("fct_booking_status_funnel", FUNNEL_COLUMNS), ["stage_order"])
+
+
+def project_status(files: VersionFiles) -> pl.DataFrame:
+    return project_status_of(files.table("fct_project_health", ("status", "is_at_risk")))
+
+
+def recent_activity(files: VersionFiles, limit: int) -> pl.DataFrame:
+    frame = files.table("fct_recent_activity", (*ACTIVITY_COLUMNS, "recency_rank"))
+    return first_rows(frame, ["recency_rank"], [False], limit, ACTIVITY_COLUMNS)
+
+
+def revenue_by_currency(files: VersionFiles, start: dt.date, end: dt.date) -> pl.DataFrame:
+    return revenue_by_currency_of(files.table("fct_revenue_by_currency", BY_CURRENCY_COLUMNS), start, end)
+
+
+def project_health(files: VersionFiles) -> pl.DataFrame:
+    return sql_sorted(files.table("fct_project_health", PROJECT_COLUMNS), ["is_at_risk", "name", "project_id"],
+                      [True, False, False])
+
+
+def quarantined(files: VersionFiles, limit: int) -> pl.DataFrame:
+    frame = files.table("quarantined_rows", QUARANTINED_COLUMNS)
+    return first_rows(frame, ["quarantined_at", "source", "file", "row_number", "record_id", "column", "reason"],
+                      [True, False, False, False, False, False, False], limit, QUARANTINED_COLUMNS)
+
+
+def runs(files: VersionFiles, limit: int) -> pl.DataFrame:
+    frame = files.table("ingestion_runs", RUNS_COLUMNS)
+    return first_rows(frame, ["started_at", "run_id"], [True, False], limit, RUNS_COLUMNS)
+
+
+def artist_lifetime(files: VersionFiles, artist_id: str) -> pl.DataFrame:
+    order = order_columns("dim_artists", LIFETIME_COLUMNS)
+    frame = files.table("dim_artists", LIFETIME_COLUMNS).filter(pl.col("artist_id") == artist_id)
+    return sql_sorted(frame, order)
+
+
+def artist_monthly(files: VersionFiles, artist_id: str) -> pl.DataFrame:
+    frame = files.table("fct_artist_performance_monthly", ("artist_id", *ARTIST_MONTHLY_COLUMNS))
+    return sql_sorted(frame.filter(pl.col("artist_id") == artist_id), ["month"]).select(ARTIST_MONTHLY_COLUMNS)
