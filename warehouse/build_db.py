@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -82,6 +83,41 @@ def closing_quietly(conn) -> Iterator:
         close_quietly(conn, exc)
         raise
     conn.close()
+
+
+_shared = threading.local()  # build database path -> the connection of an open ``one_connection`` block
+
+
+@contextmanager
+def one_connection(build_db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One connection to ``build_db`` for a block of bookkeeping steps (planning a build, recording
+    its outcome): every ``build_connection`` of the same file in this thread inside the block uses
+    it instead of opening its own (each open and close of a large build database costs 20-30 ms).
+    Close it before anything else opens the file with another configuration (dbt)."""
+    key = str(Path(build_db).resolve())
+    opened = getattr(_shared, "connections", None)
+    if opened is None:
+        opened = _shared.connections = {}
+    if key in opened:  # nested: the outer block owns it
+        yield opened[key]
+        return
+    with closing_quietly(duckdb.connect(key)) as conn:
+        opened[key] = conn
+        try:
+            yield conn
+        finally:
+            opened.pop(key, None)
+
+
+@contextmanager
+def build_connection(build_db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to ``build_db``: the enclosing ``one_connection``'s, else a new one closed at the end."""
+    shared = getattr(_shared, "connections", {}).get(str(Path(build_db).resolve()))
+    if shared is not None:
+        yield shared
+        return
+    with closing_quietly(duckdb.connect(str(build_db))) as conn:
+        yield conn
 
 
 def quote_identifier(name: str) -> str:

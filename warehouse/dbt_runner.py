@@ -24,6 +24,7 @@ test without a ``tenant_id`` column) still fails the whole build. Tests marked
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -37,7 +38,7 @@ from pathlib import Path
 
 from auditoryx.errors import AuditoryxError
 from ingestion.raw_schema import RAW_TABLES
-from warehouse.build_db import closing_quietly, quote_identifier, transaction
+from warehouse.build_db import build_connection, closing_quietly, one_connection, quote_identifier, transaction
 from warehouse.pending import build_scope, clear_pending, mark_pending, row_scope, scope_tables
 from warehouse.unpublished import mark_unpublished
 
@@ -341,10 +342,8 @@ def record_tenant_failures(build_db: Path, scope: Sequence[str] | None,
                            by_tenant: dict[str, list[str]]) -> None:
     """Replace the recorded failures of the build's tenants (``scope``; None: every tenant) and
     mark the failed tenants pending: every later build checks them again until they pass."""
-    import duckdb
-
     now = dt.datetime.now(dt.timezone.utc)
-    with closing_quietly(duckdb.connect(str(build_db))) as conn:
+    with build_connection(build_db) as conn:
         conn.execute(_FAILURES_DDL)
         with transaction(conn):
             if scope is None:
@@ -360,11 +359,9 @@ def record_tenant_failures(build_db: Path, scope: Sequence[str] | None,
 
 def tenant_failures(build_db: Path) -> dict[str, list[str]]:
     """tenant → reasons of the tenants whose rows failed a data test in the last builds."""
-    import duckdb
-
     if not Path(build_db).is_file():
         return {}
-    with closing_quietly(duckdb.connect(str(build_db))) as conn:
+    with build_connection(build_db) as conn:
         found = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
                              "AND table_name = ?", [FAILURES_TABLE]).fetchall()[0][0]
         if not found:
@@ -420,13 +417,10 @@ def project_fingerprint() -> str:
 
 def stored_build(build_db: Path) -> tuple[str, dt.date] | None:
     """(project fingerprint, as-of date) of the last successful build of ``build_db``, if any."""
-    import duckdb
-
     build_db = Path(build_db)
     if not build_db.exists():
         return None
-    conn = duckdb.connect(str(build_db))
-    try:
+    with build_connection(build_db) as conn:
         found = conn.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
             [STATE_TABLE],
@@ -435,8 +429,6 @@ def stored_build(build_db: Path) -> tuple[str, dt.date] | None:
             return None
         rows = conn.execute(f"SELECT fingerprint, as_of FROM main.{STATE_TABLE}").fetchall()
         return (rows[0][0], rows[0][1]) if rows else None
-    finally:
-        conn.close()
 
 
 def stored_fingerprint(build_db: Path) -> str | None:
@@ -448,11 +440,7 @@ def stored_fingerprint(build_db: Path) -> str | None:
 def record_build(build_db: Path, fingerprint: str, as_of: dt.date, full_refresh: bool) -> None:
     """Record a successful build of ``build_db`` with the project ``fingerprint`` (callers that run
     dbt themselves go through plan_build() and BuildPlan.succeeded())."""
-    import duckdb
-
-    conn = duckdb.connect(str(build_db))
-    try:
-        conn.execute("BEGIN")
+    with build_connection(build_db) as conn, transaction(conn):
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS main.{STATE_TABLE} (fingerprint VARCHAR NOT NULL, as_of DATE NOT NULL, "
             "full_refresh BOOLEAN NOT NULL, built_at TIMESTAMPTZ NOT NULL)"
@@ -462,9 +450,6 @@ def record_build(build_db: Path, fingerprint: str, as_of: dt.date, full_refresh:
             f"INSERT INTO main.{STATE_TABLE} VALUES (?, ?, ?, ?)",
             [fingerprint, as_of, full_refresh, dt.datetime.now(dt.timezone.utc)],
         )
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
 
 
 @dataclass(frozen=True)
@@ -514,12 +499,13 @@ class BuildPlan:
         failures = attribute_failures(self.build_db, failed_tests)
         if failures.unattributed:
             raise AuditoryxError(failures.summary())
-        record_build(self.build_db, self.fingerprint, as_of, self.full_refresh)
-        if not (every_model and self.nothing_to_build):  # dbt ran: the scope's marts may have changed
-            mark_unpublished(self.build_db, None if self.full_refresh else self.tenant_scope)
-        if every_model:
-            clear_pending(self.build_db, before=self.started_at)
-        record_tenant_failures(self.build_db, self.tenant_scope, failures.by_tenant)
+        with one_connection(self.build_db):  # the steps below share one connection
+            record_build(self.build_db, self.fingerprint, as_of, self.full_refresh)
+            if not (every_model and self.nothing_to_build):  # dbt ran: the scope's marts may have changed
+                mark_unpublished(self.build_db, None if self.full_refresh else self.tenant_scope)
+            if every_model:
+                clear_pending(self.build_db, before=self.started_at)
+            record_tenant_failures(self.build_db, self.tenant_scope, failures.by_tenant)
         return failures.by_tenant
 
 
@@ -531,15 +517,17 @@ def plan_build(build_db: Path, as_of: dt.date, full_refresh: bool | None = None)
     build_db = Path(build_db).resolve()
     started_at = dt.datetime.now(dt.timezone.utc)
     fingerprint = project_fingerprint()
-    last = stored_build(build_db)
-    if full_refresh is None:
-        full_refresh = last is None or last[0] != fingerprint
-    same_day = last is not None and last[1] == as_of
-    scope = build_scope(build_db) if same_day and not full_refresh else None
-    tables = scope_tables(build_db, scope) if scope else None
-    if tables is not None and not set(tables) <= set(RAW_TABLES):
-        tables = None  # a name dbt does not know as a source: rebuild from every table
-    rows = row_scope(build_db, scope, "bookings", BOOKINGS_MODEL_ALSO_READS) if scope else []
+    exists = build_db.exists()
+    with one_connection(build_db) if exists else contextlib.nullcontext():  # the reads below share it
+        last = stored_build(build_db)
+        if full_refresh is None:
+            full_refresh = last is None or last[0] != fingerprint
+        same_day = last is not None and last[1] == as_of
+        scope = build_scope(build_db) if same_day and not full_refresh else None
+        tables = scope_tables(build_db, scope) if scope else None
+        if tables is not None and not set(tables) <= set(RAW_TABLES):
+            tables = None  # a name dbt does not know as a source: rebuild from every table
+        rows = row_scope(build_db, scope, "bookings", BOOKINGS_MODEL_ALSO_READS) if scope else []
     return BuildPlan(build_db, fingerprint, full_refresh, scope, started_at, tables, rows)
 
 

@@ -104,21 +104,26 @@ def read_pointer(folder: Path) -> str | None:
 def version_problem(folder: Path, version: str, tables: tuple[str, ...]) -> str | None:
     """Why ``folder/version`` cannot serve (missing folder, missing tables), or None when complete."""
     target = folder / version
-    if not target.is_dir():
+    try:  # one directory read, not a stat per table (a publish checks every kept tenant)
+        with os.scandir(target) as entries:
+            files = {entry.name for entry in entries if entry.is_file()}
+    except (FileNotFoundError, NotADirectoryError):
         return f"version folder {target} is missing"
-    missing = [t for t in tables if not (target / f"{t}.parquet").is_file()]
+    missing = [t for t in tables if f"{t}.parquet" not in files]
     if missing:
         return f"version folder {target} is incomplete (lacks {', '.join(missing)})"
     return None
 
 
-def pointer_problem(folder: Path, tables: tuple[str, ...]) -> str | None:
+def pointer_problem(folder: Path, tables: tuple[str, ...], version: str | None = None) -> str | None:
     """Why ``folder``'s CURRENT cannot serve (damaged pointer, missing or incomplete version), or
-    None when it serves or when nothing was ever published (no folder, no CURRENT)."""
-    try:
-        version = read_pointer(folder)
-    except DamagedPointer as error:
-        return str(error)
+    None when it serves or when nothing was ever published (no folder, no CURRENT). ``version``:
+    what the caller has just read from CURRENT (it is not read again)."""
+    if version is None:
+        try:
+            version = read_pointer(folder)
+        except DamagedPointer as error:
+            return str(error)
     if version is None:
         return None
     problem = version_problem(folder, version, tables)
@@ -129,9 +134,14 @@ def write_checked(folder: Path, when: dt.datetime) -> None:
     """Record ``folder/CHECKED_AT`` = ``when`` (ISO 8601 UTC) atomically (temporary file, rename)."""
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.timezone.utc)
-    temporary = folder / (CHECKED_STAMP + ".tmp")
-    temporary.write_text(when.astimezone(dt.timezone.utc).isoformat() + "\n", encoding="utf-8")
-    os.replace(temporary, folder / CHECKED_STAMP)
+    base = os.fspath(folder)  # plain strings and one write: a publish stamps every kept tenant
+    temporary = f"{base}/{CHECKED_STAMP}.tmp"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        os.write(descriptor, (when.astimezone(dt.timezone.utc).isoformat() + "\n").encode("utf-8"))
+    finally:
+        os.close(descriptor)
+    os.replace(temporary, f"{base}/{CHECKED_STAMP}")
 
 
 def read_checked(folder: Path) -> dt.datetime | None:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.build_db import closing_quietly, transaction
+from warehouse.build_db import build_connection, transaction
 
 PENDING_TABLE = "dbt_pending_tenants"  # in schema main of the build database
 PENDING_ROWS_TABLE = "dbt_pending_rows"  # same schema: the rows extraction wrote or deleted
@@ -81,8 +81,9 @@ def mark_pending(conn: duckdb.DuckDBPyConnection, tenant_ids: Iterable[str] | No
         return None
     _ensure_table(conn)
     now = dt.datetime.now(dt.timezone.utc)
-    conn.executemany(f"INSERT INTO main.{PENDING_TABLE} (tenant_id, marked_at, table_name) VALUES (?, ?, ?)",
-                     [[tenant_id, now, EVERY_TABLE] for tenant_id in ids])
+    # one statement over a list, not one per tenant (executemany: ~0.2 ms a row)
+    conn.execute(f"INSERT INTO main.{PENDING_TABLE} (tenant_id, marked_at, table_name) "
+                 "SELECT unnest(?::VARCHAR[]), ?, ?", [ids, now, EVERY_TABLE])
     return now
 
 
@@ -99,14 +100,15 @@ def narrow_marks(conn: duckdb.DuckDBPyConnection, marked_at: dt.datetime,
     if not changed:
         return
     _ensure_table(conn)
-    rows = [[tenant_id, marked_at, table, rows_recorded] for tenant_id, tables in sorted(changed.items())
-            for table in (sorted(set(tables)) or [NO_TABLE])]
+    pairs = [(tenant_id, table) for tenant_id, tables in sorted(changed.items())
+             for table in (sorted(set(tables)) or [NO_TABLE])]
     tenants = sorted(changed) + ([EVERY_TENANT] if every_tenant else [])
     with transaction(conn):  # a failing rollback never hides the real error
         conn.execute(f"DELETE FROM main.{PENDING_TABLE} WHERE marked_at = ? AND table_name = ? "
                      "AND list_contains(?, tenant_id)", [marked_at, EVERY_TABLE, tenants])
-        conn.executemany(f"INSERT INTO main.{PENDING_TABLE} (tenant_id, marked_at, table_name, rows_recorded) "
-                         "VALUES (?, ?, ?, ?)", rows)
+        conn.execute(f"INSERT INTO main.{PENDING_TABLE} (tenant_id, marked_at, table_name, rows_recorded) "
+                     "SELECT unnest(?::VARCHAR[]), ?, unnest(?::VARCHAR[]), ?",
+                     [[tenant for tenant, _ in pairs], marked_at, [table for _, table in pairs], rows_recorded])
 
 
 def tables_of(tables: Iterable[str]) -> list[str] | None:
@@ -166,7 +168,7 @@ def build_scope(build_db: Path) -> list[str] | None:
     """``changed_scope`` of the pending marks in ``build_db`` (None when there is no database yet)."""
     if not Path(build_db).exists():
         return None
-    with closing_quietly(duckdb.connect(str(build_db))) as conn:
+    with build_connection(build_db) as conn:
         return changed_scope(_marks(conn))
 
 
@@ -174,7 +176,7 @@ def scope_tables(build_db: Path, tenant_ids: Iterable[str]) -> list[str] | None:
     """``tables_of`` the marks of ``tenant_ids`` in ``build_db``: the raw tables that changed for
     them (None: any)."""
     wanted = set(tenant_ids)
-    with closing_quietly(duckdb.connect(str(build_db))) as conn:
+    with build_connection(build_db) as conn:
         return tables_of(table for tenant, table in _marks(conn) if tenant in wanted)
 
 
@@ -195,7 +197,7 @@ def rows_known(marks: Iterable[tuple[str, str, bool]], table: str, depends_on: I
 def row_scope(build_db: Path, tenant_ids: Iterable[str], table: str, depends_on: Iterable[str] = ()) -> list[str]:
     """``rows_known`` of the marks of ``tenant_ids`` in ``build_db``, for ``table``."""
     wanted = set(tenant_ids)
-    with closing_quietly(duckdb.connect(str(build_db))) as conn:
+    with build_connection(build_db) as conn:
         if not _has_marks_table(conn):
             return []
         _ensure_table(conn)
@@ -213,7 +215,7 @@ def _has_rows_table(conn: duckdb.DuckDBPyConnection) -> bool:
 def clear_pending(build_db: Path, before: dt.datetime) -> None:
     """Forget the marks made, and the rows recorded, before ``before`` (the start of a build that
     has just succeeded)."""
-    with closing_quietly(duckdb.connect(str(build_db))) as conn:
+    with build_connection(build_db) as conn:
         if _has_marks_table(conn):
             conn.execute(f"DELETE FROM main.{PENDING_TABLE} WHERE marked_at < ?", [before])
         if _has_rows_table(conn):

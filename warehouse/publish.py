@@ -266,7 +266,7 @@ def _still_serving(folder: Path, version: str, tables: tuple[str, ...]) -> bool:
         current = read_pointer(folder)
     except DamagedPointer:
         return False
-    return current == version and pointer_problem(folder, tables) is None
+    return current == version and pointer_problem(folder, tables, version=current) is None
 
 
 def _unchanged(published_dir: Path, tenant_id: str, digest: str | None, recorded: Mapping[str, tuple[str, str]],

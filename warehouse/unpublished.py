@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.build_db import closing_quietly
+from warehouse.build_db import build_connection
 
 UNPUBLISHED_TABLE = "unpublished_tenants"  # in schema main of the build database
 EVERY_TENANT = "*"
@@ -30,7 +30,7 @@ def _write(conn: duckdb.DuckDBPyConnection, tenant_ids: Iterable[str]) -> None:
 
 def mark_unpublished(build_db: Path, tenant_ids: Sequence[str] | None) -> None:
     """A build changed (or may have changed) the marts of ``tenant_ids`` (None: of every tenant)."""
-    with closing_quietly(duckdb.connect(str(build_db))) as conn:
+    with build_connection(build_db) as conn:
         _write(conn, [EVERY_TENANT] if tenant_ids is None else tenant_ids)
 
 
