@@ -459,6 +459,9 @@ def _daily_params(filters: Filters, start: dt.date, end: dt.date) -> tuple:
 
 
 _MONEY_SUM = pl.Decimal(38, 2)  # DuckDB's sum of DECIMAL(18, 2), the type the page's frames had
+# the engine of Polars' eager methods: a page's few plans run on it (Polars 2's default for a plan,
+# the streaming engine, costs ~0.3 ms a plan against ~0.1 ms for frames of a page's size)
+_IN_MEMORY = "in-memory"
 
 
 def _sum_or_null(column: str) -> pl.Expr:
@@ -477,45 +480,53 @@ def daily_filtered(daily: pl.DataFrame, filters: Filters) -> pl.DataFrame:
 
 
 def daily_period_totals(rows: pl.DataFrame, periods: tuple[tuple[dt.date, dt.date], ...]) -> list[PeriodTotals]:
-    """Totals of each period over filtered daily rows (as _SQL_PERIOD_TOTALS). Pure."""
-    totals = []
-    for start, end in periods:
-        inside = rows.filter(pl.col("day").is_between(start, end))
-        active = inside.filter(pl.col("started_bookings") > pl.col("cancelled_bookings"))["artist_id"]
-        totals.append(PeriodTotals(
-            start=start, end=end,
-            recognized_revenue=Decimal(inside["recognized_revenue"].sum()),
-            pipeline_revenue=Decimal(inside["pipeline_revenue"].sum()),
-            completed_bookings=int(inside["completed_bookings"].sum()), bookings=int(inside["started_bookings"].sum()),
-            cancelled_bookings=int(inside["cancelled_bookings"].sum()),
-            active_artists=active.drop_nulls().n_unique(),
-            outstanding_receivables=Decimal(rows.filter(pl.col("day") <= end)["outstanding_revenue"].sum()),
-        ))
-    return totals
+    """Totals of each period over filtered daily rows (as _SQL_PERIOD_TOTALS), every period in
+    one pass over the rows (one plan: each costs a tenth of a millisecond or more). Pure."""
+    sums = []
+    for index, (start, end) in enumerate(periods):
+        inside = pl.col("day").is_between(start, end)
+        active = inside & (pl.col("started_bookings") > pl.col("cancelled_bookings"))
+        sums += [pl.col(column).filter(inside).sum().alias(f"{column}{index}")
+                 for column in ("recognized_revenue", "pipeline_revenue", "completed_bookings", "started_bookings",
+                                "cancelled_bookings")]
+        sums += [pl.col("artist_id").filter(active).drop_nulls().n_unique().alias(f"active_artists{index}"),
+                 pl.col("outstanding_revenue").filter(pl.col("day") <= end).sum().alias(f"outstanding{index}")]
+    if not sums:
+        return []
+    values = rows.lazy().select(sums).collect(engine=_IN_MEMORY).row(0, named=True)
+    return [PeriodTotals(
+        start=start, end=end,
+        recognized_revenue=Decimal(values[f"recognized_revenue{index}"]),
+        pipeline_revenue=Decimal(values[f"pipeline_revenue{index}"]),
+        completed_bookings=int(values[f"completed_bookings{index}"]), bookings=int(values[f"started_bookings{index}"]),
+        cancelled_bookings=int(values[f"cancelled_bookings{index}"]),
+        active_artists=int(values[f"active_artists{index}"]),
+        outstanding_receivables=Decimal(values[f"outstanding{index}"]),
+    ) for index, (start, end) in enumerate(periods)]
 
 
 def daily_monthly(rows: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
     """Month × booking type of the period over filtered daily rows (as _SQL_PERIOD_MONTHLY). Pure."""
-    return (rows.filter(pl.col("day").is_between(start, end))
+    return (rows.lazy().filter(pl.col("day").is_between(start, end))
             .group_by(pl.col("day").dt.truncate("1mo").alias("month"), "booking_type")
             .agg(_sum_or_null("recognized_revenue").cast(_MONEY_SUM).alias("recognized_revenue"),
                  _sum_or_null("pipeline_revenue").cast(_MONEY_SUM).alias("pipeline_revenue"),
                  _sum_or_null("completed_bookings").cast(pl.Int64).alias("completed_bookings"),
                  _sum_or_null("started_bookings").cast(pl.Int64).alias("bookings"),
                  _sum_or_null("cancelled_bookings").cast(pl.Int64).alias("cancelled_bookings"))
-            .sort(["month", "booking_type"], nulls_last=True))
+            .sort(["month", "booking_type"], nulls_last=True).collect(engine=_IN_MEMORY))
 
 
 def daily_performers(rows: pl.DataFrame, start: dt.date, end: dt.date, limit: int = TOP_PERFORMERS_LIMIT) -> pl.DataFrame:
     """Artists by recognized revenue in the period (as _SQL_PERIOD_PERFORMERS). Pure."""
-    return (rows.filter(pl.col("day").is_between(start, end))
+    return (rows.lazy().filter(pl.col("day").is_between(start, end))
             .group_by("artist_id")
             .agg(_sum_or_null("recognized_revenue").cast(_MONEY_SUM).alias("recognized_revenue"),
                  _sum_or_null("completed_bookings").cast(pl.Int64).alias("completed_bookings"))
             .filter(pl.col("completed_bookings") > 0)
             .sort(["recognized_revenue", "completed_bookings", "artist_id"], descending=[True, True, False],
                   nulls_last=True)
-            .head(limit))
+            .head(limit).collect(engine=_IN_MEMORY))
 
 
 def _daily_rows(ref: SnapshotRef) -> pl.DataFrame:

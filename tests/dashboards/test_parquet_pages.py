@@ -312,3 +312,38 @@ def test_sql_semantics_pure():
     labels = parquet_pages.artist_labels_of(pl.DataFrame(
         {"artist_id": ["c", "b", "a"], "stage_name": ["  ", None, "zed"], "artist_name": [" Bo ", None, None]}))
     assert labels.rows() == [("b", "b"), ("c", "Bo"), ("a", "zed")]
+
+
+def _period_totals_one_by_one(rows: pl.DataFrame, periods) -> list:
+    """daily_period_totals as it was before its one-pass plan (the reference for its values and types)."""
+    totals = []
+    for start, end in periods:
+        inside = rows.filter(pl.col("day").is_between(start, end))
+        active = inside.filter(pl.col("started_bookings") > pl.col("cancelled_bookings"))["artist_id"]
+        totals.append(queries.PeriodTotals(
+            start=start, end=end,
+            recognized_revenue=Decimal(inside["recognized_revenue"].sum()),
+            pipeline_revenue=Decimal(inside["pipeline_revenue"].sum()),
+            completed_bookings=int(inside["completed_bookings"].sum()), bookings=int(inside["started_bookings"].sum()),
+            cancelled_bookings=int(inside["cancelled_bookings"].sum()),
+            active_artists=active.drop_nulls().n_unique(),
+            outstanding_receivables=Decimal(rows.filter(pl.col("day") <= end)["outstanding_revenue"].sum()),
+        ))
+    return totals
+
+
+def test_one_pass_period_totals_equal_the_sums_period_by_period(world):
+    from label_data import daily_frame
+
+    daily = daily_frame(world.a, AS_OF).drop("tenant_id", "base_currency", "collected_revenue")
+    with_nulls = daily.with_columns(
+        pl.when(pl.col("day").dt.day() == 3).then(None).otherwise(pl.col("recognized_revenue")).alias("recognized_revenue"),
+        pl.when(pl.col("artist_id") == "art-a2").then(None).otherwise(pl.col("artist_id")).alias("artist_id"),
+        pl.lit(None, MONEY).alias("pipeline_revenue"))
+    periods = ((D(2025, 2, 14), AS_OF), (D(2025, 1, 15), D(2025, 2, 13)), (D(2024, 2, 14), D(2024, 3, 15)),
+               (D(2030, 1, 1), D(2030, 1, 31)), (D(2025, 3, 3), D(2025, 3, 3)))
+    for rows in (daily, with_nulls, daily.clear(), daily.filter(pl.col("booking_type") == "MIXING")):
+        mine = queries.daily_period_totals(rows, periods)
+        reference = _period_totals_one_by_one(rows, periods)
+        assert [repr(t) for t in mine] == [repr(t) for t in reference]
+    assert queries.daily_period_totals(daily, ()) == []
