@@ -142,8 +142,10 @@ def _ref(world, tenant) -> queries.SnapshotRef:
     return queries.snapshot_ref(tenant.tenant_id)
 
 
+@pytest.mark.parametrize("reader", ["arrow", "polars"])  # small files: pyarrow; larger ones: Polars' reader
 @pytest.mark.parametrize("who", ["a", "b", "empty"])
-def test_every_statement_from_the_files_equals_its_sql(env, who):
+def test_every_statement_from_the_files_equals_its_sql(env, who, reader, monkeypatch):
+    monkeypatch.setattr(parquet_pages, "ARROW_ROWS", 10**9 if reader == "arrow" else -1)
     tenant = getattr(env, who)
     ref = _ref(env, tenant)
     files = queries._version_files(ref)
@@ -206,7 +208,9 @@ def _every_page(world) -> dict:
     return answers
 
 
-def test_every_page_from_the_files_equals_the_page_from_sql(env, monkeypatch):
+@pytest.mark.parametrize("reader", ["arrow", "polars"])
+def test_every_page_from_the_files_equals_the_page_from_sql(env, monkeypatch, reader):
+    monkeypatch.setattr(parquet_pages, "ARROW_ROWS", 10**9 if reader == "arrow" else -1)
     opened = []
     original = queries.open_version_folder
     monkeypatch.setattr(queries, "open_version_folder", lambda *a, **k: opened.append(a) or original(*a, **k))
@@ -306,6 +310,11 @@ def test_sql_semantics_pure():
     frame = pl.DataFrame({"k": [None, 2, 1, 2], "v": ["a", "b", "c", "d"]})
     assert parquet_pages.sql_sorted(frame, ["k"], [True])["v"].to_list() == ["b", "d", "c", "a"]
     assert parquet_pages.sql_sorted(frame, ["k"])["v"].to_list() == ["c", "b", "d", "a"]
+    in_order = pl.DataFrame({"k": [1, 2, 2, None], "v": ["a", "b", "c", "d"]})
+    assert parquet_pages.sql_sorted(in_order, ["k"]) is in_order  # nothing to do
+    assert parquet_pages.sql_sorted(in_order, ["k"], [True])["v"].to_list() == ["b", "c", "a", "d"]
+    assert parquet_pages.first_rows(frame, ["k"], [False], 2, ["v"]).rows() == [("c",), ("b",)]
+    assert parquet_pages.first_rows(frame.lazy(), ["k"], [False], 2, ["v"]).collect().rows() == [("c",), ("b",)]
     money = pl.DataFrame({"g": ["x", "x", "y"], "m": pl.Series([None, None, Decimal("1.5")], dtype=MONEY)})
     summed = money.group_by("g", maintain_order=True).agg(parquet_pages.sql_sum("m", MONEY))
     assert summed["m"].to_list() == [None, Decimal("1.50")] and summed.schema["m"] == pl.Decimal(38, 2)
