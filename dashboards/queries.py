@@ -464,8 +464,11 @@ _MONEY_SUM = pl.Decimal(38, 2)  # DuckDB's sum of DECIMAL(18, 2), the type the p
 _IN_MEMORY = "in-memory"
 
 
-def _sum_or_null(column: str) -> pl.Expr:
-    """SQL's sum: NULL when every value is NULL (Polars would give 0)."""
+def _sum_or_null(column: str, rows: pl.DataFrame | None = None) -> pl.Expr:
+    """SQL's sum: NULL when every value is NULL (Polars would give 0). A plain sum when ``rows``
+    hold no NULL in ``column`` (the same values; the conditional costs planning time)."""
+    if rows is not None and not rows.get_column(column).has_nulls():
+        return pl.col(column).sum()
     return pl.when(pl.col(column).is_not_null().any()).then(pl.col(column).sum()).otherwise(None)
 
 
@@ -509,11 +512,11 @@ def daily_monthly(rows: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFr
     """Month × booking type of the period over filtered daily rows (as _SQL_PERIOD_MONTHLY). Pure."""
     return (rows.lazy().filter(pl.col("day").is_between(start, end))
             .group_by(pl.col("day").dt.truncate("1mo").alias("month"), "booking_type")
-            .agg(_sum_or_null("recognized_revenue").cast(_MONEY_SUM).alias("recognized_revenue"),
-                 _sum_or_null("pipeline_revenue").cast(_MONEY_SUM).alias("pipeline_revenue"),
-                 _sum_or_null("completed_bookings").cast(pl.Int64).alias("completed_bookings"),
-                 _sum_or_null("started_bookings").cast(pl.Int64).alias("bookings"),
-                 _sum_or_null("cancelled_bookings").cast(pl.Int64).alias("cancelled_bookings"))
+            .agg(_sum_or_null("recognized_revenue", rows).cast(_MONEY_SUM).alias("recognized_revenue"),
+                 _sum_or_null("pipeline_revenue", rows).cast(_MONEY_SUM).alias("pipeline_revenue"),
+                 _sum_or_null("completed_bookings", rows).cast(pl.Int64).alias("completed_bookings"),
+                 _sum_or_null("started_bookings", rows).cast(pl.Int64).alias("bookings"),
+                 _sum_or_null("cancelled_bookings", rows).cast(pl.Int64).alias("cancelled_bookings"))
             .sort(["month", "booking_type"], nulls_last=True).collect(engine=_IN_MEMORY))
 
 
@@ -521,8 +524,8 @@ def daily_performers(rows: pl.DataFrame, start: dt.date, end: dt.date, limit: in
     """Artists by recognized revenue in the period (as _SQL_PERIOD_PERFORMERS). Pure."""
     return (rows.lazy().filter(pl.col("day").is_between(start, end))
             .group_by("artist_id")
-            .agg(_sum_or_null("recognized_revenue").cast(_MONEY_SUM).alias("recognized_revenue"),
-                 _sum_or_null("completed_bookings").cast(pl.Int64).alias("completed_bookings"))
+            .agg(_sum_or_null("recognized_revenue", rows).cast(_MONEY_SUM).alias("recognized_revenue"),
+                 _sum_or_null("completed_bookings", rows).cast(pl.Int64).alias("completed_bookings"))
             .filter(pl.col("completed_bookings") > 0)
             .sort(["recognized_revenue", "completed_bookings", "artist_id"], descending=[True, True, False],
                   nulls_last=True)
