@@ -416,14 +416,21 @@ def publish_tenants(
             forget_unpublished(conn, [t for t in digested if t in settled], known)
         except duckdb.Error as error:  # only costs their digests again next time
             log.warning("unpublished marks not cleared: %s", error)
-    for tenant_id in (*published, *kept):
-        _stamp_checked(tenant_dir(published_dir, tenant_id), now)
-    removed = 0
-    for tenant_id in tenants:
+    def tidy(tenant_id: str) -> int:
+        """Stamp a published or kept tenant's CHECKED_AT and remove its stale versions (per-tenant
+        file-system work: renames and directory reads wait on the disk with the GIL released, so
+        a few threads overlap them when a publish keeps a thousand tenants)."""
+        if tenant_id in settled_now:
+            _stamp_checked(tenant_dir(published_dir, tenant_id), now)
         try:
-            removed += remove_stale_versions(published_dir, tenant_id, grace_seconds)
+            return remove_stale_versions(published_dir, tenant_id, grace_seconds)
         except OSError as error:  # cleanup never fails a publish
             log.warning("tenant %s: old versions not removed: %s", tenant_id, error)
+            return 0
+
+    settled_now = {*published, *kept}
+    with ThreadPoolExecutor(max_workers=min(FSYNC_THREADS, max(1, len(tenants)))) as pool:
+        removed = sum(pool.map(tidy, tenants))
     _remove_stale_staging(published_dir, grace_seconds)
     return PublishResult(version=version, tenant_ids=tuple(published), removed_versions=removed,
                          warnings=tuple(warnings), skipped=tuple(skipped), failed=tuple(failed_now),
