@@ -276,3 +276,22 @@ def test_a_figure_with_a_legend_is_taller_by_the_legend_row():
     without = charts.chart_layout(go.Figure(), "T", height=300, legend=False)
     assert with_legend.layout.height == 300 + charts.LEGEND_PX and without.layout.height == 300
     assert without.layout.showlegend is False and with_legend.layout.showlegend is True
+
+
+def test_a_frozen_figure_serializes_as_its_figure_and_reuses_its_dictionary():
+    """The label page hands st.plotly_chart FrozenFigures: the same JSON as the figure they were
+    made from, and one dictionary for every call (no deep copy per rerun)."""
+    import plotly.io as pio
+    import plotly.tools
+
+    from dashboards.label_figures import FrozenFigure
+
+    figure = go.Figure(go.Bar(x=["Jan", "Feb"], y=[1200.5, 0], name="Recognized"))
+    figure.update_layout(title="Revenue", yaxis_tickprefix="$")
+    frozen = FrozenFigure(figure)
+    assert isinstance(frozen, go.Figure)
+    assert frozen.to_dict() is frozen.to_dict()
+    # what Streamlit does with either (plotly_chart: return_figure_from_figure_or_data, then to_json)
+    as_sent = [pio.to_json(plotly.tools.return_figure_from_figure_or_data(f, validate_figure=True), validate=False)
+               for f in (figure, frozen)]
+    assert as_sent[0] == as_sent[1]
