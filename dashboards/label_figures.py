@@ -13,15 +13,24 @@ from dashboards.queries import LabelDashboard
 
 
 class FrozenFigure(go.Figure):
-    """A figure that is never changed after it is built: ``to_dict()`` is computed once and the
-    same dictionary returned on every call (read it, never change it)."""
+    """A figure that is never changed after it is built (made by :func:`freeze`): ``to_dict()``
+    returns the same dictionary on every call (read it, never change it)."""
 
-    def __init__(self, figure: go.Figure) -> None:
-        super().__init__(figure)
-        self._frozen_dict = super().to_dict()
+    _frozen_dict: dict
 
     def to_dict(self) -> dict:
         return self._frozen_dict
+
+
+def freeze(figure: go.Figure) -> FrozenFigure:
+    """``figure`` itself as a FrozenFigure, its dictionary taken now. No copy: copying a figure
+    validates every trace again (≈ 70 ms for the page's eight, on the first view)."""
+    if type(figure) is not go.Figure:
+        raise TypeError(f"freeze takes a plotly.graph_objects.Figure, not {type(figure).__name__}")
+    frozen_dict = figure.to_dict()
+    figure.__class__ = FrozenFigure
+    figure._frozen_dict = frozen_dict
+    return figure
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)
@@ -43,7 +52,7 @@ def _build(tenant_id: str, version: str, filters, accent: str | None, over_90_te
         "project_status": charts.project_status_figure(data.project_status),
         "top_performers_chart": charts.top_performers_figure(data.top_performers, currency, performer_measure),
     }
-    return {name: FrozenFigure(figure) for name, figure in figures.items()}
+    return {name: freeze(figure) for name, figure in figures.items()}
 
 
 def label_figures(data: LabelDashboard, accent: str | None, over_90_text: str,

@@ -286,12 +286,12 @@ def test_a_frozen_figure_serializes_as_its_figure_and_reuses_its_dictionary():
     import plotly.io as pio
     import plotly.tools
 
-    from dashboards.label_figures import FrozenFigure
+    from dashboards.label_figures import FrozenFigure, freeze
 
     figure = go.Figure(go.Bar(x=["Jan", "Feb"], y=[1200.5, 0], name="Recognized"))
     figure.update_layout(title="Revenue", yaxis_tickprefix="$")
-    frozen = FrozenFigure(figure)
-    assert isinstance(frozen, go.Figure)
+    frozen = freeze(go.Figure(figure))
+    assert isinstance(frozen, FrozenFigure) and isinstance(frozen, go.Figure)
     assert frozen.to_dict() is frozen.to_dict()
     # what Streamlit does with either (plotly_chart: return_figure_from_figure_or_data, then to_json)
     as_sent = [json.loads(pio.to_json(plotly.tools.return_figure_from_figure_or_data(f, validate_figure=True),
