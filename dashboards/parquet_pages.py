@@ -13,10 +13,17 @@ answers exactly what one of them answers through the DuckDB reader:
   without ``ORDER BY`` reads the view, i.e. the table's natural order (warehouse.mart_catalog);
 - the same column names and types: DuckDB's (a sum of DECIMAL(p, s) is DECIMAL(38, s), counts are
   BIGINT, time-zone-aware times come in DuckDB's session time zone, :func:`duckdb_time_zone`);
-- ``lower()`` and ``trim()`` as DuckDB's: ``trim`` removes space separators (not tabs); ``lower`` maps each
-  character on its own, where Polars' Unicode lowercase differs for a few characters (final sigma,
-  dotted capital I, capitals of Unicode 16): labels holding one are sorted by DuckDB instead
-  (:class:`NeedsSql`, the only statement that may still open a DuckDB reader).
+- ``lower()`` and ``trim()`` as DuckDB's: ``trim`` removes space separators (not tabs); ``lower``
+  maps each character on its own, where Polars' Unicode lowercase differs for a few characters
+  (final sigma, dotted capital I, capitals of Unicode 16): labels holding one are sorted by DuckDB
+  instead (:class:`NeedsSql`, the only case where a page still opens a DuckDB reader).
+
+Cost of a statement (DuckDB-written files of a few rows): the file read at once (~0.01 ms),
+decoded by pyarrow on the calling thread (~0.15 ms), the tenant filter and time zones in Arrow
+(microseconds), one Polars frame (~0.1 ms) and at most one Polars plan run in memory (~0.1 ms;
+Polars 2 runs plans on its streaming engine by default, ~0.3 ms each). Files of more than
+``ARROW_ROWS`` rows go through Polars' own reader (pyarrow decodes a 160,000-row daily mart in
+~25 ms, Polars in ~5).
 
 tests/dashboards/test_parquet_pages.py compares every function with its statement on a two-tenant
 world. Isolation is the reader's: a :class:`VersionFiles` is made only from a validated tenant id
@@ -127,7 +134,8 @@ def open_version_files(published_dir: str | Path, tenant_id: str, version: str,
     present = set(os.listdir(folder))  # one call, not a stat per table (each file is checked when read)
     for table in tables:
         if f"{table}.parquet" not in present:
-            raise SnapshotDamaged(f"snapshot {version} of tenant {tenant_id} lacks {table} ({folder / f'{table}.parquet'})",
+            path = folder / f"{table}.parquet"
+            raise SnapshotDamaged(f"snapshot {version} of tenant {tenant_id} lacks {table} ({path})",
                                   tenant_id=tenant_id, path=folder, version=version)
     return VersionFiles(tenant_id=tenant_id, version=version, folder=folder)
 

@@ -346,7 +346,8 @@ def test_one_pass_period_totals_equal_the_sums_period_by_period(world):
 
     daily = daily_frame(world.a, AS_OF).drop("tenant_id", "base_currency", "collected_revenue")
     with_nulls = daily.with_columns(
-        pl.when(pl.col("day").dt.day() == 3).then(None).otherwise(pl.col("recognized_revenue")).alias("recognized_revenue"),
+        pl.when(pl.col("day").dt.day() == 3).then(None).otherwise(pl.col("recognized_revenue"))
+        .alias("recognized_revenue"),
         pl.when(pl.col("artist_id") == "art-a2").then(None).otherwise(pl.col("artist_id")).alias("artist_id"),
         pl.lit(None, MONEY).alias("pipeline_revenue"))
     periods = ((D(2025, 2, 14), AS_OF), (D(2025, 1, 15), D(2025, 2, 13)), (D(2024, 2, 14), D(2024, 3, 15)),
