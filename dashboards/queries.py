@@ -38,8 +38,10 @@ import duckdb
 import polars as pl
 import streamlit as st
 
+from dashboards import parquet_pages
 from dashboards.app_settings import settings as get_settings
 from dashboards.filters import Filters, parse_query, prior_period, same_period_last_year
+from dashboards.parquet_pages import NeedsSql, VersionFiles, open_version_files
 from warehouse.layout import (
     META_TABLE,
     PUBLISHED_MARTS,
@@ -50,8 +52,6 @@ from warehouse.layout import (
     version_problem,
 )
 from warehouse.pointer_memo import Lru, PointerMemo, stat_signature
-from dashboards import parquet_pages
-from dashboards.parquet_pages import NeedsSql, VersionFiles, open_version_files
 from warehouse.reader import (
     SnapshotDamaged,
     SnapshotNotFound,
@@ -280,7 +280,10 @@ def _published_dir() -> Path:
     return path
 
 
-WARM_CONNECTIONS = 2  # blank DuckDB databases kept ready for the next tenant's first view
+# Blank DuckDB databases kept ready for the next reader (warehouse.reader.keep_connections_warm;
+# the login page asks for them too): none, since the pages read the version's files; a statement
+# still run on DuckDB (rare: parquet_pages.NeedsSql) makes its database when it needs it.
+WARM_CONNECTIONS = 0
 
 
 _pointers = PointerMemo()  # each tenant's CURRENT and CHECKED_AT, read again when their stat changes
