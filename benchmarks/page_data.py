@@ -12,8 +12,9 @@ refreshes once (extract → dbt → publish), then per tenant and page:
   `roster_queries.artist_analytics` for the tenant's first artist): opening the tenant's snapshot
   and its queries;
 - first view, blank database ready: the same, but with the blank DuckDB databases the app keeps
-  ready (`warehouse.reader.keep_connections_warm`) made before the call, as when a person opens a
-  page a moment after the previous one;
+  ready (`warehouse.reader.keep_connections_warm`, `queries.WARM_CONNECTIONS` of them) made before
+  the call, as when a person opens a page a moment after the previous one (since the pages read
+  the version's Parquet files the app keeps none: the same as the first view);
 - cached: the same call again (what every later rerun pays);
 - the number of statements the first view runs (uncached ÷ statements: the time per query): the
   statements run on a DuckDB reader plus the statements answered from the version's Parquet files
