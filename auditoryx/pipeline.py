@@ -19,7 +19,7 @@ from ingestion.operational_quarantine import apply_quarantine, plan_quarantine, 
 from ingestion.operational_source import open_operational
 from warehouse.build_db import closing_quietly, connect_build, is_damage, probe_build_database, set_aside
 from warehouse.dbt_runner import build_all, tenant_failures
-from warehouse.pending import mark_pending, narrow_marks
+from warehouse.pending import mark_pending, narrow_marks, pending_marks, tenants_changing
 from warehouse.publish import PublishResult, publish_platform, publish_tenants, retire_tenant
 from warehouse.tenant_status import failed_tenants as failed_status
 
@@ -120,11 +120,14 @@ def read_every_tenant_from_watermarks(extraction) -> bool:
 
 def quarantine_operational_rows(conn, progress: Progress | None = None) -> tuple[tuple[str, str, str, str], ...]:
     """Keep out of the build the operational rows it could not use (a booking in a currency without
-    FX rates), for every tenant; tenants whose quarantined rows change are marked pending first."""
-    changed = plan_quarantine(conn, fx_currencies())
+    FX rates), looking at the tenants whose raw bookings may have changed since the last successful
+    build (all of them when the FX seed's currencies changed); tenants whose quarantined rows change
+    are marked pending first."""
+    codes = fx_currencies()
+    changed = plan_quarantine(conn, codes, tenants_changing(pending_marks(conn), "bookings"))
     if changed:
         mark_pending(conn, changed)
-    apply_quarantine(conn, changed, dt.datetime.now(dt.timezone.utc))
+    apply_quarantine(conn, changed, dt.datetime.now(dt.timezone.utc), codes)
     rows = tuple(quarantined_rows(conn))
     if rows:
         _say(progress, f"quarantined {len(rows)} operational rows of {len({r[0] for r in rows})} tenants "

@@ -148,6 +148,24 @@ def _marks(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
         f"SELECT DISTINCT tenant_id, {column} FROM main.{PENDING_TABLE}").fetchall()]
 
 
+def pending_marks(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(tenant, table) of every pending mark."""
+    return _marks(conn)
+
+
+def tenants_changing(marks: Iterable[tuple[str, str]], table: str) -> list[str] | None:
+    """The tenants whose raw ``table`` may have changed since the last successful build, from
+    (tenant, table) marks: None (any tenant) when a mark is for every tenant, else those with a
+    mark of ``table`` or of every table (sorted)."""
+    tenants: set[str] = set()
+    for tenant, name in marks:
+        if tenant == EVERY_TENANT:
+            return None
+        if name in (table, EVERY_TABLE):
+            tenants.add(tenant)
+    return sorted(tenants)
+
+
 def _pending(conn: duckdb.DuckDBPyConnection) -> list[str]:
     return sorted({tenant for tenant, _ in _marks(conn)})
 

@@ -69,3 +69,42 @@ def test_operational_bookings_without_fx_rate_are_listed_and_released(tmp_path):
         assert quarantined_rows(conn) == []
     finally:
         conn.close()
+
+
+def test_only_the_named_tenants_are_recomputed_unless_the_currencies_changed(tmp_path):
+    """A refresh looks at the tenants whose raw bookings may have changed; a row of another tenant
+    is not looked at (it could not have changed), until the FX seed's currencies differ from those
+    the stored list was computed with: then every tenant is."""
+    conn = connect_build(tmp_path / "build.duckdb")
+    try:
+        ensure_raw_tables(conn)
+        insert = "INSERT INTO raw_bookings (id, org_id, currency) VALUES (?, ?, ?)"
+        conn.executemany(insert, [["a1", "ta", "USD"], ["b1", "tb", "USD"]])
+        codes = fx_currencies()
+        assert plan_quarantine(conn, codes, ["ta"]) == []  # nothing recorded yet: every tenant looked at
+        apply_quarantine(conn, [], NOW, codes)
+        conn.executemany(insert, [["a2", "ta", "DKK"], ["b2", "tb", "DKK"]])
+        assert plan_quarantine(conn, codes, ["ta"]) == ["ta"]  # tb's row is not looked at
+        apply_quarantine(conn, ["ta"], NOW, codes)
+        assert [r[:3] for r in quarantined_rows(conn)] == [("ta", "bookings", "a2")]
+        assert plan_quarantine(conn, codes, []) == []  # no tenant changed: nothing to look at
+        apply_quarantine(conn, [], NOW, codes)
+        assert [r[:3] for r in quarantined_rows(conn)] == [("ta", "bookings", "a2")]  # kept as it was
+        assert plan_quarantine(conn, codes, ["tb"]) == ["tb"]
+        apply_quarantine(conn, ["tb"], NOW, codes)
+        assert [r[:3] for r in quarantined_rows(conn)] == [("ta", "bookings", "a2"), ("tb", "bookings", "b2")]
+        assert plan_quarantine(conn, codes | {"DKK"}, []) == ["ta", "tb"]  # a rate arrives: every tenant released
+        apply_quarantine(conn, ["ta", "tb"], NOW, codes | {"DKK"})
+        assert quarantined_rows(conn) == []
+        assert plan_quarantine(conn, codes | {"DKK"}, []) == []  # and recorded: back to the named tenants
+    finally:
+        conn.close()
+
+
+def test_the_tenants_a_quarantine_looks_at_follow_the_pending_marks():
+    from warehouse.pending import EVERY_TABLE, EVERY_TENANT, NO_TABLE, tenants_changing
+
+    assert tenants_changing([], "bookings") == []
+    assert tenants_changing([("t1", "bookings"), ("t2", "artists"), ("t3", NO_TABLE), ("t4", EVERY_TABLE)],
+                            "bookings") == ["t1", "t4"]
+    assert tenants_changing([("t1", "bookings"), (EVERY_TENANT, EVERY_TABLE)], "bookings") is None
