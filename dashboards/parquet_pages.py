@@ -40,7 +40,7 @@ import functools
 import os
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -74,9 +74,11 @@ class VersionFiles:
     version: str
     folder: Path  # resolved
 
-    def table(self, table: str, columns: Sequence[str]) -> pl.DataFrame:
-        """``columns`` of the tenant's rows of ``table``, in the file's order, typed as DuckDB
-        gives them. A missing column raises ``polars.exceptions.ColumnNotFoundError`` (DuckDB: a
+    def table(self, table: str, columns: Sequence[str],
+              where: Mapping[str, str] | None = None) -> pl.DataFrame:
+        """``columns`` of the tenant's rows of ``table`` (and of those whose columns equal
+        ``where``'s values, as ``WHERE column = ?``), in the file's order, typed as DuckDB gives
+        them. A missing column raises ``polars.exceptions.ColumnNotFoundError`` (DuckDB: a
         binder error), a missing file ``FileNotFoundError``, an unreadable one
         ``polars.exceptions.ComputeError``.
 
@@ -84,7 +86,8 @@ class VersionFiles:
         (Polars' reader and plans cost a few tenths of a millisecond each, Arrow's steps here
         microseconds); a larger one by Polars' reader (pyarrow decodes a 160,000-row daily mart
         in ~25 ms, Polars in ~5)."""
-        wanted = list(dict.fromkeys(("tenant_id", *columns)))
+        equal = {**(where or {}), "tenant_id": self.tenant_id}
+        wanted = list(dict.fromkeys((*equal, *columns)))
         data = self._bytes(table)
         try:
             parquet = pq.ParquetFile(pa.BufferReader(data), pre_buffer=False)
@@ -93,11 +96,11 @@ class VersionFiles:
             if missing:
                 raise pl.exceptions.ColumnNotFoundError(f"{table} of snapshot {self.version} lacks {missing}")
             if parquet.metadata.num_rows <= ARROW_ROWS:
-                rows = only_tenant(parquet.read(columns=wanted, use_threads=False), self.tenant_id)
+                rows = only_rows(parquet.read(columns=wanted, use_threads=False), equal)
                 return pl.from_arrow(arrow_like_duckdb(rows.select(list(columns))), rechunk=False)
         except pa.ArrowException as error:  # not Parquet, truncated…: unreadable, as for DuckDB
             raise pl.exceptions.ComputeError(f"{table} of snapshot {self.version}: {error}") from error
-        frame = only_tenant_frame(pl.read_parquet(data, columns=wanted), self.tenant_id)
+        frame = only_frame_rows(pl.read_parquet(data, columns=wanted), equal)
         return polars_like_duckdb(pl.DataFrame([frame.get_column(name) for name in columns]))
 
     def _bytes(self, table: str) -> bytes:
@@ -140,13 +143,16 @@ def open_version_files(published_dir: str | Path, tenant_id: str, version: str,
     return VersionFiles(tenant_id=tenant_id, version=version, folder=folder)
 
 
-def only_tenant(rows: pa.Table, tenant_id: str) -> pa.Table:
-    """The rows of ``tenant_id`` (a version holds no other, but every frame is filtered; a NULL
-    tenant id is nobody's). Pure."""
-    mine = pc.equal(rows.column("tenant_id"), pa.scalar(tenant_id, pa.string()))
-    if pc.all(mine, skip_nulls=False).as_py() is True:  # every row (the usual case): no copy
+def only_rows(rows: pa.Table, equal: Mapping[str, str]) -> pa.Table:
+    """The rows whose columns equal ``equal``'s values (``tenant_id``: a version holds no other
+    tenant, but every frame is filtered; a NULL is nobody's). Pure."""
+    keep = None
+    for column, value in equal.items():
+        same = pc.equal(rows.column(column), pa.scalar(value, pa.string()))
+        keep = same if keep is None else pc.and_kleene(keep, same)
+    if keep is None or pc.all(keep, skip_nulls=False).as_py() is True:  # every row: no copy
         return rows
-    return rows.filter(mine)
+    return rows.filter(keep)
 
 
 @functools.cache
@@ -167,10 +173,13 @@ def duckdb_time_zone() -> str:
     return name
 
 
-def only_tenant_frame(frame: pl.DataFrame, tenant_id: str) -> pl.DataFrame:
-    """:func:`only_tenant` for a Polars frame. Pure."""
-    mine = frame.get_column("tenant_id") == tenant_id
-    return frame if mine.sum() == frame.height else frame.filter(mine)
+def only_frame_rows(frame: pl.DataFrame, equal: Mapping[str, str]) -> pl.DataFrame:
+    """:func:`only_rows` for a Polars frame. Pure."""
+    for column, value in equal.items():
+        same = frame.get_column(column) == value
+        if same.sum() != frame.height:
+            frame = frame.filter(same)
+    return frame
 
 
 def polars_like_duckdb(frame: pl.DataFrame) -> pl.DataFrame:
@@ -209,7 +218,7 @@ def sql_sorted(frame: Frame, by: Sequence[str], descending: Sequence[bool] | Non
     """SQL's ``ORDER BY by`` as DuckDB runs it (NULLS LAST in both directions; ties kept in the
     frame's order). Pure."""
     descending = list(descending or [False] * len(by))
-    if not by:
+    if not by or (isinstance(frame, pl.DataFrame) and frame.height <= 1):
         return frame
     if isinstance(frame, pl.DataFrame) and len(by) == 1 \
             and frame.get_column(by[0]).is_sorted(descending=descending[0], nulls_last=True):
@@ -437,10 +446,10 @@ def runs(files: VersionFiles, limit: int) -> pl.DataFrame:
 
 
 def artist_lifetime(files: VersionFiles, artist_id: str) -> pl.DataFrame:
-    frame = files.table("dim_artists", LIFETIME_COLUMNS).lazy().filter(pl.col("artist_id") == artist_id)
-    return _run(sql_sorted(frame, order_columns("dim_artists", LIFETIME_COLUMNS)))  # the view's order
+    frame = files.table("dim_artists", LIFETIME_COLUMNS, where={"artist_id": artist_id})
+    return sql_sorted(frame, order_columns("dim_artists", LIFETIME_COLUMNS))  # the view's order
 
 
 def artist_monthly(files: VersionFiles, artist_id: str) -> pl.DataFrame:
-    frame = files.table("fct_artist_performance_monthly", ("artist_id", *ARTIST_MONTHLY_COLUMNS)).lazy()
-    return _run(sql_sorted(frame.filter(pl.col("artist_id") == artist_id), ["month"]).select(ARTIST_MONTHLY_COLUMNS))
+    frame = files.table("fct_artist_performance_monthly", ARTIST_MONTHLY_COLUMNS, where={"artist_id": artist_id})
+    return sql_sorted(frame, ["month"])

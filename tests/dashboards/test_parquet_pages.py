@@ -318,6 +318,13 @@ def test_sql_semantics_pure():
     money = pl.DataFrame({"g": ["x", "x", "y"], "m": pl.Series([None, None, Decimal("1.5")], dtype=MONEY)})
     summed = money.group_by("g", maintain_order=True).agg(parquet_pages.sql_sum("m", MONEY))
     assert summed["m"].to_list() == [None, Decimal("1.50")] and summed.schema["m"] == pl.Decimal(38, 2)
+    import pyarrow as pa
+
+    rows = pa.table({"tenant_id": ["a", None, "b", "a"], "artist_id": ["x", "x", "x", None], "v": [1, 2, 3, 4]})
+    assert parquet_pages.only_rows(rows, {"tenant_id": "a"})["v"].to_pylist() == [1, 4]  # NULL is nobody's
+    assert parquet_pages.only_rows(rows, {"tenant_id": "a", "artist_id": "x"})["v"].to_pylist() == [1]
+    assert parquet_pages.only_frame_rows(pl.from_arrow(rows), {"tenant_id": "a", "artist_id": "x"})["v"].to_list() \
+        == [1]
     labels = parquet_pages.artist_labels_of(pl.DataFrame(
         {"artist_id": ["c", "b", "a"], "stage_name": ["  ", None, "zed"], "artist_name": [" Bo ", None, None]}))
     assert labels.rows() == [("b", "b"), ("c", "Bo"), ("a", "zed")]
