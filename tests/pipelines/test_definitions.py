@@ -220,3 +220,11 @@ def test_a_failing_dbt_test_fails_only_its_tenants_partition(app_env, tenants):
     assert not [e for e in dbt_steps if e.event_type_value == "STEP_UP_FOR_RETRY"]
     assert current_version(app_env.published_dir, tenant.id) is None  # nothing good to keep yet
     assert all(current_version(app_env.published_dir, t.id) for t in generated[1:])
+
+
+def test_refresh_jobs_run_their_steps_in_the_runs_process():
+    """Under `dagster dev` a job's executor decides where steps run; Dagster's default starts a
+    process per step (Dagster, the project and dbt imported again for each of ~1 s of work)."""
+    definitions = _definitions()
+    for name in ("refresh_tenants", "reconcile_tenants"):
+        assert definitions.resolve_job_def(name).executor_def.name == "in_process", name
