@@ -288,9 +288,9 @@ def measure_pages(picks: list[dict], rounds: int) -> list[dict]:
         parquet_pages = None
     original_read = parquet_pages.VersionFiles.table if parquet_pages else None
 
-    def counting_read(self, table, columns):
+    def counting_read(self, table, columns, *args, **options):
         statements[0] += 1
-        return original_read(self, table, columns)
+        return original_read(self, table, columns, *args, **options)
 
     def count(on: bool) -> None:
         reader.TenantSnapshot.query = counting if on else original
