@@ -55,13 +55,7 @@ def preload_script(files: tuple[str, ...]) -> str:
 
 
 def preload_dashboard_components() -> None:
-    """Put the preloading script on the page (no visible output), and have blank DuckDB databases
-    made for the snapshot readers the dashboard will open (warehouse/reader.py: making one is
-    most of a first view's cost)."""
-    from dashboards.queries import WARM_CONNECTIONS
-    from warehouse.reader import keep_connections_warm
-
-    keep_connections_warm(WARM_CONNECTIONS)
+    """Put the preloading script on the page (no visible output)."""
     files = chunk_files()
     if files:
         st.html(preload_script(files), unsafe_allow_javascript=True)

@@ -12,10 +12,11 @@ the only readable place; a query too large for memory fails instead of spilling 
 
 Cost of opening (DuckDB 2.0): creating the in-memory database is most of it (tens of ms: the
 catalog of built-in functions), then one view per table (its Parquet footer is read to bind it).
-The dashboards therefore (a) take blank databases made ahead of need by a background thread
-(:func:`keep_connections_warm`; a blank database has never been configured, touched or given to
-anyone, and is confined when taken exactly as a new one would be), and (b) open readers with
-``lazy_views``: a table's view is created the first time a statement names it, so a page that
+A caller that opens readers often can therefore (a) take blank databases made ahead of need by
+a background thread (:func:`keep_connections_warm`; a blank database has never been configured,
+touched or given to anyone, and is confined when taken exactly as a new one would be; the
+dashboards no longer need them: their pages read the version's files, dashboards/parquet_pages.py),
+and (b) open readers with ``lazy_views``: a table's view is created the first time a statement names it, so a page that
 reads 2 of 15 tables binds 2 footers. Confinement, read-only checks and the locked configuration
 are the same in both modes; lazy readers answer catalog queries (``information_schema``) only
 about the views created so far, so readers for analysts stay eager.
