@@ -69,6 +69,9 @@ RETIRED_DIR = "_retired"
 
 log = logging.getLogger(__name__)
 FSYNC_THREADS = 8
+# stamping and tidying kept tenants' folders: measured at 1,000 tenants, 2 threads 0.53-0.66 s of
+# publishing, 1 thread 0.63-0.77 s, 8 threads 0.67-0.94 s (they contend for the GIL and the folders)
+TIDY_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -429,7 +432,7 @@ def publish_tenants(
             return 0
 
     settled_now = {*published, *kept}
-    with ThreadPoolExecutor(max_workers=min(FSYNC_THREADS, max(1, len(tenants)))) as pool:
+    with ThreadPoolExecutor(max_workers=min(TIDY_THREADS, max(1, len(tenants)))) as pool:
         removed = sum(pool.map(tidy, tenants))
     _remove_stale_staging(published_dir, grace_seconds)
     return PublishResult(version=version, tenant_ids=tuple(published), removed_versions=removed,
