@@ -328,11 +328,20 @@ def publish_tenants(
     if tenants:
         conn.execute("INSERT INTO _publish_tenants SELECT unnest(?::VARCHAR[])", [tenants])  # one statement
     now = dt.datetime.now(dt.timezone.utc)
-    _build_meta(conn, version, as_of, now)
     sources = {mart: f"marts.{quote_identifier(mart)}" for mart in PUBLISHED_MARTS}
     sources[META_TABLE] = "_publish_meta"
-    sources |= _build_quality_tables(conn)
+    sources |= {table: f"_publish_{table}" for table in PUBLISHED_QUALITY_TABLES}
     tables = tuple(sources)
+    inputs_built: list[bool] = []
+
+    def build_inputs() -> None:
+        """meta and the quality tables of the tenants still in ``_publish_tenants``, once: a publish
+        that keeps every tenant never needs them (meta counts every raw table's rows by tenant)."""
+        if not inputs_built:
+            _build_meta(conn, version, as_of, now)
+            _build_quality_tables(conn)
+            inputs_built.append(True)
+
     digests: dict[str, str] = {}
     kept: list[str] = []
     digested: list[str] = []
@@ -342,6 +351,8 @@ def publish_tenants(
         # (warehouse/unpublished.py): only the others' tables are read
         marked = unpublished(conn)
         digested = [t for t in tenants if marked is None or t in marked or t not in recorded]
+        if digested:
+            build_inputs()
         digests = content_digests(conn, sources, as_of, definitions_version(DBT_PROJECT_DIR), digested) \
             if digested else {}
         digests |= {t: recorded[t][1] for t in tenants if t not in digests}
@@ -353,6 +364,7 @@ def publish_tenants(
     staging = published_dir / STAGING_DIR / version
     try:
         if to_write:
+            build_inputs()
             staging.mkdir(parents=True, exist_ok=True)
             for table, source in sources.items():
                 conn.execute(
