@@ -109,12 +109,10 @@ def world(tmp_path_factory):
 
 
 @pytest.fixture
-def env(world, monkeypatch):
-    for key, value in world.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AUDITORYX_AS_OF", raising=False)
+def env(world_env):
+    """conftest's ``world_env`` over this module's world, with the page caches emptied around."""
     queries.clear_caches()
-    yield world
+    yield world_env
     queries.clear_caches()
 
 
