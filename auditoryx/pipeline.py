@@ -176,12 +176,20 @@ def publish(settings: Settings, as_of: dt.date, tenant_ids: Sequence[str] | None
         # a tenant whose content did not change keeps its version (only its CHECKED_AT moves)
         result = publish_tenants(conn, settings.published_dir, as_of=as_of, tenant_ids=tenant_ids,
                                  grace_seconds=settings.publish_grace_seconds, progress=progress,
-                                 failed=failures, keep_unchanged=True)
+                                 failed=failures, keep_unchanged=True, annotate=_store_page_answers)
         _say(progress, f"{len(result.tenant_ids)} tenants published, {len(result.kept)} unchanged "
                        "(kept their versions)")
         publish_platform(conn, settings.published_dir, as_of=as_of, grace_seconds=settings.publish_grace_seconds,
                          keep_unchanged=True)
         return result
+
+
+def _store_page_answers(published_dir, tenant_id: str, version: str) -> int:
+    """The executive pages' answers of a new version, stored in it (dashboards/page_precompute.py;
+    imported when a version is written: a refresh that keeps every tenant never loads it)."""
+    from dashboards.page_precompute import store_page_answers
+
+    return store_page_answers(published_dir, tenant_id, version)
 
 
 def _set_aside(settings: Settings, reason: str, progress: Progress | None) -> None:

@@ -292,10 +292,23 @@ def measure_pages(picks: list[dict], rounds: int) -> list[dict]:
         statements[0] += 1
         return original_read(self, table, columns, *args, **options)
 
+    try:  # the answers stored at publish time (absent from a baseline before them): one read each
+        from dashboards import page_answers
+    except ImportError:
+        page_answers = None
+    original_answer = page_answers.read_answer if page_answers else None
+
+    def counting_answer(*args, **options):
+        found = original_answer(*args, **options)
+        statements[0] += found is not None
+        return found
+
     def count(on: bool) -> None:
         reader.TenantSnapshot.query = counting if on else original
         if parquet_pages:
             parquet_pages.VersionFiles.table = counting_read if on else original_read
+        if page_answers:
+            page_answers.read_answer = counting_answer if on else original_answer
 
     rows = []
     for pick in picks:
@@ -373,6 +386,24 @@ def check_files_equal_sql(picks: list[dict]) -> None:
         differ = {page: d for page, d in differ.items() if d}
         _say(f"{pick['label']}: pages from the files " + (f"DIFFER from SQL: {differ}" if differ
                                                            else "equal the pages from SQL (values, types, order)"))
+
+
+def _compose_cost(published_dir: Path, tenant_ids: list[str]) -> None:
+    """What publishing spends composing and storing the page answers (dashboards/page_precompute.py):
+    every tenant's current version composed and written again, one thread, as one publish would."""
+    try:
+        from dashboards.page_precompute import store_page_answers
+    except ImportError:
+        return
+    from warehouse.layout import current_version
+
+    versions = {t: current_version(published_dir, t) for t in tenant_ids}
+    started = time.perf_counter()
+    answers = sum(store_page_answers(published_dir, t, v) for t, v in versions.items() if v)
+    elapsed = time.perf_counter() - started
+    size = sum((published_dir / t / v / "page_answers.bin").stat().st_size for t, v in versions.items() if v)
+    _say(f"page answers of {len(versions):,} tenants composed and stored in {elapsed:.2f}s, one thread "
+         f"({elapsed / max(len(versions), 1) * 1000:.1f} ms a tenant; {answers:,} answers, {size / 1e6:.1f} MB)")
 
 
 def _baseline_tree(revision: str) -> Path:
@@ -455,6 +486,7 @@ def main() -> None:
         started = time.perf_counter()
         refresh(settings)
         _say(f"refreshed in {time.perf_counter() - started:.0f}s")
+        _compose_cost(settings.published_dir, [t.id for t in tenants])
 
         ordered = sorted((t for t in tenants if t.bookings), key=lambda t: t.bookings)
         chosen = {"largest": ordered[-1], "median": ordered[len(ordered) // 2], "smallest": ordered[0]}

@@ -125,6 +125,11 @@ class VersionFiles:
                                tenant_id=self.tenant_id, path=self.folder, version=self.version)
 
 
+def version_folder(published_dir: str | Path, tenant_id: str, version: str) -> Path:
+    """The version's folder (tenant id and version validated: they become folder names), resolved."""
+    return version_dir(Path(published_dir), tenant_id, version).resolve()
+
+
 def open_version_files(published_dir: str | Path, tenant_id: str, version: str,
                        tables: Sequence[str]) -> VersionFiles:
     """The version's files (tenant id and version validated: they become folder names); each of
@@ -453,3 +458,22 @@ def artist_lifetime(files: VersionFiles, artist_id: str) -> pl.DataFrame:
 def artist_monthly(files: VersionFiles, artist_id: str) -> pl.DataFrame:
     frame = files.table("fct_artist_performance_monthly", ARTIST_MONTHLY_COLUMNS, where={"artist_id": artist_id})
     return sql_sorted(frame, ["month"])
+
+
+
+def _by_artist(frame: pl.DataFrame, order: Sequence[str]) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """``frame`` without rows (its schema) and its rows by artist id, each sorted by ``order``."""
+    parts = frame.partition_by("artist_id", as_dict=True, maintain_order=True) if frame.height else {}
+    return frame.clear(), {key[0]: sql_sorted(part, order) for key, part in parts.items() if key[0] is not None}
+
+
+def artists_lifetime_by_id(files: VersionFiles) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """:func:`artist_lifetime` of every artist of dim_artists at once: no rows, and by artist id."""
+    return _by_artist(files.table("dim_artists", LIFETIME_COLUMNS), order_columns("dim_artists", LIFETIME_COLUMNS))
+
+
+def artists_monthly_by_id(files: VersionFiles) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
+    """:func:`artist_monthly` of every artist with monthly rows at once: no rows, and by artist id."""
+    empty, parts = _by_artist(files.table("fct_artist_performance_monthly", ("artist_id", *ARTIST_MONTHLY_COLUMNS)),
+                              ["month"])
+    return empty.drop("artist_id"), {key: part.drop("artist_id") for key, part in parts.items()}

@@ -14,6 +14,7 @@ for an actor the permission module lets read the platform.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +22,9 @@ from typing import Any
 
 import duckdb
 import polars as pl
-import streamlit as st
 
 from auditoryx.errors import AuditoryxError
-from dashboards import parquet_pages
+from dashboards import page_answers, parquet_pages
 from dashboards.queries import (  # noqa: F401 - build_failure(s) re-exported for the pages
     FROM_FILES,
     DashboardUnavailable,
@@ -84,6 +84,7 @@ PLATFORM_STATUS_COLUMNS = {
 }
 
 
+@page_answers.answer_class
 @dataclass(frozen=True)
 class DataQualityDetails:
     """Everything the data-quality page shows, from one version of the tenant's snapshot."""
@@ -158,8 +159,7 @@ def platform_version() -> str | None:
         return None
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
-def _open_platform(published_dir: str, version: str) -> TenantSnapshot:
+def _open_platform_uncached(published_dir: str, version: str) -> TenantSnapshot:
     snapshot = open_platform_snapshot(Path(published_dir))
     if snapshot.version != version:  # moved while opening: do not cache a mismatch
         snapshot.close()
@@ -167,9 +167,22 @@ def _open_platform(published_dir: str, version: str) -> TenantSnapshot:
     return snapshot
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+def _fetch_platform_uncached(published_dir: str, version: str, sql: str) -> pl.DataFrame:
+    return _platform_caches()[0](published_dir, version).query(sql)
+
+
+@functools.cache
+def _platform_caches():
+    """The platform reader and statements cached by Streamlit (imported on first use: publishing
+    imports this module to compose the data-quality page without Streamlit)."""
+    import streamlit as st
+
+    return (st.cache_resource(max_entries=4, show_spinner=False)(_open_platform_uncached),
+            st.cache_data(max_entries=16, show_spinner=False)(_fetch_platform_uncached))
+
+
 def _fetch_platform(published_dir: str, version: str, sql: str) -> pl.DataFrame:
-    return _open_platform(published_dir, version).query(sql)
+    return _platform_caches()[1](published_dir, version, sql)
 
 
 def with_status_columns(tenants: pl.DataFrame) -> pl.DataFrame:

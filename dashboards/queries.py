@@ -22,6 +22,8 @@ Rules (DESIGN.md, "Streamlit"):
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import datetime as dt
 import logging
@@ -36,9 +38,8 @@ from typing import Any, NamedTuple
 
 import duckdb
 import polars as pl
-import streamlit as st
 
-from dashboards import parquet_pages
+from dashboards import page_answers, parquet_pages
 from dashboards.app_settings import settings as get_settings
 from dashboards.filters import Filters, parse_query, prior_period, same_period_last_year
 from dashboards.parquet_pages import NeedsSql, VersionFiles, open_version_files
@@ -214,6 +215,7 @@ class SnapshotRef(NamedTuple):
     version: str
 
 
+@page_answers.answer_class
 @dataclass(frozen=True)
 class PeriodTotals:
     """The filtered daily mart summed over one period (money exact, in the base currency)."""
@@ -233,6 +235,7 @@ class PeriodTotals:
         return None if not self.bookings else Decimal(self.cancelled_bookings) / Decimal(self.bookings)
 
 
+@page_answers.answer_class
 @dataclass(frozen=True)
 class LabelDashboard:
     """Everything the label dashboard shows, read from one snapshot version for one set of filters."""
@@ -294,9 +297,30 @@ _results = Lru(4096)    # (published_dir, tenant, version, sql, params) -> frame
 _answers = Lru(1024)    # (published_dir, tenant, version, page, args) -> (answer, checked, shown)
 
 
+page_answers.answer_class(Filters)
+# False while publishing composes a version's page answers (dashboards/page_precompute.py): the
+# publishing process keeps no reader or result of the versions it composes for
+_caching = contextvars.ContextVar("auditoryx_page_caching", default=True)
+# The pages whose answers publishing stores in the version (page_answers.ANSWERS_FILE); False
+# composes every first view from the marts' files (benchmarks' "before", tests of that path).
+USE_STORED_ANSWERS = True
+
+
+@contextlib.contextmanager
+def uncached():
+    """Compose without keeping any reader or statement result (publishing's precompute)."""
+    token = _caching.set(False)
+    try:
+        yield
+    finally:
+        _caching.reset(token)
+
+
 def clear_caches() -> None:
     """Forget every reader, result, answer and remembered pointer, and the blank databases kept
     ready: the next call is a first view (benchmarks; Streamlit's own caches are cleared too)."""
+    import streamlit as st  # imported here: publishing composes page answers without Streamlit
+
     for cache in (_pointers, _intact, _readers, _sql_readers, _results, _answers, _prefetched):
         cache.clear()
     drain_warm_connections()
@@ -342,14 +366,18 @@ def _open_snapshot(published_dir: str, tenant_id: str, version: str) -> TenantSn
     snapshot = _sql_readers.get(key)
     if snapshot is None:
         keep_connections_warm(WARM_CONNECTIONS)
-        folder = Path(published_dir) / tenant_id / version
-        if not folder.is_dir():
-            raise SnapshotDamaged(f"tenant {tenant_id}: CURRENT names {version}, whose folder {folder} is missing",
-                                  tenant_id=tenant_id, path=folder, version=version)
-        snapshot = open_version_folder(tenant_id, version, folder, optional_tables=PUBLISHED_QUALITY_TABLES,
-                                       lazy_views=True)
+        snapshot = _open_version_reader(published_dir, tenant_id, version)
         _sql_readers.put(key, snapshot)
     return snapshot
+
+
+def _open_version_reader(published_dir: str, tenant_id: str, version: str) -> TenantSnapshot:
+    folder = Path(published_dir) / tenant_id / version
+    if not folder.is_dir():
+        raise SnapshotDamaged(f"tenant {tenant_id}: CURRENT names {version}, whose folder {folder} is missing",
+                              tenant_id=tenant_id, path=folder, version=version)
+    return open_version_folder(tenant_id, version, folder, optional_tables=PUBLISHED_QUALITY_TABLES,
+                               lazy_views=True)
 
 
 def _version_files(ref: SnapshotRef) -> VersionFiles:
@@ -357,7 +385,8 @@ def _version_files(ref: SnapshotRef) -> VersionFiles:
     files = _readers.get(ref)
     if files is None:
         files = open_version_files(ref.published_dir, ref.tenant_id, ref.version, _TABLES)
-        _readers.put(ref, files)
+        if _caching.get():
+            _readers.put(ref, files)
     return files
 
 
@@ -426,12 +455,19 @@ def _query(ref: SnapshotRef, sql: str, *params: Any) -> pl.DataFrame:
             frame = compute(_version_files(ref), *params)
         except NeedsSql:
             frame = _sql_query(ref, sql, *params)
-        _results.put(key, frame)
+        if _caching.get():
+            _results.put(key, frame)
     return frame
 
 
 def _sql_query(ref: SnapshotRef, sql: str, *params: Any) -> pl.DataFrame:
     """The statement run on the version's confined DuckDB reader (not cached)."""
+    if not _caching.get():  # publishing's precompute: a reader for this statement only
+        snapshot = _open_version_reader(ref.published_dir, ref.tenant_id, ref.version)
+        try:
+            return snapshot.query(sql, [ref.tenant_id, *params])
+        finally:
+            snapshot.close()
     snapshot = _open_snapshot(ref.published_dir, ref.tenant_id, ref.version)
     return snapshot.query(sql, [ref.tenant_id, *params])
 
@@ -673,6 +709,7 @@ FROM_FILES: dict[str, Callable[..., pl.DataFrame]] = {
 }
 
 
+@page_answers.answer_class
 @dataclass(frozen=True)
 class ProjectHealth:
     """The projects page's data: every project's health row, from one snapshot version."""
@@ -685,6 +722,7 @@ class ProjectHealth:
     projects: pl.DataFrame  # at-risk projects first, then by name
 
 
+@page_answers.answer_class
 @dataclass(frozen=True)
 class DataQuality:
     """The data-quality page's data: what the tenant's current snapshot says about itself."""
@@ -730,9 +768,11 @@ def _read_snapshot(tenant_id: str, build: Callable[[SnapshotRef], Any], key: tup
             shown = _shown(answer, ref, now_checked)
             _answers.put(memo, (answer, now_checked, shown))
             return shown
-    _open_reader(ref)
+    answer = _stored_answer(ref, key) if key is not None and USE_STORED_ANSWERS else None
     try:
-        answer = build(ref)
+        if answer is None:
+            _open_reader(ref)
+            answer = build(ref)
     except (duckdb.Error, pl.exceptions.PolarsError, OSError, SnapshotNotFound) as exc:
         log.exception("tenant %s snapshot %s unreadable", ref.tenant_id, ref.version)
         if not _version_folder(ref).is_dir():
@@ -743,6 +783,17 @@ def _read_snapshot(tenant_id: str, build: Callable[[SnapshotRef], Any], key: tup
     if memo is not None:
         _answers.put(memo, (answer, checked, shown))
     return shown
+
+
+def _stored_answer(ref: SnapshotRef, key: tuple):
+    """The page's answer publishing stored in the version (dashboards/page_answers.py), or None
+    (not stored, or stored by other code: composed as usual; a damaged file is logged)."""
+    try:
+        return page_answers.read_answer(parquet_pages.version_folder(ref.published_dir, ref.tenant_id, ref.version),
+                                        ref.tenant_id, ref.version, key)
+    except (page_answers.AnswerFileError, OSError) as error:
+        log.warning("tenant %s snapshot %s: stored page answer not used: %s", ref.tenant_id, ref.version, error)
+        return None
 
 
 def _shown(answer, ref: SnapshotRef, checked: dt.datetime | None):

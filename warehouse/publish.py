@@ -72,6 +72,8 @@ FSYNC_THREADS = 8
 # stamping and tidying kept tenants' folders: measured at 1,000 tenants, 2 threads 0.53-0.66 s of
 # publishing, 1 thread 0.63-0.77 s, 8 threads 0.67-0.94 s (they contend for the GIL and the folders)
 TIDY_THREADS = 2
+# composing new versions' page answers (annotate): Polars and Arrow release the GIL while decoding
+ANNOTATE_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -301,13 +303,19 @@ def publish_tenants(
     progress: Callable[[str], None] | None = None,
     failed: Mapping[str, Sequence[str]] | None = None,
     keep_unchanged: bool = False,
+    annotate: Callable[[Path, str, str], object] | None = None,
 ) -> PublishResult:
     """Write a new version for each tenant (default: every tenant in raw_organizations) but the
     ``failed`` ones (tenant → reasons): those keep their CURRENT and get a BUILD_STATUS.json.
 
     ``keep_unchanged``: a tenant whose content digest equals the one recorded for the version its
     healthy CURRENT names is not rewritten (``kept``). Every published or kept tenant's folder gets
-    ``CHECKED_AT`` (this publish's time)."""
+    ``CHECKED_AT`` (this publish's time).
+
+    ``annotate(published_dir, tenant_id, version)``: called for each version written, before its
+    files are synced and its CURRENT flips, to add derived files to the folder (the pages' stored
+    answers, dashboards/page_precompute.py); an error there is logged and the version published
+    without them (readers compose what is missing)."""
     published_dir = Path(published_dir).resolve()
     version = new_version()
     known = [row[0] for row in conn.execute("SELECT id FROM raw_organizations ORDER BY id").fetchall()]
@@ -399,6 +407,8 @@ def publish_tenants(
                 warn(f"tenant {tenant_id}: skipped, version {version} could not be written: {error}")
                 continue
             assembled.append(tenant_id)
+        if annotate is not None:
+            _annotate_versions(annotate, published_dir, assembled, version)
         # durability: every new file and folder reaches the disk before any pointer names it
         unsynced = fsync_version_folders([tenant_dir(published_dir, t) / version for t in assembled])
         for folder, error in unsynced.items():
@@ -450,6 +460,20 @@ def publish_tenants(
     return PublishResult(version=version, tenant_ids=tuple(published), removed_versions=removed,
                          warnings=tuple(warnings), skipped=tuple(skipped), failed=tuple(failed_now),
                          kept=tuple(kept))
+
+
+def _annotate_versions(annotate: Callable[[Path, str, str], object], published_dir: Path, tenant_ids: Sequence[str],
+                       version: str) -> None:
+    """``annotate`` each written version in ANNOTATE_THREADS threads (reading Parquet and Arrow
+    work releases the GIL); a failure only loses that tenant's derived files."""
+    def one(tenant_id: str) -> None:
+        try:
+            annotate(published_dir, tenant_id, version)
+        except Exception as error:  # noqa: BLE001 - derived files are optional; the version is complete
+            log.warning("tenant %s: version %s published without its derived files: %s", tenant_id, version, error)
+
+    with ThreadPoolExecutor(max_workers=min(ANNOTATE_THREADS, max(1, len(tenant_ids)))) as pool:
+        list(pool.map(one, tenant_ids))
 
 
 def _discard(folder: Path) -> None:

@@ -213,3 +213,22 @@ def test_each_tenant_gets_its_own_quarantined_rows_and_latest_runs(build, tmp_pa
     assert "CANARY" not in everything and "run-x" not in everything
     c_quarantined, c_runs = read("tenant-c")
     assert c_quarantined == [] and c_runs == []
+
+
+def test_annotate_adds_files_before_the_pointer_names_the_version(build, tmp_path, caplog):
+    published = tmp_path / "published"
+    seen = {}
+
+    def annotate(folder_root, tenant_id, version):
+        seen[tenant_id] = current_version(folder_root, tenant_id)  # not yet the new version
+        if tenant_id == "tenant-b":
+            raise ValueError("cannot compose")
+        (folder_root / tenant_id / version / "derived.bin").write_bytes(tenant_id.encode())
+
+    result = publish_tenants(build, published, as_of=AS_OF, annotate=annotate)
+    assert sorted(result.tenant_ids) == sorted(TENANTS) and set(seen) == set(TENANTS)
+    assert all(previous is None for previous in seen.values())
+    assert (published / "tenant-a" / result.version / "derived.bin").read_bytes() == b"tenant-a"
+    assert not (published / "tenant-b" / result.version / "derived.bin").exists()
+    assert current_version(published, "tenant-b") == result.version  # published without its derived files
+    assert "tenant-b: version" in caplog.text and "cannot compose" in caplog.text

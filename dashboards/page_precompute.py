@@ -1,0 +1,48 @@
+"""Compose a newly written version's page answers for publishing to store beside its files.
+
+``store_page_answers`` is what ``warehouse.publish.publish_tenants`` calls (``annotate``) for each
+tenant version it has written, before the version's CURRENT names it: the default view of the
+label dashboard, the projects page, the data-quality pages and every artist's page, each composed
+by the page's own code (dashboards/queries.py, quality_queries.py, roster_queries.py) from the
+version's files, then written with dashboards/page_answers.py. The pages read them on a first
+view (``queries._read_snapshot``); filtered views are composed as before.
+
+Nothing is cached while composing (``queries.uncached``): the publishing process keeps no reader
+or frame of the versions it wrote.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dashboards import page_answers, queries
+from dashboards.parquet_pages import version_folder
+from dashboards.quality_queries import _details
+from dashboards.roster_queries import every_artist_analytics
+
+# The memo keys of the stored answers: the ones label_dashboard(tenant, {}), project_health,
+# data_quality, data_quality_details and artist_analytics give _read_snapshot.
+LABEL_DEFAULT_KEY = ("label", ())
+PROJECTS_KEY = ("projects",)
+DATA_QUALITY_KEY = ("data_quality",)
+DATA_QUALITY_DETAILS_KEY = ("data_quality_details",)
+ARTIST_PAGE = "artist"
+
+
+def page_answers_of(published_dir: str | Path, tenant_id: str, version: str) -> list[tuple[tuple, Any]]:
+    """(memo key, answer) of every stored page of the version, composed now."""
+    ref = queries.SnapshotRef(str(published_dir), tenant_id, version)
+    with queries.uncached():
+        answers = [(LABEL_DEFAULT_KEY, queries._label_dashboard(ref, {})),
+                   (PROJECTS_KEY, queries._project_health(ref)),
+                   (DATA_QUALITY_KEY, queries._data_quality(ref)),
+                   (DATA_QUALITY_DETAILS_KEY, _details(ref))]
+        answers += [((ARTIST_PAGE, artist_id), answer) for artist_id, answer in every_artist_analytics(ref).items()]
+    return answers
+
+
+def store_page_answers(published_dir: Path, tenant_id: str, version: str) -> int:
+    """Compose and write the version's page answers (its folder must not be named by CURRENT
+    yet); returns how many were written."""
+    answers = page_answers_of(published_dir, tenant_id, version)
+    return page_answers.write_answers(version_folder(published_dir, tenant_id, version), tenant_id, version, answers)
