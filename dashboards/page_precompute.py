@@ -2,7 +2,7 @@
 
 ``store_page_answers`` is what ``warehouse.publish.publish_tenants`` calls (``annotate``) for each
 tenant version it has written, before the version's CURRENT names it: the default view of the
-label dashboard, the projects page, the data-quality pages and every artist's page, each composed
+label dashboard, the projects page, the data-quality pages and the rows every artist's page selects from, composed
 by the page's own code (dashboards/queries.py, quality_queries.py, roster_queries.py) from the
 version's files, then written with dashboards/page_answers.py. The pages read them on a first
 view (``queries._read_snapshot``); filtered views are composed as before.
@@ -18,15 +18,15 @@ from typing import Any
 from dashboards import page_answers, queries
 from dashboards.parquet_pages import version_folder
 from dashboards.quality_queries import _details
-from dashboards.roster_queries import every_artist_analytics
+from dashboards.roster_queries import ARTIST_ROWS_KEY, every_artist_rows
 
 # The memo keys of the stored answers: the ones label_dashboard(tenant, {}), project_health,
-# data_quality, data_quality_details and artist_analytics give _read_snapshot.
+# data_quality and data_quality_details give _read_snapshot; the artist pages select their rows
+# from the version's ArtistRows (roster_queries.ARTIST_ROWS_KEY).
 LABEL_DEFAULT_KEY = ("label", ())
 PROJECTS_KEY = ("projects",)
 DATA_QUALITY_KEY = ("data_quality",)
 DATA_QUALITY_DETAILS_KEY = ("data_quality_details",)
-ARTIST_PAGE = "artist"
 
 
 def page_answers_of(published_dir: str | Path, tenant_id: str, version: str) -> list[tuple[tuple, Any]]:
@@ -36,8 +36,8 @@ def page_answers_of(published_dir: str | Path, tenant_id: str, version: str) -> 
         answers = [(LABEL_DEFAULT_KEY, queries._label_dashboard(ref, {})),
                    (PROJECTS_KEY, queries._project_health(ref)),
                    (DATA_QUALITY_KEY, queries._data_quality(ref)),
-                   (DATA_QUALITY_DETAILS_KEY, _details(ref))]
-        answers += [((ARTIST_PAGE, artist_id), answer) for artist_id, answer in every_artist_analytics(ref).items()]
+                   (DATA_QUALITY_DETAILS_KEY, _details(ref)),
+                   (ARTIST_ROWS_KEY, every_artist_rows(ref))]
     return answers
 
 

@@ -451,29 +451,49 @@ def runs(files: VersionFiles, limit: int) -> pl.DataFrame:
 
 
 def artist_lifetime(files: VersionFiles, artist_id: str) -> pl.DataFrame:
-    frame = files.table("dim_artists", LIFETIME_COLUMNS, where={"artist_id": artist_id})
-    return sql_sorted(frame, order_columns("dim_artists", LIFETIME_COLUMNS))  # the view's order
+    return artist_lifetime_of(files.table("dim_artists", LIFETIME_COLUMNS, where={"artist_id": artist_id}))
+
+
+def artist_lifetime_of(rows: pl.DataFrame) -> pl.DataFrame:
+    """The artist's dim_artists rows (LIFETIME_COLUMNS) in the view's order. Pure."""
+    return sql_sorted(rows, order_columns("dim_artists", LIFETIME_COLUMNS))
 
 
 def artist_monthly(files: VersionFiles, artist_id: str) -> pl.DataFrame:
-    frame = files.table("fct_artist_performance_monthly", ARTIST_MONTHLY_COLUMNS, where={"artist_id": artist_id})
-    return sql_sorted(frame, ["month"])
+    return artist_monthly_of(files.table("fct_artist_performance_monthly", ARTIST_MONTHLY_COLUMNS,
+                                         where={"artist_id": artist_id}))
 
 
-
-def _by_artist(frame: pl.DataFrame, order: Sequence[str]) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
-    """``frame`` without rows (its schema) and its rows by artist id, each sorted by ``order``."""
-    parts = frame.partition_by("artist_id", as_dict=True, maintain_order=True) if frame.height else {}
-    return frame.clear(), {key[0]: sql_sorted(part, order) for key, part in parts.items() if key[0] is not None}
+def artist_monthly_of(rows: pl.DataFrame) -> pl.DataFrame:
+    """The artist's monthly rows (ARTIST_MONTHLY_COLUMNS) by month. Pure."""
+    return sql_sorted(rows, ["month"])
 
 
-def artists_lifetime_by_id(files: VersionFiles) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
-    """:func:`artist_lifetime` of every artist of dim_artists at once: no rows, and by artist id."""
-    return _by_artist(files.table("dim_artists", LIFETIME_COLUMNS), order_columns("dim_artists", LIFETIME_COLUMNS))
+def every_artists_rows(files: VersionFiles) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """dim_artists' LIFETIME_COLUMNS and the monthly mart's ``artist_id`` + ARTIST_MONTHLY_COLUMNS
+    of every artist, each sorted by artist id (an artist's rows in the files' order): what
+    :func:`artist_lifetime` and :func:`artist_monthly` select from for one artist
+    (:func:`artist_runs`, :func:`one_artists_rows`)."""
+    return (files.table("dim_artists", LIFETIME_COLUMNS).sort("artist_id", maintain_order=True),
+            files.table("fct_artist_performance_monthly", ("artist_id", *ARTIST_MONTHLY_COLUMNS))
+            .sort("artist_id", maintain_order=True))
 
 
-def artists_monthly_by_id(files: VersionFiles) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
-    """:func:`artist_monthly` of every artist with monthly rows at once: no rows, and by artist id."""
-    empty, parts = _by_artist(files.table("fct_artist_performance_monthly", ("artist_id", *ARTIST_MONTHLY_COLUMNS)),
-                              ["month"])
-    return empty.drop("artist_id"), {key: part.drop("artist_id") for key, part in parts.items()}
+def artist_runs(rows: pl.DataFrame) -> dict[str, tuple[int, int]]:
+    """Each artist's first row and number of rows in ``rows`` (sorted by artist id). Pure."""
+    runs = (rows.select("artist_id").with_row_index("start").group_by("artist_id", maintain_order=True)
+            .agg(pl.col("start").min(), pl.len().alias("rows")))
+    return {artist: (int(start), int(count)) for artist, start, count in runs.iter_rows() if artist is not None}
+
+
+def one_artists_rows(lifetime: pl.DataFrame, lifetime_runs: Mapping[str, Sequence[int]], monthly: pl.DataFrame,
+                     monthly_runs: Mapping[str, Sequence[int]], artist_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`artist_lifetime` and :func:`artist_monthly` of one artist from
+    :func:`every_artists_rows`' frames and their :func:`artist_runs`: slices, not scans. Pure."""
+    def run(rows: pl.DataFrame, runs: Mapping[str, Sequence[int]]) -> pl.DataFrame:
+        start, count = runs.get(artist_id, (0, 0))
+        return rows.slice(start, count)
+
+    months = run(monthly, monthly_runs)
+    return (artist_lifetime_of(run(lifetime, lifetime_runs)),
+            artist_monthly_of(pl.DataFrame([months.get_column(name) for name in ARTIST_MONTHLY_COLUMNS])))

@@ -316,12 +316,21 @@ def uncached():
         _caching.reset(token)
 
 
+_registered: list[Lru] = []  # other modules' per-version caches (roster_queries), cleared with these
+
+
+def register_cache(cache: Lru) -> Lru:
+    """Have :func:`clear_caches` empty ``cache`` too."""
+    _registered.append(cache)
+    return cache
+
+
 def clear_caches() -> None:
     """Forget every reader, result, answer and remembered pointer, and the blank databases kept
     ready: the next call is a first view (benchmarks; Streamlit's own caches are cleared too)."""
     import streamlit as st  # imported here: publishing composes page answers without Streamlit
 
-    for cache in (_pointers, _intact, _readers, _sql_readers, _results, _answers, _prefetched):
+    for cache in (_pointers, _intact, _readers, _sql_readers, _results, _answers, _prefetched, *_registered):
         cache.clear()
     drain_warm_connections()
     st.cache_data.clear()
@@ -749,11 +758,13 @@ def _with_last_check(ref: SnapshotRef, meta: dict[str, Any]) -> dict[str, Any]:
     return meta if refreshed is meta.get("refreshed_at") else {**meta, "refreshed_at": refreshed}
 
 
-def _read_snapshot(tenant_id: str, build: Callable[[SnapshotRef], Any], key: tuple | None = None):
+def _read_snapshot(tenant_id: str, build: Callable[[SnapshotRef], Any], key: tuple | None = None,
+                   stored: Callable[[SnapshotRef], Any] | None = None):
     """``build(ref)`` on the tenant's current version, with label_dashboard's error contract; the
     answer's meta shows the last check time (:func:`_with_last_check`). With ``key`` (the page and
     its arguments) the answer is composed once per version and shared: a rerun costs the pointer's
-    and the folder's stat and a lookup."""
+    and the folder's stat and a lookup. A first view takes the answer publishing stored in the
+    version when there is one (``stored(ref)``, by default the stored answer of ``key``)."""
     ref = _intact_ref(tenant_id)
     if ref is None:
         return None
@@ -768,7 +779,9 @@ def _read_snapshot(tenant_id: str, build: Callable[[SnapshotRef], Any], key: tup
             shown = _shown(answer, ref, now_checked)
             _answers.put(memo, (answer, now_checked, shown))
             return shown
-    answer = _stored_answer(ref, key) if key is not None and USE_STORED_ANSWERS else None
+    answer = None
+    if USE_STORED_ANSWERS and key is not None:  # the answer publishing stored, else composed now
+        answer = stored(ref) if stored is not None else _stored_answer(ref, key)
     try:
         if answer is None:
             _open_reader(ref)

@@ -14,8 +14,9 @@ from typing import Any
 import polars as pl
 
 from dashboards import page_answers, parquet_pages
-from dashboards.queries import (FROM_FILES, SnapshotRef, _checked_meta, _query, _read_snapshot, _version_files,
-                                add_months)
+from dashboards.queries import (FROM_FILES, SnapshotRef, _checked_meta, _query, _read_snapshot, _stored_answer,
+                                _version_files, add_months, register_cache)
+from warehouse.pointer_memo import Lru
 
 _SQL_ARTIST_LIFETIME = """
 SELECT artist_id, artist_name, stage_name, verification_status, rating, is_active, base_currency,
@@ -33,6 +34,7 @@ FROM_FILES.update({_SQL_ARTIST_LIFETIME: parquet_pages.artist_lifetime,
                    _SQL_ARTIST_MONTHLY: parquet_pages.artist_monthly})
 MONTHLY_COLUMNS = {"month": pl.Date, "completed_bookings": pl.Int64, "recognized_revenue": pl.Decimal(18, 2),
                    "hours_delivered": pl.Float64}
+_MONTHLY_SCHEMA = pl.Schema(MONTHLY_COLUMNS)
 MAX_MONTHS = 36  # the chart shows at most the last three years of an artist's activity
 
 
@@ -60,25 +62,54 @@ def artist_analytics_of(ref: SnapshotRef, meta: dict[str, Any], lifetime: pl.Dat
                         monthly: pl.DataFrame) -> ArtistAnalytics:
     """The artist page's answer from its two statements' rows (_SQL_ARTIST_LIFETIME,
     _SQL_ARTIST_MONTHLY). Pure."""
-    monthly = monthly.select([pl.col(name).cast(dtype) for name, dtype in MONTHLY_COLUMNS.items()])
+    if monthly.schema != _MONTHLY_SCHEMA:
+        monthly = monthly.select([pl.col(name).cast(dtype) for name, dtype in MONTHLY_COLUMNS.items()])
     return ArtistAnalytics(tenant_id=ref.tenant_id, version=ref.version, meta=meta,
                            base_currency=meta.get("base_currency") or "USD", as_of=meta["as_of"],
                            lifetime=lifetime.row(0, named=True) if lifetime.height else None, monthly=monthly)
 
 
-def every_artist_analytics(ref: SnapshotRef) -> dict[str, ArtistAnalytics]:
-    """Every artist's page answer (dim_artists' artists and those with monthly rows), from two
-    reads of the version's files instead of two statements per artist (publishing's precompute;
-    tests check each equals :func:`artist_analytics`'s)."""
+@page_answers.answer_class
+@dataclass(frozen=True)
+class ArtistRows:
+    """Every artist's rows of the artist page's two statements in one version (stored at publish
+    time: an artist page's first view selects its artist's rows from them)."""
+
+    tenant_id: str
+    version: str
+    meta: dict[str, Any]
+    lifetime: pl.DataFrame  # dim_artists' rows, LIFETIME_COLUMNS, by artist id
+    lifetime_runs: dict[str, tuple[int, int]]  # artist id -> first row, rows (parquet_pages.artist_runs)
+    monthly: pl.DataFrame  # artist_id and the monthly statement's columns, by artist id
+    monthly_runs: dict[str, tuple[int, int]]
+
+
+ARTIST_ROWS_KEY = ("artists",)  # its key among the version's stored answers
+_artist_rows = register_cache(Lru(64))  # SnapshotRef -> ArtistRows read from the version's stored answers, or None
+
+
+def every_artist_rows(ref: SnapshotRef) -> ArtistRows:
+    """The version's :class:`ArtistRows` (publishing's precompute)."""
     meta = _checked_meta(ref)
-    files = _version_files(ref)
-    no_lifetime, lifetimes = parquet_pages.artists_lifetime_by_id(files)
-    no_months, monthlies = parquet_pages.artists_monthly_by_id(files)
-    answers = {}
-    for artist_id in sorted(set(lifetimes) | set(monthlies)):
-        answers[artist_id] = artist_analytics_of(ref, meta, lifetimes.get(artist_id, no_lifetime),
-                                                 monthlies.get(artist_id, no_months))
-    return answers
+    lifetime, monthly = parquet_pages.every_artists_rows(_version_files(ref))
+    return ArtistRows(tenant_id=ref.tenant_id, version=ref.version, meta=meta,
+                      lifetime=lifetime, lifetime_runs=parquet_pages.artist_runs(lifetime),
+                      monthly=monthly, monthly_runs=parquet_pages.artist_runs(monthly))
+
+
+def artist_from_rows(ref: SnapshotRef, rows: ArtistRows, artist_id: str) -> ArtistAnalytics:
+    """The artist page's answer from the stored rows: what :func:`_artist_analytics` composes
+    from the files (tests compare them for every artist). Pure."""
+    return artist_analytics_of(ref, rows.meta, *parquet_pages.one_artists_rows(
+        rows.lifetime, rows.lifetime_runs, rows.monthly, rows.monthly_runs, artist_id))
+
+
+def _stored_artist(ref: SnapshotRef, artist_id: str) -> ArtistAnalytics | None:
+    rows = _artist_rows.get(ref, False)
+    if rows is False:
+        rows = _stored_answer(ref, ARTIST_ROWS_KEY)
+        _artist_rows.put(ref, rows)
+    return None if rows is None else artist_from_rows(ref, rows, artist_id)
 
 
 def artist_analytics(tenant_id: str, artist_id: str) -> ArtistAnalytics | None:
@@ -88,7 +119,8 @@ def artist_analytics(tenant_id: str, artist_id: str) -> ArtistAnalytics | None:
     The caller has already found ``artist_id`` among the tenant's artists; an id of any other tenant
     matches nothing here anyway (the reader is confined to the tenant and the tenant id is bound)."""
     artist_id = str(artist_id)
-    return _read_snapshot(tenant_id, lambda ref: _artist_analytics(ref, artist_id), key=("artist", artist_id))
+    return _read_snapshot(tenant_id, lambda ref: _artist_analytics(ref, artist_id), key=("artist", artist_id),
+                          stored=lambda ref: _stored_artist(ref, artist_id))
 
 
 def monthly_series(monthly: pl.DataFrame, as_of: dt.date, max_months: int = MAX_MONTHS) -> pl.DataFrame:

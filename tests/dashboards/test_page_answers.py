@@ -135,15 +135,22 @@ def test_every_stored_answer_equals_the_composed_one_and_is_read_instead_of_the_
         assert stored["label"].top_performers.height and stored["label"].tenant_id == tenant.tenant_id
 
 
-def test_a_filtered_view_or_an_unknown_artist_is_composed(admin_world, monkeypatch):
+def test_a_filtered_view_is_composed_and_any_artist_is_selected_from_the_stored_rows(admin_world, monkeypatch):
     _store(admin_world)
-    refuse_files(monkeypatch)
     a = admin_world.a.tenant_id
+    monkeypatch.setattr(queries, "USE_STORED_ANSWERS", False)
+    unknown = roster_queries.artist_analytics(a, "art-not-there")  # composed from the files
+    other_tenants = roster_queries.artist_analytics(a, "art-b1")
+    monkeypatch.setattr(queries, "USE_STORED_ANSWERS", True)
+    queries.clear_caches()
+    refuse_files(monkeypatch)
     assert queries.label_dashboard(a, {}) is not None
     with pytest.raises(queries.DashboardUnavailable):  # not stored: composed from the (refused) files
         queries.label_dashboard(a, {"period": "last_12_months"})
-    with pytest.raises(queries.DashboardUnavailable):
-        roster_queries.artist_analytics(a, "art-not-there")
+    for artist_id, composed in (("art-not-there", unknown), ("art-b1", other_tenants)):
+        stored = roster_queries.artist_analytics(a, artist_id)
+        assert stored.lifetime is None and stored.monthly.is_empty()
+        assert page_answers.answers_equal(stored, composed)
 
 
 def test_stored_answers_name_only_their_tenant(admin_world, monkeypatch):
