@@ -471,29 +471,26 @@ def artist_monthly_of(rows: pl.DataFrame) -> pl.DataFrame:
 
 def every_artists_rows(files: VersionFiles) -> tuple[pl.DataFrame, pl.DataFrame]:
     """dim_artists' LIFETIME_COLUMNS and the monthly mart's ``artist_id`` + ARTIST_MONTHLY_COLUMNS
-    of every artist, each sorted by artist id (an artist's rows in the files' order): what
-    :func:`artist_lifetime` and :func:`artist_monthly` select from for one artist
-    (:func:`artist_runs`, :func:`one_artists_rows`)."""
-    return (files.table("dim_artists", LIFETIME_COLUMNS).sort("artist_id", maintain_order=True),
-            files.table("fct_artist_performance_monthly", ("artist_id", *ARTIST_MONTHLY_COLUMNS))
-            .sort("artist_id", maintain_order=True))
+    of every artist, each sorted by artist id (an artist's rows in the files' order; rows without
+    an artist id, which ``artist_id = ?`` never selects, left out): what :func:`artist_lifetime`
+    and :func:`artist_monthly` select from for one artist (:func:`one_artists_rows`)."""
+    def by_artist(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.filter(pl.col("artist_id").is_not_null()).sort("artist_id", maintain_order=True)
+
+    return (by_artist(files.table("dim_artists", LIFETIME_COLUMNS)),
+            by_artist(files.table("fct_artist_performance_monthly", ("artist_id", *ARTIST_MONTHLY_COLUMNS))))
 
 
-def artist_runs(rows: pl.DataFrame) -> dict[str, tuple[int, int]]:
-    """Each artist's first row and number of rows in ``rows`` (sorted by artist id). Pure."""
-    runs = (rows.select("artist_id").with_row_index("start").group_by("artist_id", maintain_order=True)
-            .agg(pl.col("start").min(), pl.len().alias("rows")))
-    return {artist: (int(start), int(count)) for artist, start, count in runs.iter_rows() if artist is not None}
+def _artist_run(rows: pl.DataFrame, artist_id: str) -> pl.DataFrame:
+    """The rows of ``artist_id`` in ``rows`` sorted by artist id (two binary searches). Pure."""
+    ids = rows.get_column("artist_id")
+    start = ids.search_sorted(artist_id, "left")
+    return rows.slice(start, ids.search_sorted(artist_id, "right") - start)
 
 
-def one_artists_rows(lifetime: pl.DataFrame, lifetime_runs: Mapping[str, Sequence[int]], monthly: pl.DataFrame,
-                     monthly_runs: Mapping[str, Sequence[int]], artist_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def one_artists_rows(lifetime: pl.DataFrame, monthly: pl.DataFrame, artist_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """:func:`artist_lifetime` and :func:`artist_monthly` of one artist from
-    :func:`every_artists_rows`' frames and their :func:`artist_runs`: slices, not scans. Pure."""
-    def run(rows: pl.DataFrame, runs: Mapping[str, Sequence[int]]) -> pl.DataFrame:
-        start, count = runs.get(artist_id, (0, 0))
-        return rows.slice(start, count)
-
-    months = run(monthly, monthly_runs)
-    return (artist_lifetime_of(run(lifetime, lifetime_runs)),
+    :func:`every_artists_rows`' frames: slices, not scans. Pure."""
+    months = _artist_run(monthly, artist_id)
+    return (artist_lifetime_of(_artist_run(lifetime, artist_id)),
             artist_monthly_of(pl.DataFrame([months.get_column(name) for name in ARTIST_MONTHLY_COLUMNS])))

@@ -12,12 +12,24 @@ names its chunks differently nothing is preloaded and nothing breaks
 """
 from __future__ import annotations
 
+import importlib
 import json
+import logging
 import re
+import threading
 from functools import lru_cache
 from pathlib import Path
 
 import streamlit as st
+
+log = logging.getLogger(__name__)
+
+# What the pages import on their first run in a process (measured cold: the router ~1.0 s, then the
+# label dashboard's modules, Plotly's among them, ~0.45 s more after the login click).
+WARM_MODULES = ("dashboards.router", "dashboards.label_page", "dashboards.quality_queries",
+                "dashboards.roster_queries", "dashboards.artist_charts", "pandas")
+_warming: list[threading.Thread] = []
+_warming_lock = threading.Lock()
 
 # The elements the label dashboard (the page most users land on) shows, by Streamlit chunk name.
 DASHBOARD_COMPONENTS = ("Metric", "Selectbox", "Multiselect", "PlotlyChart", "DataFrame")
@@ -59,3 +71,23 @@ def preload_dashboard_components() -> None:
     files = chunk_files()
     if files:
         st.html(preload_script(files), unsafe_allow_javascript=True)
+
+
+def warm_python_modules(modules: tuple[str, ...] = WARM_MODULES) -> threading.Thread:
+    """Import ``modules`` in a background thread, once per process (the server calls it when it
+    starts: the first person's login page and dashboard then find them imported). Returns the
+    thread (tests join it); an import that fails is logged and left to the page that needs it."""
+    with _warming_lock:
+        if not _warming:
+            thread = threading.Thread(target=_import_all, args=(modules,), name="auditoryx-warm-imports", daemon=True)
+            thread.start()
+            _warming.append(thread)
+        return _warming[0]
+
+
+def _import_all(modules: tuple[str, ...]) -> None:
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the page importing it reports the error
+            log.warning("warming up: importing %s failed", name, exc_info=True)

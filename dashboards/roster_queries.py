@@ -78,10 +78,8 @@ class ArtistRows:
     tenant_id: str
     version: str
     meta: dict[str, Any]
-    lifetime: pl.DataFrame  # dim_artists' rows, LIFETIME_COLUMNS, by artist id
-    lifetime_runs: dict[str, tuple[int, int]]  # artist id -> first row, rows (parquet_pages.artist_runs)
-    monthly: pl.DataFrame  # artist_id and the monthly statement's columns, by artist id
-    monthly_runs: dict[str, tuple[int, int]]
+    lifetime: pl.DataFrame  # dim_artists' rows, LIFETIME_COLUMNS, sorted by artist id
+    monthly: pl.DataFrame  # artist_id and the monthly statement's columns, sorted by artist id
 
 
 ARTIST_ROWS_KEY = ("artists",)  # its key among the version's stored answers
@@ -92,16 +90,13 @@ def every_artist_rows(ref: SnapshotRef) -> ArtistRows:
     """The version's :class:`ArtistRows` (publishing's precompute)."""
     meta = _checked_meta(ref)
     lifetime, monthly = parquet_pages.every_artists_rows(_version_files(ref))
-    return ArtistRows(tenant_id=ref.tenant_id, version=ref.version, meta=meta,
-                      lifetime=lifetime, lifetime_runs=parquet_pages.artist_runs(lifetime),
-                      monthly=monthly, monthly_runs=parquet_pages.artist_runs(monthly))
+    return ArtistRows(tenant_id=ref.tenant_id, version=ref.version, meta=meta, lifetime=lifetime, monthly=monthly)
 
 
 def artist_from_rows(ref: SnapshotRef, rows: ArtistRows, artist_id: str) -> ArtistAnalytics:
     """The artist page's answer from the stored rows: what :func:`_artist_analytics` composes
     from the files (tests compare them for every artist). Pure."""
-    return artist_analytics_of(ref, rows.meta, *parquet_pages.one_artists_rows(
-        rows.lifetime, rows.lifetime_runs, rows.monthly, rows.monthly_runs, artist_id))
+    return artist_analytics_of(ref, rows.meta, *parquet_pages.one_artists_rows(rows.lifetime, rows.monthly, artist_id))
 
 
 def _stored_artist(ref: SnapshotRef, artist_id: str) -> ArtistAnalytics | None:

@@ -80,7 +80,20 @@ async def logout(request: Request) -> Response:
     return response
 
 
+def _warm_up() -> None:
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:  # as app.py: `streamlit run` puts dashboards/ on the path, not the project
+        sys.path.insert(0, root)
+    from dashboards.preload import warm_python_modules
+
+    warm_python_modules()
+
+
 app = st.App("app.py", routes=[
     Route("/auth/session", claim_session, methods=["POST"]),
     Route("/auth/logout", logout, methods=["POST"]),
 ])
+_warm_up()  # the pages' modules import while the server starts and the first person logs in

@@ -209,3 +209,31 @@ def test_a_newly_published_version_is_read_with_its_own_answers(admin_world, mon
     queries.clear_caches()
     assert queries.label_dashboard(a.tenant_id, {}).version == version
 
+
+
+def test_an_artists_rows_are_found_by_binary_search_as_a_filter_finds_them():
+    import random
+
+    rng = random.Random(7)
+    ids = ["a", "a-1", "a1", "B", "b", "é", "日本", "z" * 40, "art-10", "art-9", ""]
+    monthly = pl.DataFrame({"artist_id": [rng.choice(ids + [None]) for _ in range(400)],
+                            "month": [D(2020 + rng.randrange(5), rng.randrange(1, 13), 1) for _ in range(400)],
+                            "completed_bookings": [rng.randrange(5) for _ in range(400)],
+                            "recognized_revenue": [Decimal(rng.randrange(10**6)) / 100 for _ in range(400)],
+                            "hours_delivered": [rng.random() for _ in range(400)]},
+                           schema_overrides={"recognized_revenue": pl.Decimal(18, 2)})
+    lifetime = pl.DataFrame({name: [None] * len(ids) for name in parquet_pages.LIFETIME_COLUMNS}) \
+        .with_columns(pl.Series("artist_id", ids), pl.Series("artist_name", [f"n{i}" for i in range(len(ids))]))
+
+    class Files:
+        def table(self, table, columns, where=None):
+            frame = lifetime if table == "dim_artists" else monthly
+            if where:
+                frame = frame.filter(pl.col("artist_id") == where["artist_id"])
+            return frame.select(list(columns))
+
+    every = parquet_pages.every_artists_rows(Files())
+    for artist_id in [*ids, "missing", "a-0", "zz"]:
+        found = parquet_pages.one_artists_rows(*every, artist_id)
+        assert found[0].equals(parquet_pages.artist_lifetime(Files(), artist_id)), artist_id
+        assert found[1].equals(parquet_pages.artist_monthly(Files(), artist_id)), artist_id

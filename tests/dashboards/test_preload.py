@@ -49,3 +49,21 @@ def test_login_page_preloads_and_the_dashboard_does_not(world_env):
     assert all(name in body for name in preload.chunk_files())
     logged_in = login(world_env.a.email, PASSWORD)
     assert logged_in.metric and not _preload_elements(logged_in)
+
+
+def test_the_server_imports_the_pages_modules_in_the_background_once(monkeypatch, caplog):
+    import subprocess
+    import sys
+
+    # a fresh interpreter: importing the server starts the warm-up; the modules arrive without a page run
+    probe = ("import sys, dashboards.server as s, dashboards.preload as p; t = p.warm_python_modules(); "
+             "t.join(60); assert t is p.warm_python_modules(); "
+             "print(all(m in sys.modules for m in p.WARM_MODULES))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip().splitlines()[-1] == "True", out.stderr[-2000:]
+    # an import that fails is logged, the others still import
+    monkeypatch.setattr(preload, "_warming", [])
+    thread = preload.warm_python_modules(("dashboards.no_such_module", "dashboards.formatting"))
+    thread.join(60)
+    assert "importing dashboards.no_such_module failed" in caplog.text
