@@ -471,26 +471,42 @@ def artist_monthly_of(rows: pl.DataFrame) -> pl.DataFrame:
 
 def every_artists_rows(files: VersionFiles) -> tuple[pl.DataFrame, pl.DataFrame]:
     """dim_artists' LIFETIME_COLUMNS and the monthly mart's ``artist_id`` + ARTIST_MONTHLY_COLUMNS
-    of every artist, each sorted by artist id (an artist's rows in the files' order; rows without
-    an artist id, which ``artist_id = ?`` never selects, left out): what :func:`artist_lifetime`
-    and :func:`artist_monthly` select from for one artist (:func:`one_artists_rows`)."""
-    def by_artist(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.filter(pl.col("artist_id").is_not_null()).sort("artist_id", maintain_order=True)
+    of every artist, each sorted by artist id (an artist's rows in the files' order, its months
+    already in :func:`artist_monthly_of`'s order; rows without an artist id, which
+    ``artist_id = ?`` never selects, left out): what :func:`artist_lifetime` and
+    :func:`artist_monthly` select from for one artist (:func:`one_artists_rows`)."""
+    def by_artist(frame: pl.DataFrame, *then: str) -> pl.DataFrame:
+        return frame.filter(pl.col("artist_id").is_not_null()).sort(["artist_id", *then], maintain_order=True,
+                                                                     nulls_last=True)
 
     return (by_artist(files.table("dim_artists", LIFETIME_COLUMNS)),
-            by_artist(files.table("fct_artist_performance_monthly", ("artist_id", *ARTIST_MONTHLY_COLUMNS))))
+            by_artist(files.table("fct_artist_performance_monthly", ("artist_id", *ARTIST_MONTHLY_COLUMNS)), "month"))
 
 
-def _artist_run(rows: pl.DataFrame, artist_id: str) -> pl.DataFrame:
-    """The rows of ``artist_id`` in ``rows`` sorted by artist id (two binary searches). Pure."""
-    ids = rows.get_column("artist_id")
-    start = ids.search_sorted(artist_id, "left")
-    return rows.slice(start, ids.search_sorted(artist_id, "right") - start)
+def artist_index(lifetime: pl.DataFrame, monthly: pl.DataFrame) -> pl.DataFrame:
+    """Where each artist's rows are in :func:`every_artists_rows`' frames: ``artist_id`` (sorted,
+    every artist of either frame), ``lifetime_start``, ``lifetime_rows``, ``monthly_start``,
+    ``monthly_rows``. Pure."""
+    def runs(rows: pl.DataFrame, name: str) -> pl.DataFrame:
+        return (rows.select("artist_id").with_row_index(f"{name}_start")
+                .group_by("artist_id", maintain_order=True)
+                .agg(pl.col(f"{name}_start").min().cast(pl.Int64), pl.len().cast(pl.Int64).alias(f"{name}_rows")))
+
+    index = runs(lifetime, "lifetime").join(runs(monthly, "monthly"), on="artist_id", how="full", coalesce=True)
+    return index.fill_null(0).sort("artist_id")
 
 
-def one_artists_rows(lifetime: pl.DataFrame, monthly: pl.DataFrame, artist_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def one_artists_rows(lifetime: pl.DataFrame, monthly: pl.DataFrame, index: pl.DataFrame,
+                     artist_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """:func:`artist_lifetime` and :func:`artist_monthly` of one artist from
-    :func:`every_artists_rows`' frames: slices, not scans. Pure."""
-    months = _artist_run(monthly, artist_id)
-    return (artist_lifetime_of(_artist_run(lifetime, artist_id)),
+    :func:`every_artists_rows`' frames and their :func:`artist_index` (one binary search, two
+    slices). Pure."""
+    ids = index.get_column("artist_id")
+    position = ids.search_sorted(artist_id, "left")
+    if position < len(ids) and ids[position] == artist_id:
+        _, lifetime_start, lifetime_rows, monthly_start, monthly_rows = index.row(position)
+    else:
+        lifetime_start = lifetime_rows = monthly_start = monthly_rows = 0
+    months = monthly.slice(monthly_start, monthly_rows)
+    return (artist_lifetime_of(lifetime.slice(lifetime_start, lifetime_rows)),
             artist_monthly_of(pl.DataFrame([months.get_column(name) for name in ARTIST_MONTHLY_COLUMNS])))

@@ -79,7 +79,8 @@ class ArtistRows:
     version: str
     meta: dict[str, Any]
     lifetime: pl.DataFrame  # dim_artists' rows, LIFETIME_COLUMNS, sorted by artist id
-    monthly: pl.DataFrame  # artist_id and the monthly statement's columns, sorted by artist id
+    monthly: pl.DataFrame  # artist_id and the monthly statement's columns (MONTHLY_COLUMNS' types), by artist id
+    index: pl.DataFrame  # where each artist's rows are (parquet_pages.artist_index)
 
 
 ARTIST_ROWS_KEY = ("artists",)  # its key among the version's stored answers
@@ -90,13 +91,16 @@ def every_artist_rows(ref: SnapshotRef) -> ArtistRows:
     """The version's :class:`ArtistRows` (publishing's precompute)."""
     meta = _checked_meta(ref)
     lifetime, monthly = parquet_pages.every_artists_rows(_version_files(ref))
-    return ArtistRows(tenant_id=ref.tenant_id, version=ref.version, meta=meta, lifetime=lifetime, monthly=monthly)
+    monthly = monthly.with_columns([pl.col(name).cast(dtype) for name, dtype in MONTHLY_COLUMNS.items()])
+    return ArtistRows(tenant_id=ref.tenant_id, version=ref.version, meta=meta, lifetime=lifetime, monthly=monthly,
+                      index=parquet_pages.artist_index(lifetime, monthly))
 
 
 def artist_from_rows(ref: SnapshotRef, rows: ArtistRows, artist_id: str) -> ArtistAnalytics:
     """The artist page's answer from the stored rows: what :func:`_artist_analytics` composes
     from the files (tests compare them for every artist). Pure."""
-    return artist_analytics_of(ref, rows.meta, *parquet_pages.one_artists_rows(rows.lifetime, rows.monthly, artist_id))
+    return artist_analytics_of(ref, rows.meta,
+                               *parquet_pages.one_artists_rows(rows.lifetime, rows.monthly, rows.index, artist_id))
 
 
 def _stored_artist(ref: SnapshotRef, artist_id: str) -> ArtistAnalytics | None:

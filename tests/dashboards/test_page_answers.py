@@ -233,7 +233,9 @@ def test_an_artists_rows_are_found_by_binary_search_as_a_filter_finds_them():
             return frame.select(list(columns))
 
     every = parquet_pages.every_artists_rows(Files())
+    index = parquet_pages.artist_index(*every)
+    assert index.get_column("artist_id").to_list() == sorted(set(ids))
     for artist_id in [*ids, "missing", "a-0", "zz"]:
-        found = parquet_pages.one_artists_rows(*every, artist_id)
+        found = parquet_pages.one_artists_rows(*every, index, artist_id)
         assert found[0].equals(parquet_pages.artist_lifetime(Files(), artist_id)), artist_id
         assert found[1].equals(parquet_pages.artist_monthly(Files(), artist_id)), artist_id
