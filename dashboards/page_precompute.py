@@ -7,8 +7,9 @@ by the page's own code (dashboards/queries.py, quality_queries.py, roster_querie
 version's files, then written with dashboards/page_answers.py. The pages read them on a first
 view (``queries._read_snapshot``); filtered views are composed as before.
 
-Nothing is cached while composing (``queries.uncached``): the publishing process keeps no reader
-or frame of the versions it wrote.
+The pages of one version share its files and statement results while they are composed, in caches
+of that composing only (``queries.private_caches``): the publishing process keeps no reader or
+frame of the versions it wrote.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ DATA_QUALITY_DETAILS_KEY = ("data_quality_details",)
 def page_answers_of(published_dir: str | Path, tenant_id: str, version: str) -> list[tuple[tuple, Any]]:
     """(memo key, answer) of every stored page of the version, composed now."""
     ref = queries.SnapshotRef(str(published_dir), tenant_id, version)
-    with queries.uncached():
+    with queries.private_caches():
         answers = [(LABEL_DEFAULT_KEY, queries._label_dashboard(ref, {})),
                    (PROJECTS_KEY, queries._project_health(ref)),
                    (DATA_QUALITY_KEY, queries._data_quality(ref)),

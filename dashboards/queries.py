@@ -298,22 +298,29 @@ _answers = Lru(1024)    # (published_dir, tenant, version, page, args) -> (answe
 
 
 page_answers.answer_class(Filters)
-# False while publishing composes a version's page answers (dashboards/page_precompute.py): the
-# publishing process keeps no reader or result of the versions it composes for
-_caching = contextvars.ContextVar("auditoryx_page_caching", default=True)
+# While publishing composes a version's page answers (dashboards/page_precompute.py): that
+# composing's own reader and statement results, dropped when it ends (the publishing process keeps
+# nothing of the versions it composes for), instead of the module's caches
+_private = contextvars.ContextVar("auditoryx_private_caches", default=None)
 # The pages whose answers publishing stores in the version (page_answers.ANSWERS_FILE); False
 # composes every first view from the marts' files (benchmarks' "before", tests of that path).
 USE_STORED_ANSWERS = True
 
 
 @contextlib.contextmanager
-def uncached():
-    """Compose without keeping any reader or statement result (publishing's precompute)."""
-    token = _caching.set(False)
+def private_caches():
+    """Compose with caches of this block only (publishing's precompute: the pages of one version
+    share its files and results, and nothing outlives the block)."""
+    token = _private.set((Lru(4096), Lru(16)))
     try:
         yield
     finally:
-        _caching.reset(token)
+        _private.reset(token)
+
+
+def _result_and_reader_caches() -> tuple[Lru, Lru]:
+    private = _private.get()
+    return (_results, _readers) if private is None else private
 
 
 _registered: list[Lru] = []  # other modules' per-version caches (roster_queries), cleared with these
@@ -391,11 +398,11 @@ def _open_version_reader(published_dir: str, tenant_id: str, version: str) -> Te
 
 def _version_files(ref: SnapshotRef) -> VersionFiles:
     """The version's Parquet files (checked once per process: complete; versions are immutable)."""
-    files = _readers.get(ref)
+    readers = _result_and_reader_caches()[1]
+    files = readers.get(ref)
     if files is None:
         files = open_version_files(ref.published_dir, ref.tenant_id, ref.version, _TABLES)
-        if _caching.get():
-            _readers.put(ref, files)
+        readers.put(ref, files)
     return files
 
 
@@ -455,7 +462,8 @@ def _query(ref: SnapshotRef, sql: str, *params: Any) -> pl.DataFrame:
     """The statement's rows (the tenant id bound first), from the version's files when Polars
     answers it (``FROM_FILES``), else from the DuckDB reader; cached per version and parameters."""
     key = (ref, sql, _params_key(params))
-    frame = _results.get(key)
+    results = _result_and_reader_caches()[0]
+    frame = results.get(key)
     if frame is None:
         compute = FROM_FILES.get(sql)
         try:
@@ -464,14 +472,13 @@ def _query(ref: SnapshotRef, sql: str, *params: Any) -> pl.DataFrame:
             frame = compute(_version_files(ref), *params)
         except NeedsSql:
             frame = _sql_query(ref, sql, *params)
-        if _caching.get():
-            _results.put(key, frame)
+        results.put(key, frame)
     return frame
 
 
 def _sql_query(ref: SnapshotRef, sql: str, *params: Any) -> pl.DataFrame:
     """The statement run on the version's confined DuckDB reader (not cached)."""
-    if not _caching.get():  # publishing's precompute: a reader for this statement only
+    if _private.get() is not None:  # publishing's precompute: a reader for this statement only
         snapshot = _open_version_reader(ref.published_dir, ref.tenant_id, ref.version)
         try:
             return snapshot.query(sql, [ref.tenant_id, *params])
