@@ -407,8 +407,11 @@ def publish_tenants(
                 warn(f"tenant {tenant_id}: skipped, version {version} could not be written: {error}")
                 continue
             assembled.append(tenant_id)
-        if annotate is not None:
+        if annotate is not None and assembled:
+            started = time.perf_counter()
             _annotate_versions(annotate, published_dir, assembled, version)
+            if progress:
+                progress(f"derived files of {len(assembled)} versions written in {time.perf_counter() - started:.1f}s")
         # durability: every new file and folder reaches the disk before any pointer names it
         unsynced = fsync_version_folders([tenant_dir(published_dir, t) / version for t in assembled])
         for folder, error in unsynced.items():
