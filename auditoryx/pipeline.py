@@ -176,7 +176,8 @@ def publish(settings: Settings, as_of: dt.date, tenant_ids: Sequence[str] | None
         # a tenant whose content did not change keeps its version (only its CHECKED_AT moves)
         result = publish_tenants(conn, settings.published_dir, as_of=as_of, tenant_ids=tenant_ids,
                                  grace_seconds=settings.publish_grace_seconds, progress=progress,
-                                 failed=failures, keep_unchanged=True, annotate=_store_page_answers)
+                                 failed=failures, keep_unchanged=True, annotate=_store_page_answers,
+                                 annotation="the pages' stored answers")
         _say(progress, f"{len(result.tenant_ids)} tenants published, {len(result.kept)} unchanged "
                        "(kept their versions)")
         publish_platform(conn, settings.published_dir, as_of=as_of, grace_seconds=settings.publish_grace_seconds,

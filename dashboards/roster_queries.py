@@ -103,12 +103,41 @@ def artist_from_rows(ref: SnapshotRef, rows: ArtistRows, artist_id: str) -> Arti
                                *parquet_pages.one_artists_rows(rows.lifetime, rows.monthly, rows.index, artist_id))
 
 
-def _stored_artist(ref: SnapshotRef, artist_id: str) -> ArtistAnalytics | None:
+def _stored_artist_rows(ref: SnapshotRef) -> ArtistRows | None:
     rows = _artist_rows.get(ref, False)
     if rows is False:
         rows = _stored_answer(ref, ARTIST_ROWS_KEY)
         _artist_rows.put(ref, rows)
+    return rows
+
+
+def _stored_artist(ref: SnapshotRef, artist_id: str) -> ArtistAnalytics | None:
+    rows = _stored_artist_rows(ref)
     return None if rows is None else artist_from_rows(ref, rows, artist_id)
+
+
+def completed_bookings_of(lifetime: pl.DataFrame) -> dict[str, int]:
+    """Artist id → completed bookings of dim_artists' rows (LIFETIME_COLUMNS). Pure."""
+    return {artist_id: int(count or 0) for artist_id, count in
+            zip(lifetime.get_column("artist_id").to_list(), lifetime.get_column("completed_bookings").to_list())
+            if artist_id is not None}
+
+
+def _completed_bookings(ref: SnapshotRef) -> dict[str, int]:
+    return completed_bookings_of(parquet_pages.every_artists_rows(_version_files(ref))[0])
+
+
+def _stored_completed_bookings(ref: SnapshotRef) -> dict[str, int] | None:
+    rows = _stored_artist_rows(ref)
+    return None if rows is None else completed_bookings_of(rows.lifetime)
+
+
+def completed_bookings_by_artist(tenant_id: str) -> dict[str, int] | None:
+    """Each artist's completed bookings in the tenant's current snapshot (dim_artists), by artist
+    id, for the roster's list; None when nothing was ever published. Errors as
+    :func:`dashboards.queries.label_dashboard`."""
+    return _read_snapshot(tenant_id, _completed_bookings, key=("artist_completed_bookings",),
+                          stored=_stored_completed_bookings)
 
 
 def artist_analytics(tenant_id: str, artist_id: str) -> ArtistAnalytics | None:

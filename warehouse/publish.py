@@ -304,6 +304,7 @@ def publish_tenants(
     failed: Mapping[str, Sequence[str]] | None = None,
     keep_unchanged: bool = False,
     annotate: Callable[[Path, str, str], object] | None = None,
+    annotation: str = "derived files",
 ) -> PublishResult:
     """Write a new version for each tenant (default: every tenant in raw_organizations) but the
     ``failed`` ones (tenant → reasons): those keep their CURRENT and get a BUILD_STATUS.json.
@@ -315,7 +316,7 @@ def publish_tenants(
     ``annotate(published_dir, tenant_id, version)``: called for each version written, before its
     files are synced and its CURRENT flips, to add derived files to the folder (the pages' stored
     answers, dashboards/page_precompute.py); an error there is logged and the version published
-    without them (readers compose what is missing)."""
+    without them (readers compose what is missing); ``annotation`` names them in the progress line."""
     published_dir = Path(published_dir).resolve()
     version = new_version()
     known = [row[0] for row in conn.execute("SELECT id FROM raw_organizations ORDER BY id").fetchall()]
@@ -411,7 +412,8 @@ def publish_tenants(
             started = time.perf_counter()
             _annotate_versions(annotate, published_dir, assembled, version)
             if progress:
-                progress(f"derived files of {len(assembled)} versions written in {time.perf_counter() - started:.1f}s")
+                progress(f"{annotation} of {len(assembled)} new versions written in "
+                         f"{time.perf_counter() - started:.1f}s")
         # durability: every new file and folder reaches the disk before any pointer names it
         unsynced = fsync_version_folders([tenant_dir(published_dir, t) / version for t in assembled])
         for folder, error in unsynced.items():

@@ -212,6 +212,16 @@ if wanted is not None:
 
 # ------------------------------------------------------------------------------ the roster
 
+
+def _completed_bookings() -> dict[str, int] | None:
+    """Each artist's completed bookings in the tenant's snapshot; None when nothing is published
+    or the snapshot cannot be read (the list still shows, without the column)."""
+    try:
+        return roster_queries.completed_bookings_by_artist(user.tenant_id)
+    except queries.DashboardUnavailable:
+        return None
+
+
 artists = roster.list_artists(engine(), actor, include_inactive=True)
 by_id = {a.id: a for a in artists}
 if not artists:
@@ -250,17 +260,22 @@ else:
     st.caption(f"{format_count(len(shown))} of {format_count(len(artists))} artists"
                + ("" if filters.is_empty else " match the filters") + ".")
     if shown:
-        st.dataframe(pl.DataFrame({
+        columns = {
             "Artist": [a.display_name for a in shown],
             "Name": [a.name for a in shown],
             "Genres": [", ".join(a.genres) for a in shown],
             "Skills": [", ".join(a.skills) for a in shown],
             "Verification": [status_label(a.verification_status) for a in shown],
             "Rating": [None if a.rating is None else float(a.rating) for a in shown],
-            "Bookings": [a.total_bookings for a in shown],
-            "Active": [a.is_active for a in shown],
-        }), hide_index=True, width="stretch", key="roster_table",
-            column_config={"Rating": st.column_config.NumberColumn(format="%.2f")})
+        }
+        completed = _completed_bookings() if shows_performance else None
+        if completed is not None:  # from the published snapshot, as the artist's own page
+            columns["Completed bookings"] = [completed.get(a.id, 0) for a in shown]
+        columns["Active"] = [a.is_active for a in shown]
+        st.dataframe(pl.DataFrame(columns), hide_index=True, width="stretch", key="roster_table",
+                     column_config={"Rating": st.column_config.NumberColumn(format="%.2f")})
+        if completed is not None:
+            st.caption("Completed bookings: from the published snapshot (as of its date), as on each artist's page.")
         shown_ids = {a.id: a for a in shown}
         picked = st.selectbox("Open an artist", list(shown_ids), index=None, key="roster_open",
                               format_func=lambda aid: shown_ids[aid].display_name, placeholder="Choose an artist")

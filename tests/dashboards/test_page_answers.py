@@ -100,6 +100,7 @@ def _pages(tenant) -> dict[str, object]:
         "projects": lambda: queries.project_health(tenant.tenant_id),
         "quality": lambda: queries.data_quality(tenant.tenant_id),
         "quality details": lambda: quality_queries.data_quality_details(tenant.tenant_id),
+        "completed bookings": lambda: roster_queries.completed_bookings_by_artist(tenant.tenant_id),
     }
     for artist in tenant.artists:
         calls[f"artist {artist.artist_id}"] = lambda a=artist.artist_id: roster_queries.artist_analytics(tenant.tenant_id, a)
