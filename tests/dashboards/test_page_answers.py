@@ -171,6 +171,7 @@ def test_stored_answers_name_only_their_tenant(admin_world, monkeypatch):
         label = queries.label_dashboard(a.tenant_id, {})
         shown = " ".join(map(str, [*label.artists.values(), *label.top_performers.rows()]))
         assert label.tenant_id == a.tenant_id and CANARY_ARTIST not in shown
+        assert set(roster_queries.completed_bookings_by_artist(a.tenant_id)) == {x.artist_id for x in a.artists}
         assert page_answers.answers_equal(label, _composed(a, monkeypatch)["label"])
 
 
