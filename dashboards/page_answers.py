@@ -275,16 +275,6 @@ def _read_exactly(handle: int, size: int, offset: int) -> bytes:
     return data
 
 
-def stored_keys(folder: str | Path) -> list[str]:
-    """The keys (as text) of the answers stored in a version folder (none without the file)."""
-    path = Path(folder) / ANSWERS_FILE
-    if not path.is_file():
-        return []
-    data = path.read_bytes()
-    (length,) = _LENGTH.unpack_from(data, len(MAGIC))
-    return sorted(json.loads(data[len(MAGIC) + 4:len(MAGIC) + 4 + length])["entries"])
-
-
 def answers_equal(mine: Any, theirs: Any) -> bool:
     """Deep equality with frames compared by schema and values (tests, the benchmark). Pure."""
     if isinstance(mine, pl.DataFrame) or isinstance(theirs, pl.DataFrame):

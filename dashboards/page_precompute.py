@@ -18,25 +18,17 @@ from typing import Any
 
 from dashboards import page_answers, queries
 from dashboards.parquet_pages import version_folder
-from dashboards.quality_queries import _details
+from dashboards.quality_queries import DATA_QUALITY_DETAILS_KEY, _details
 from dashboards.roster_queries import ARTIST_ROWS_KEY, every_artist_rows
-
-# The memo keys of the stored answers: the ones label_dashboard(tenant, {}), project_health,
-# data_quality and data_quality_details give _read_snapshot; the artist pages select their rows
-# from the version's ArtistRows (roster_queries.ARTIST_ROWS_KEY).
-LABEL_DEFAULT_KEY = ("label", ())
-PROJECTS_KEY = ("projects",)
-DATA_QUALITY_KEY = ("data_quality",)
-DATA_QUALITY_DETAILS_KEY = ("data_quality_details",)
 
 
 def page_answers_of(published_dir: str | Path, tenant_id: str, version: str) -> list[tuple[tuple, Any]]:
     """(memo key, answer) of every stored page of the version, composed now."""
     ref = queries.SnapshotRef(str(published_dir), tenant_id, version)
     with queries.private_caches():
-        answers = [(LABEL_DEFAULT_KEY, queries._label_dashboard(ref, {})),
-                   (PROJECTS_KEY, queries._project_health(ref)),
-                   (DATA_QUALITY_KEY, queries._data_quality(ref)),
+        answers = [(queries.LABEL_DEFAULT_KEY, queries._label_dashboard(ref, {})),
+                   (queries.PROJECTS_KEY, queries._project_health(ref)),
+                   (queries.DATA_QUALITY_KEY, queries._data_quality(ref)),
                    (DATA_QUALITY_DETAILS_KEY, _details(ref)),
                    (ARTIST_ROWS_KEY, every_artist_rows(ref))]
     return answers

@@ -110,6 +110,9 @@ class PlatformData:
 # ------------------------------------------------------------------------- data and quality
 
 
+DATA_QUALITY_DETAILS_KEY = ("data_quality_details",)  # its key among the composed and stored answers
+
+
 def _quality_files_present(ref: SnapshotRef) -> bool:
     folder = Path(ref.published_dir) / ref.tenant_id / ref.version
     return all((folder / f"{table}.parquet").is_file() for table in PUBLISHED_QUALITY_TABLES)
@@ -144,7 +147,7 @@ def _details(ref: SnapshotRef) -> DataQualityDetails:
 def data_quality_details(tenant_id: str) -> DataQualityDetails | None:
     """The tenant's refresh time, source row counts, quarantined rows and ingestion runs from its
     current snapshot; None when nothing was ever published. Errors as queries.label_dashboard."""
-    return _read_snapshot(tenant_id, _details, key=("data_quality_details",))
+    return _read_snapshot(tenant_id, _details, key=DATA_QUALITY_DETAILS_KEY)
 
 
 # --------------------------------------------------------------------------------- platform

@@ -323,6 +323,13 @@ def _result_and_reader_caches() -> tuple[Lru, Lru]:
     return (_results, _readers) if private is None else private
 
 
+# The pages' keys among the composed answers (``_answers``) and the answers publishing stores
+# (dashboards/page_precompute.py): the label dashboard's is (LABEL_PAGE, its sorted query)
+LABEL_PAGE = "label"
+LABEL_DEFAULT_KEY = (LABEL_PAGE, ())
+PROJECTS_KEY = ("projects",)
+DATA_QUALITY_KEY = ("data_quality",)
+
 _registered: list[Lru] = []  # other modules' per-version caches (roster_queries), cleared with these
 
 
@@ -688,7 +695,7 @@ def label_dashboard(tenant_id: str, query: Mapping[str, Any] | None = None) -> L
     snapshot does not read as expected.
     """
     key = tuple(sorted((str(k), str(v)) for k, v in (query or {}).items() if isinstance(v, str)))
-    return _read_snapshot(tenant_id, lambda ref: _label_dashboard(ref, dict(key)), key=("label", key))
+    return _read_snapshot(tenant_id, lambda ref: _label_dashboard(ref, dict(key)), key=(LABEL_PAGE, key))
 
 
 # ------------------------------------------------------------------ projects and data quality
@@ -836,7 +843,7 @@ def _project_health(ref: SnapshotRef) -> ProjectHealth:
 def project_health(tenant_id: str) -> ProjectHealth | None:
     """Every project of the tenant's current snapshot (fct_project_health); None when nothing was
     ever published. Errors as :func:`label_dashboard`."""
-    return _read_snapshot(tenant_id, _project_health, key=("projects",))
+    return _read_snapshot(tenant_id, _project_health, key=PROJECTS_KEY)
 
 
 def parse_row_counts(value: Any) -> dict[str, int]:
@@ -872,7 +879,7 @@ def _data_quality(ref: SnapshotRef) -> DataQuality:
 def data_quality(tenant_id: str) -> DataQuality | None:
     """Refresh time, version and source row counts of the tenant's current snapshot; None when
     nothing was ever published. Errors as :func:`label_dashboard`."""
-    return _read_snapshot(tenant_id, _data_quality, key=("data_quality",))
+    return _read_snapshot(tenant_id, _data_quality, key=DATA_QUALITY_KEY)
 
 
 PREFETCH_DELAY_SECONDS = 1.0  # after the page that asks has been drawn, before the person switches

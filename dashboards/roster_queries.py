@@ -117,14 +117,14 @@ def _stored_artist(ref: SnapshotRef, artist_id: str) -> ArtistAnalytics | None:
 
 
 def completed_bookings_of(lifetime: pl.DataFrame) -> dict[str, int]:
-    """Artist id → completed bookings of dim_artists' rows (LIFETIME_COLUMNS). Pure."""
+    """Artist id → completed bookings of dim_artists' rows (``artist_id``, ``completed_bookings``). Pure."""
     return {artist_id: int(count or 0) for artist_id, count in
             zip(lifetime.get_column("artist_id").to_list(), lifetime.get_column("completed_bookings").to_list())
             if artist_id is not None}
 
 
 def _completed_bookings(ref: SnapshotRef) -> dict[str, int]:
-    return completed_bookings_of(parquet_pages.every_artists_rows(_version_files(ref))[0])
+    return completed_bookings_of(_version_files(ref).table("dim_artists", ("artist_id", "completed_bookings")))
 
 
 def _stored_completed_bookings(ref: SnapshotRef) -> dict[str, int] | None:
