@@ -22,16 +22,16 @@ Re-running with unchanged sources changes nothing. Each read covers many tenants
 from __future__ import annotations
 
 import datetime as dt
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Literal
+from typing import Callable, Iterable, Iterator, Literal
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ingestion.operational_source import OperationalReader
+from ingestion.read_ahead import read_ahead
 from ingestion.raw_schema import RAW_TABLES, TENANT_COLUMN, raw_table_name
 from warehouse.build_db import ensure_raw_tables, quote_identifier, rollback_quietly
 from warehouse.pending import record_changed_rows
@@ -125,18 +125,35 @@ class _Group:
 
 
 class _ReadPlan:
-    """Per table, the tenants read whole and those read from their watermark, cut into reads."""
+    """Per table, the tenants read whole and those read from their watermark, cut into reads.
+    Reader threads take reads (``next``) and report their size (``record``) concurrently."""
 
     def __init__(self, groups: list[_Group]):
         self._groups = [group for group in groups if group.tenant_ids and group.ranges != []]
         self._seen: dict[tuple[str, bool], tuple[int, int]] = {}  # (table, whole) → (tenants, rows)
+        self._open: dict[str, int] = {}  # table → reads taken and not yet finished
+        self._lock = threading.Lock()
 
     def record(self, read: _Read, rows: int) -> None:
         key = (read.table, read.since is None)
-        tenants, total = self._seen.get(key, (0, 0))
-        self._seen[key] = (tenants + len(read.tenant_ids), total + rows)
+        with self._lock:
+            tenants, total = self._seen.get(key, (0, 0))
+            self._seen[key] = (tenants + len(read.tenant_ids), total + rows)
+
+    def finished(self, read: _Read) -> bool:
+        """Mark a read as written; True when it was the table's last."""
+        with self._lock:
+            self._open[read.table] -= 1
+            return not self._open[read.table] and all(group.table != read.table for group in self._groups)
 
     def next(self) -> _Read | None:
+        with self._lock:
+            read = self._take()
+            if read is not None:
+                self._open[read.table] = self._open.get(read.table, 0) + 1
+            return read
+
+    def _take(self) -> _Read | None:
         if not self._groups:
             return None
         group = self._groups[0]
@@ -344,9 +361,14 @@ def extract_operational(
         # whole what now lies below the horizon
         return extract_operational(reader, conn, tenant_ids, progress, mode)
 
-    def read(step: _Read) -> pa.Table:
-        return reader.read_tenants(step.table, list(step.tenant_ids),
-                                   None if step.since is None else list(step.since), rows=step.rows)
+    def read(step: _Read) -> Iterator[pa.Table]:
+        rows = 0
+        for piece in reader.stream_tenants(step.table, list(step.tenant_ids),
+                                           None if step.since is None else list(step.since),
+                                           rows=step.rows, piece_rows=ROWS_PER_READ):
+            rows += piece.num_rows
+            yield piece
+        plan.record(step, rows)  # sizes the next reads of the table
 
     conn.execute("BEGIN TRANSACTION")
     try:
@@ -365,26 +387,18 @@ def extract_operational(
             for tenant_id, count in _delete_rows(conn, table, rows, now).items():
                 result.deleted[table] += count
                 result.tables_written.setdefault(tenant_id, set()).add(table)
-        workers = max(1, getattr(reader, "connections", 1))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="extract-read") as pool:
-            in_flight: deque[tuple[_Read, Future]] = deque()
-
-            def submit() -> None:  # keep every connection busy, reads sized with what came back
-                while len(in_flight) < workers and (step := plan.next()) is not None:
-                    in_flight.append((step, pool.submit(read, step)))
-
-            submit()
-            while in_flight:
-                step, future = in_flight.popleft()
-                data = future.result()
-                plan.record(step, data.num_rows)
-                submit()
-                result.rows[step.table] += data.num_rows
-                for tenant_id in _write(conn, step, data, now):
-                    result.tables_written.setdefault(tenant_id, set()).add(step.table)
-                del data
-                if progress and (not in_flight or in_flight[0][0].table != step.table):
+        # every read is one tenant group of one table: pieces of different reads touch different
+        # rows, so the order they are written in does not matter
+        for step, data in read_ahead(plan.next, read, max(1, getattr(reader, "connections", 1)),
+                                     thread_name="extract-read"):
+            if data is None:
+                if plan.finished(step) and progress:
                     progress(f"extracted {step.table} for {len(selected)} tenants ({mode})")
+                continue
+            result.rows[step.table] += data.num_rows
+            for tenant_id in _write(conn, step, data, now):
+                result.tables_written.setdefault(tenant_id, set()).add(step.table)
+            del data
         for table in RAW_TABLES:
             _advance_watermarks(conn, selected, table, bound, now)
         conn.execute("COMMIT")

@@ -28,6 +28,8 @@ from ingestion.sqlite_child import SqliteChildReader
 
 # PostgreSQL: large Arrow batches (DuckDB inserts few large batches much faster than many small ones)
 _PG_BATCH_BYTES = {"adbc.postgresql.batch_size_hint_bytes": str(256 << 20)}
+# streamed reads: batches small enough that a piece of ``piece_rows`` rows is a few of them
+_PG_STREAM_BATCH_BYTES = {"adbc.postgresql.batch_size_hint_bytes": str(16 << 20)}
 
 
 def _quote(name: str) -> str:
@@ -184,6 +186,38 @@ class OperationalReader:
         stretch of the table, scanning it in storage order instead of going through the tenant
         index: cheaper when the tenants hold most of the table."""
         return self._fetch(*self.tenants_query(table, tenant_ids, since, rows))
+
+    def stream_tenants(self, table: str, tenant_ids: Sequence[str],
+                       since: Sequence[int | None] | None = None,
+                       rows: tuple[int, int] | None = None,
+                       piece_rows: int = 250_000) -> Iterator[pa.Table]:
+        """``read_tenants`` in consecutive pieces of about ``piece_rows`` rows (none for an empty
+        result). On PostgreSQL the one statement's result is streamed (one snapshot, as
+        ``read_tenants``): a tenant of a million rows never sits in memory whole. Elsewhere the
+        result is read whole (SQLite's large reads are already bounded by ``row_ranges``) and
+        handed over as one piece."""
+        sql, params = self.tenants_query(table, tenant_ids, since, rows)
+        if self.backend != "postgresql":
+            data = self._fetch(sql, params)
+            if data.num_rows:
+                yield data
+            return
+        with self._connection() as conn:
+            cursor = conn.cursor()
+            try:
+                cursor.adbc_statement.set_options(**_PG_STREAM_BATCH_BYTES)
+                cursor.execute(sql, params or None)
+                stream = cursor.fetch_record_batch()
+                pending = pa.Table.from_batches([], schema=stream.schema)
+                for batch in stream:
+                    pending = pa.concat_tables([pending, pa.Table.from_batches([batch])])
+                    while pending.num_rows >= piece_rows:
+                        yield pending.slice(0, piece_rows)
+                        pending = pending.slice(piece_rows)
+                if pending.num_rows:
+                    yield pending
+            finally:
+                cursor.close()
 
     def tenants_query(self, table: str, tenant_ids: Sequence[str], since: Sequence[int | None] | None = None,
                       rows: tuple[int, int] | None = None) -> tuple[str, list]:

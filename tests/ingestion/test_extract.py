@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 
 import pytest
@@ -76,22 +77,24 @@ def test_one_tenant_refresh_touches_only_that_tenant(tmp_path):
     assert all(after[tenant] == total for tenant, total in before if tenant != tenants[0].id)
 
 
-def test_failed_extraction_leaves_raw_tables_unchanged(tmp_path):
+@pytest.mark.parametrize("pieces_before_failure", [0, 1])
+def test_failed_extraction_leaves_raw_tables_unchanged(tmp_path, pieces_before_failure):
     url = f"sqlite:///{tmp_path / 'op.sqlite'}"
     _generated(url)
     conn = connect_build(tmp_path / "w.duckdb")
     _extract(url, conn)
     before = _raw(conn)
     with open_operational(url) as reader:
-        original = reader.read_tenants
+        original = reader.stream_tenants
 
         def failing(table, tenant_ids, since=None, **options):
-            if table == "bookings":
+            if table == "bookings":  # fails at once, or after a piece was written
+                yield from itertools.islice(original(table, tenant_ids, since, **options), pieces_before_failure)
                 raise RuntimeError("source went away")
-            return original(table, tenant_ids, since, **options)
+            yield from original(table, tenant_ids, since, **options)
 
-        reader.read_tenants = failing
-        with pytest.raises(RuntimeError):  # full: the tenants' rows are deleted first, then the read fails
+        reader.stream_tenants = failing
+        with pytest.raises(RuntimeError, match="source went away"):  # full: rows deleted first, then the read fails
             extract_operational(reader, conn, mode="full")
     assert _raw(conn) == before
 
@@ -169,3 +172,24 @@ def test_small_reads_and_row_ranges_give_the_same_tables(tmp_path, pg_url, monke
         assert _raw(conn) == expected
         _extract(url, conn, mode="full")
         assert _raw(conn) == expected
+
+
+def test_postgres_streams_a_read_in_bounded_pieces_of_one_snapshot(pg_url):
+    """A tenant's whole read on PostgreSQL arrives in pieces of at most ``piece_rows`` rows that
+    together are exactly the one statement's result, even when rows change while it streams."""
+    engine, tenants = _generated(pg_url)
+    ids = [t.id for t in tenants]
+    with open_operational(pg_url) as reader:
+        whole = reader.read_tenants("bookings", ids)
+        assert whole.num_rows > 300
+        pieces = reader.stream_tenants("bookings", ids, piece_rows=100)
+        first = next(pieces)
+        with engine.begin() as conn:  # committed mid-stream: not in this read (its change number is above the bound)
+            conn.execute(update(Booking).where(Booking.org_id == ids[0]).values(notes="changed mid-stream"))
+        rest = list(pieces)
+    sizes = [piece.num_rows for piece in [first, *rest]]
+    assert all(size == 100 for size in sizes[:-1]) and 0 < sizes[-1] <= 100
+    streamed = sorted(row["id"] for piece in [first, *rest] for row in piece.select(["id"]).to_pylist())
+    assert streamed == sorted(whole.column("id").to_pylist())
+    assert "changed mid-stream" not in {row["notes"] for piece in rest for row in piece.select(["notes"]).to_pylist()}
+    engine.dispose()

@@ -1,0 +1,99 @@
+"""ingestion.read_ahead: every piece handed over once, in order within a step, with bounded
+look-ahead; failures raised in the caller; workers stopped when the caller stops."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from ingestion.read_ahead import read_ahead
+
+
+def _steps(count: int):
+    lock = threading.Lock()
+    remaining = list(range(count))
+
+    def take():
+        with lock:
+            return remaining.pop(0) if remaining else None
+    return take
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_every_piece_once_in_order_within_its_step_then_its_end(workers):
+    def read(step):
+        for index in range(step % 4):  # steps of 0 to 3 pieces
+            yield (step, index)
+
+    seen: dict[int, list[int]] = {}
+    ended: list[int] = []
+    for step, piece in read_ahead(_steps(20), read, workers):
+        if piece is None:
+            assert step not in ended
+            ended.append(step)
+        else:
+            assert step not in ended and piece[0] == step
+            seen.setdefault(step, []).append(piece[1])
+    assert sorted(ended) == list(range(20))
+    assert seen == {step: list(range(step % 4)) for step in range(20) if step % 4}
+
+
+def test_look_ahead_is_bounded_by_the_workers_not_the_step():
+    produced = 0
+    lock = threading.Lock()
+
+    def read(step):
+        nonlocal produced
+        for index in range(50):
+            with lock:
+                produced += 1
+            yield index
+
+    consumed = 0
+    for _step, piece in read_ahead(_steps(2), read, workers=2):
+        if piece is None:
+            continue
+        consumed += 1
+        time.sleep(0.002)  # a slow writer
+        with lock:
+            # queued (2) + one in each worker's hand (2), beyond what the caller took
+            assert produced - consumed <= 4
+    assert consumed == 100
+
+
+def test_a_failing_read_is_raised_in_the_caller_after_the_pieces_before_it():
+    def read(step):
+        yield "first"
+        raise ValueError(f"source went away in step {step}")
+
+    received = []
+    with pytest.raises(ValueError, match="source went away"):
+        for _step, piece in read_ahead(_steps(1), read, workers=2):
+            received.append(piece)
+    assert received == ["first"]
+
+
+def test_a_caller_that_stops_early_stops_the_workers_and_closes_their_reads():
+    closed = []
+    started = threading.Semaphore(0)
+
+    def read(step):
+        try:
+            started.release()
+            while True:  # endless: only the stop ends it
+                yield step
+        finally:
+            closed.append(step)
+
+    before = threading.active_count()
+    pieces = read_ahead(_steps(2), read, workers=2)
+    next(pieces)
+    assert started.acquire(timeout=5) and started.acquire(timeout=5)  # both workers are reading
+    pieces.close()  # the caller's error or early return
+    assert sorted(closed) == [0, 1]
+    assert threading.active_count() == before
+
+
+def test_no_steps_ends_at_once():
+    assert list(read_ahead(lambda: None, lambda step: [step], workers=2)) == []
