@@ -185,43 +185,88 @@ class OperationalReader:
         rows for None). ``rows`` (one of ``row_ranges``) reads only that
         stretch of the table, scanning it in storage order instead of going through the tenant
         index: cheaper when the tenants hold most of the table."""
-        return self._fetch(*self.tenants_query(table, tenant_ids, since, rows))
+        if self.backend != "postgresql":
+            return self._fetch(*self.tenants_query(table, tenant_ids, since, rows))
+        if rows is not None:
+            raise ValueError("row ranges are read from SQLite only")
+        pieces = list(self._read_postgres(table, tenant_ids, since, piece_rows=None))
+        return pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
 
     def stream_tenants(self, table: str, tenant_ids: Sequence[str],
                        since: Sequence[int | None] | None = None,
                        rows: tuple[int, int] | None = None,
                        piece_rows: int = 250_000) -> Iterator[pa.Table]:
         """``read_tenants`` in consecutive pieces of about ``piece_rows`` rows (none for an empty
-        result). On PostgreSQL the one statement's result is streamed (one snapshot, as
+        result). On PostgreSQL the statement's result is streamed (one snapshot, as
         ``read_tenants``): a tenant of a million rows never sits in memory whole. Elsewhere the
         result is read whole (SQLite's large reads are already bounded by ``row_ranges``) and
         handed over as one piece."""
-        sql, params = self.tenants_query(table, tenant_ids, since, rows)
-        if self.backend != "postgresql":
-            data = self._fetch(sql, params)
-            if data.num_rows:
-                yield data
+        if self.backend == "postgresql":
+            if rows is not None:
+                raise ValueError("row ranges are read from SQLite only")
+            for piece in self._read_postgres(table, tenant_ids, since, piece_rows):
+                if piece.num_rows:
+                    yield piece
             return
+        data = self._fetch(*self.tenants_query(table, tenant_ids, since, rows))
+        if data.num_rows:
+            yield data
+
+    # PostgreSQL reads name their tenants (and watermarks) in a temporary table of the session,
+    # loaded before each read, so that the read itself has no parameters: the driver then
+    # streams it with COPY (a parameterized statement's result arrives whole, and ~2× slower).
+    # One index scan per tenant (the LATERAL subquery, kept apart by OFFSET 0), as with values.
+    SCOPE_TABLE = "auditoryx_read_scope"
+    SCOPE_TABLE_DDL = f"CREATE TEMPORARY TABLE IF NOT EXISTS {SCOPE_TABLE} (tenant_id TEXT NOT NULL, since BIGINT)"
+
+    def scope_query(self, table: str, with_since: bool) -> str:
+        """PostgreSQL: the read of ``table`` for the tenants of the session's scope table, each
+        from its ``since`` (``with_since``) or whole."""
+        if table not in RAW_TABLES:
+            raise KeyError(table)
+        since = f" AND {_quote(CHANGE_COLUMN)} >= scope.since" if with_since else ""
+        return (f"SELECT picked.* FROM {self.SCOPE_TABLE} AS scope CROSS JOIN LATERAL ("
+                f"SELECT {self._select_list(table)} FROM {_quote(table)} "
+                f"WHERE {_quote(TENANT_COLUMN[table])} = scope.tenant_id{since} OFFSET 0) AS picked")
+
+    def _read_postgres(self, table: str, tenant_ids: Sequence[str], since: Sequence[int | None] | None,
+                       piece_rows: int | None) -> Iterator[pa.Table]:
+        """Pieces of ``piece_rows`` rows (None: each statement's result at once); the tenants read
+        whole and those read from a watermark go in two statements when a read mixes them."""
+        self.tenants_query(table, tenant_ids, since)  # the same checks as every backend's
+        whole = [t for i, t in enumerate(tenant_ids) if since is None or since[i] is None]
+        numbered = [(t, int(s)) for t, s in zip(tenant_ids, since or []) if s is not None]
+        parts = [(whole, None), ([t for t, _ in numbered], [s for _, s in numbered])]
         with self._connection() as conn:
-            cursor = conn.cursor()
-            try:
-                cursor.adbc_statement.set_options(**_PG_STREAM_BATCH_BYTES)
-                cursor.execute(sql, params or None)
-                stream = cursor.fetch_record_batch()
-                pending = pa.Table.from_batches([], schema=stream.schema)
-                for batch in stream:
-                    pending = pa.concat_tables([pending, pa.Table.from_batches([batch])])
-                    while pending.num_rows >= piece_rows:
-                        yield pending.slice(0, piece_rows)
-                        pending = pending.slice(piece_rows)
-                if pending.num_rows:
+            for ids, marks in (part for part in parts if part[0]):
+                cursor = conn.cursor()
+                try:
+                    cursor.execute(self.SCOPE_TABLE_DDL)
+                    cursor.execute(f"TRUNCATE {self.SCOPE_TABLE}")
+                    scope = pa.table({"tenant_id": pa.array(ids, pa.string()),
+                                      "since": pa.array(marks or [None] * len(ids), pa.int64())})
+                    cursor.adbc_ingest(self.SCOPE_TABLE, scope, mode="append", temporary=True)
+                    cursor.execute(f"ANALYZE {self.SCOPE_TABLE}")  # the planner sees how few tenants
+                    cursor.adbc_statement.set_options(**_PG_STREAM_BATCH_BYTES)
+                    cursor.execute(self.scope_query(table, marks is not None))
+                    if piece_rows is None:
+                        yield cursor.fetch_arrow_table()
+                        continue
+                    stream = cursor.fetch_record_batch()
+                    pending = pa.Table.from_batches([], schema=stream.schema)
+                    for batch in stream:
+                        pending = pa.concat_tables([pending, pa.Table.from_batches([batch])])
+                        while pending.num_rows >= piece_rows:
+                            yield pending.slice(0, piece_rows)
+                            pending = pending.slice(piece_rows)
                     yield pending
-            finally:
-                cursor.close()
+                finally:
+                    cursor.close()
 
     def tenants_query(self, table: str, tenant_ids: Sequence[str], since: Sequence[int | None] | None = None,
                       rows: tuple[int, int] | None = None) -> tuple[str, list]:
-        """The SQL and parameters of ``read_tenants`` (as the backend gets them)."""
+        """The SQL and parameters of ``read_tenants`` on SQLite and other backends (PostgreSQL
+        reads go through ``scope_query``)."""
         if table not in RAW_TABLES:
             raise KeyError(table)
         if not tenant_ids:
