@@ -1,6 +1,10 @@
 """Read operational tables for a group of tenants as Arrow tables (ADBC for SQLite/PostgreSQL; no
-row loops). One query covers many tenants (``org_id IN (...)``, or one ``org_id = ? AND
-change_number >= ?`` term per tenant for incremental reads), all values bound as parameters.
+row loops). One query covers many tenants. SQLite: ``org_id IN (...)``, or one ``org_id = ? AND
+change_number >= ?`` term per tenant for incremental reads, all values bound as parameters.
+PostgreSQL: the tenants and their watermarks are loaded into a temporary table of the session
+(``SCOPE_TABLE``, by ADBC's bulk ingest) and the read joins it, with no parameters of its own, so
+that the driver streams its result through ``COPY`` in batches (``stream_tenants``): a
+parameterized statement's result would arrive whole (1.2M rows of one tenant held at once).
 
 Change numbers (migration 0006) are written by the database in the writing transaction;
 ``change_bound`` is the number every row still to commit will carry at least (PostgreSQL: the
