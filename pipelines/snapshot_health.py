@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -88,13 +89,15 @@ def tenant_build_failures(settings: Settings) -> dict[str, str]:
 DEEP_CHECK_LIMIT = 50  # tenants opened one by one through the confined reader, per check
 
 
-def snapshot_health(settings: Settings, deep: Collection[str] | None = None) -> dict[str, SnapshotHealth]:
-    """Every published tenant's health, read in bulk: its CURRENT version has every table, the
-    files read (one DuckDB query per table over all tenants' files), its meta names it, and a
-    tenant with bookings has a non-empty fct_bookings_monthly. Tenants in ``deep`` (at most
-    ``DEEP_CHECK_LIMIT`` of them; default: the first ones) are also opened one by one through the
-    confined reader, as the dashboard opens them. If a bulk read fails, every tenant is checked
-    alone so that the failure is pinned on its tenant."""
+def snapshot_health(settings: Settings, deep: Collection[str] | None = None,
+                    read: Collection[str] | None = None) -> dict[str, SnapshotHealth]:
+    """Every published tenant's health, read in bulk: its CURRENT version has every table, its
+    meta names it (and says when it was refreshed), and, for the tenants in ``read`` (default:
+    every tenant), every file's footer reads and a tenant with bookings has a non-empty
+    fct_bookings_monthly (one DuckDB query per table over all those tenants' files). Tenants in
+    ``deep`` (at most ``DEEP_CHECK_LIMIT`` of them; default: the first ones) are also opened one
+    by one through the confined reader, as the dashboard opens them. If a bulk read fails, every
+    tenant is checked alone so that the failure is pinned on its tenant."""
     tenants = published_tenants(settings)
     found: dict[str, SnapshotHealth] = {}
     folders: dict[str, Path] = {}
@@ -107,13 +110,17 @@ def snapshot_health(settings: Settings, deep: Collection[str] | None = None) -> 
             found[tenant_id] = SnapshotHealth(None, None, "no CURRENT version")
             continue
         folder = version_dir(settings.published_dir, tenant_id, version)
-        missing = [t for t in (*PUBLISHED_MARTS, META_TABLE) if not (folder / f"{t}.parquet").is_file()]
+        try:
+            present = {entry.name for entry in os.scandir(folder) if entry.is_file()}
+        except OSError:
+            present = set()
+        missing = [t for t in (*PUBLISHED_MARTS, META_TABLE) if f"{t}.parquet" not in present]
         if missing:
             found[tenant_id] = SnapshotHealth(version, None, f"snapshot {version} lacks {', '.join(missing)}")
         else:
             folders[tenant_id] = folder
     try:
-        found |= _bulk_health(folders)
+        found |= _bulk_health(folders, set(folders) if read is None else set(read) & set(folders))
     except duckdb.Error:
         found |= {tenant_id: _check_tenant(settings, tenant_id) for tenant_id in folders}
     chosen = [t for t in (tenants if deep is None else sorted(deep)) if t in folders][:DEEP_CHECK_LIMIT]
@@ -126,18 +133,21 @@ def snapshot_health(settings: Settings, deep: Collection[str] | None = None) -> 
     return dict(sorted(found.items()))
 
 
-def _bulk_health(folders: dict[str, Path]) -> dict[str, SnapshotHealth]:
+def _bulk_health(folders: dict[str, Path], read: set[str]) -> dict[str, SnapshotHealth]:
+    """Every folder's meta; the footers of every file and the booking mart of the tenants in ``read``."""
     if not folders:
         return {}
     by_folder = {str(folder): tenant_id for tenant_id, folder in folders.items()}
     conn = duckdb.connect(":memory:")
     try:
-        for table in PUBLISHED_MARTS:  # every file's footer reads
-            conn.execute("SELECT count(*) FROM parquet_file_metadata(?)",
-                         [[str(f / f"{table}.parquet") for f in folders.values()]]).fetchall()
-        marts = dict(conn.execute(
-            "SELECT parse_dirpath(filename), count(*) FROM read_parquet(?, filename = true) GROUP BY ALL",
-            [[str(f / "fct_bookings_monthly.parquet") for f in folders.values()]]).fetchall())
+        marts: dict[str, int] = {}
+        if read:
+            for table in PUBLISHED_MARTS:  # every file's footer reads
+                conn.execute("SELECT count(*) FROM parquet_file_metadata(?)",
+                             [[str(folders[t] / f"{table}.parquet") for t in sorted(read)]]).fetchall()
+            marts = dict(conn.execute(
+                "SELECT parse_dirpath(filename), count(*) FROM read_parquet(?, filename = true) GROUP BY ALL",
+                [[str(folders[t] / "fct_bookings_monthly.parquet") for t in sorted(read)]]).fetchall())
         metas = conn.execute(
             "SELECT parse_dirpath(filename), tenant_id, refreshed_at, row_counts "
             "FROM read_parquet(?, filename = true)",
@@ -151,7 +161,7 @@ def _bulk_health(folders: dict[str, Path]) -> dict[str, SnapshotHealth]:
         problem = None
         if meta_tenant != tenant_id:
             problem = "meta names another tenant"
-        elif bookings > 0 and marts.get(folder, 0) == 0:
+        elif tenant_id in read and bookings > 0 and marts.get(folder, 0) == 0:
             problem = f"{bookings} source bookings but fct_bookings_monthly is empty"
         refreshed_at = last_refresh(refreshed_at, read_checked(Path(folder).parent))  # kept versions: checked since
         health[tenant_id] = SnapshotHealth(Path(folder).name, refreshed_at, problem)
