@@ -25,32 +25,37 @@ def run_tenants(context: dg.AssetCheckExecutionContext) -> list[str] | None:
         return None
 
 
-@dg.asset_check(asset=tenant_snapshots, blocking=True,
-                description="Every published tenant's CURRENT version has every table and its meta names "
-                            "it; the files of the tenants this run refreshed (of every tenant in a run "
-                            "without partitions) read and, with bookings, have a non-empty booking mart; "
-                            "the run's tenants (up to 50) are also opened as the dashboard opens them.")
-def snapshots_complete(context: dg.AssetCheckExecutionContext, auditoryx: AuditoryxSettings) -> dg.AssetCheckResult:
+COMPLETE_CHECK, FRESH_CHECK = "snapshots_complete", "snapshots_fresh"
+
+
+@dg.multi_asset_check(specs=[
+    dg.AssetCheckSpec(COMPLETE_CHECK, asset=tenant_snapshots, blocking=True,
+                      description="Every published tenant's CURRENT version has every table and its meta "
+                                  "names it; the files of the tenants this run refreshed (of every tenant in "
+                                  "a run without partitions) read and, with bookings, have a non-empty booking "
+                                  "mart; the run's tenants (up to 50) are also opened as the dashboard opens them."),
+    dg.AssetCheckSpec(FRESH_CHECK, asset=tenant_snapshots,
+                      description="No tenant snapshot is older than AUDITORYX_FRESHNESS_HOURS (default 26 h)."),
+])
+def published_snapshots(context: dg.AssetCheckExecutionContext, auditoryx: AuditoryxSettings):
+    """Both checks of the published snapshots from one look at them (every tenant's pointer,
+    folder listing and meta; the files of the run's tenants)."""
+    settings = auditoryx.settings()
     deep = run_tenants(context)  # a run over some tenants reads only their files: the others' did not change
-    health = snapshot_health(auditoryx.settings(), deep=deep, read=deep)
+    health = snapshot_health(settings, deep=deep, read=deep)
     # a tenant with nothing published because its build failed is reported by tenant_build_passed
     problems = {t: h.problem for t, h in health.items() if h.problem and not (h.build_failure and h.version is None)}
     opened = min(DEEP_CHECK_LIMIT, len(health) if deep is None else len(set(deep) & set(health)))
-    return dg.AssetCheckResult(passed=bool(health) and not problems,
-                               metadata={"tenants": len(health), "opened_one_by_one": opened,
-                                         "problems": str(problems)[:2000]})
-
-
-@dg.asset_check(asset=tenant_snapshots,
-                description="No tenant snapshot is older than AUDITORYX_FRESHNESS_HOURS (default 26 h).")
-def snapshots_fresh(auditoryx: AuditoryxSettings) -> dg.AssetCheckResult:
-    settings = auditoryx.settings()
+    yield dg.AssetCheckResult(asset_key=tenant_snapshots.key, check_name=COMPLETE_CHECK,
+                              passed=bool(health) and not problems,
+                              metadata={"tenants": len(health), "opened_one_by_one": opened,
+                                        "problems": str(problems)[:2000]})
     limit = dt.timedelta(hours=settings.freshness_hours)
     now = dt.datetime.now(dt.timezone.utc)
-    health = snapshot_health(settings, deep=(), read=())  # freshness only needs the metas
     stale = sorted(t for t, h in health.items() if h.refreshed_at is None or now - h.refreshed_at > limit)
-    return dg.AssetCheckResult(passed=not stale, severity=dg.AssetCheckSeverity.WARN,
-                               metadata={"stale_tenants": len(stale), "limit_hours": settings.freshness_hours})
+    yield dg.AssetCheckResult(asset_key=tenant_snapshots.key, check_name=FRESH_CHECK, passed=not stale,
+                              severity=dg.AssetCheckSeverity.WARN,
+                              metadata={"stale_tenants": len(stale), "limit_hours": settings.freshness_hours})
 
 
 @dg.asset_check(asset=raw_asset_key("files_bookings"), blocking=True,
