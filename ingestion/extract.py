@@ -181,15 +181,18 @@ class _ReadPlan:
 def _record_changes(conn: duckdb.DuckDBPyConnection, table: str, data: pa.Table, now: dt.datetime) -> set[str]:
     """Record the incoming rows that are new or differ from the raw row they replace as changed
     rows (warehouse/pending.py) and return their tenants. (Reads from a watermark also return
-    rows committed while the previous extraction ran, which it may have read already.)"""
+    rows committed while the previous extraction ran, which it may have read already.) The raw
+    rows they replace are left in the temporary table ``_replaced`` (one scan of the raw table)."""
     tenant_column = quote_identifier(TENANT_COLUMN[table])
     _compared = data  # noqa: F841 - read by name in the statement
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE _replaced AS SELECT * FROM {raw_table_name(table)} "
+                 "WHERE id IN (SELECT CAST(id AS VARCHAR) FROM _compared)")
     conn.execute(f"""
         CREATE OR REPLACE TEMP TABLE _changed_rows AS
         SELECT DISTINCT {tenant_column} AS tenant_id, id FROM (
             SELECT {_typed_select(table, data.schema)} FROM _compared
             EXCEPT
-            SELECT * FROM {raw_table_name(table)} WHERE id IN (SELECT CAST(id AS VARCHAR) FROM _compared)
+            SELECT * FROM _replaced
         )""")
     record_changed_rows(conn, table, "_changed_rows", now)
     tenants = {row[0] for row in conn.execute("SELECT DISTINCT tenant_id FROM _changed_rows").fetchall()}
@@ -199,8 +202,8 @@ def _record_changes(conn: duckdb.DuckDBPyConnection, table: str, data: pa.Table,
 
 def _write(conn: duckdb.DuckDBPyConnection, read: _Read, data: pa.Table, now: dt.datetime) -> set[str]:
     """Whole tenants were deleted up front: append. Changed rows replace their previous version
-    and are recorded; returns the tenants whose rows changed (for reads from a watermark; empty
-    otherwise)."""
+    (new rows, the usual case, have none: nothing to delete) and are recorded; returns the
+    tenants whose rows changed (for reads from a watermark; empty otherwise)."""
     if not data.num_rows:
         return set()
     if data.column("id").num_chunks > 1:
@@ -208,9 +211,9 @@ def _write(conn: duckdb.DuckDBPyConnection, read: _Read, data: pa.Table, now: dt
     changed: set[str] = set()
     if read.since is not None:
         changed = _record_changes(conn, read.table, data, now)
-        _upserted_ids = data.select(["id"])  # noqa: F841 - read by name in the statement
-        conn.execute(f"DELETE FROM {raw_table_name(read.table)} "
-                     "WHERE id IN (SELECT CAST(id AS VARCHAR) FROM _upserted_ids)")
+        if conn.execute("SELECT count(*) FROM _replaced").fetchone()[0]:
+            conn.execute(f"DELETE FROM {raw_table_name(read.table)} WHERE id IN (SELECT id FROM _replaced)")
+        conn.execute("DROP TABLE _replaced")
     _insert_incoming(conn, read.table, data)
     return changed
 
