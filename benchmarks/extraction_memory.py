@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
-from refresh_scale import _say, _tree_memory  # noqa: E402
+from refresh_scale import _say, peak_memory  # noqa: E402
 
 CHILD = """
 import json, sys, time
@@ -59,23 +58,12 @@ def measure(code: Path, url: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="auditoryx-extraction-memory-") as folder:
         process = subprocess.Popen([sys.executable, "-c", CHILD, str(code), url, str(Path(folder) / "build.duckdb")],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=folder)
-        peak, done = [0], threading.Event()
-
-        def sample() -> None:
-            while not done.is_set():
-                memory = _tree_memory(process.pid)
-                peak[0] = max(peak[0], memory["RssAnon"] + memory["RssShmem"])
-                done.wait(0.2)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        out, err = process.communicate()
-        done.set()
-        sampler.join()
+        with peak_memory(process.pid) as peak:
+            out, err = process.communicate()
     if process.returncode != 0:
         raise SystemExit(f"extraction with {code} failed:\n{err[-4000:]}")
     result = json.loads(out.strip().splitlines()[-1])
-    result["peak_gb"] = peak[0] / 2**30
+    result["peak_gb"] = peak["anon_shmem"] / 2**30
     return result
 
 

@@ -24,6 +24,7 @@ the whole RSS including mapped file pages (the SQLite file read through mmap).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -35,6 +36,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -88,16 +90,15 @@ def _tree_memory(pid: int) -> dict[str, int]:
     return totals
 
 
-def run_child(args: list[str], env: dict[str, str]) -> dict:
-    """Run this script in child mode; its last stdout line is JSON. Adds wall and peak memory."""
-    started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, __file__, "--child", *args], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+@contextlib.contextmanager
+def peak_memory(pid: int) -> Iterator[dict[str, int]]:
+    """Sample the process tree of ``pid`` every 0.2 s while the block runs; the dict yielded holds
+    the peaks (bytes): ``anon`` (private), ``anon_shmem`` (private + shared), ``rss`` (all)."""
     peak, done = {"anon": 0, "anon_shmem": 0, "rss": 0}, threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            memory = _tree_memory(process.pid)
+            memory = _tree_memory(pid)
             peak["anon"] = max(peak["anon"], memory["RssAnon"])
             peak["anon_shmem"] = max(peak["anon_shmem"], memory["RssAnon"] + memory["RssShmem"])
             peak["rss"] = max(peak["rss"], sum(memory.values()))
@@ -105,9 +106,20 @@ def run_child(args: list[str], env: dict[str, str]) -> dict:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    out, err = process.communicate()
-    done.set()
-    sampler.join()
+    try:
+        yield peak
+    finally:
+        done.set()
+        sampler.join()
+
+
+def run_child(args: list[str], env: dict[str, str]) -> dict:
+    """Run this script in child mode; its last stdout line is JSON. Adds wall and peak memory."""
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, __file__, "--child", *args], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with peak_memory(process.pid) as peak:
+        out, err = process.communicate()
     wall = time.perf_counter() - started
     if process.returncode != 0:
         raise SystemExit(f"child {args} failed ({process.returncode}):\n{out[-3000:]}\n{err[-6000:]}")
