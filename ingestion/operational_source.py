@@ -266,6 +266,7 @@ class OperationalReader:
                     yield pending
                 finally:
                     cursor.close()
+                    conn.rollback()  # the scope table's rows were for this read only: no transaction stays open
 
     def tenants_query(self, table: str, tenant_ids: Sequence[str], since: Sequence[int | None] | None = None,
                       rows: tuple[int, int] | None = None) -> tuple[str, list]:

@@ -192,4 +192,14 @@ def test_postgres_streams_a_read_in_bounded_pieces_of_one_snapshot(pg_url):
     streamed = sorted(row["id"] for piece in [first, *rest] for row in piece.select(["id"]).to_pylist())
     assert streamed == sorted(whole.column("id").to_pylist())
     assert "changed mid-stream" not in {row["notes"] for piece in rest for row in piece.select(["notes"]).to_pylist()}
+    with open_operational(pg_url) as reader:  # a stream left early (an error while writing) spoils nothing
+        abandoned = reader.stream_tenants("bookings", ids, piece_rows=100)
+        next(abandoned)
+        abandoned.close()
+        again = reader.read_tenants("bookings", ids)
+        with engine.connect() as conn:  # and leaves no transaction of the reader open on the server
+            open_transactions = conn.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%'"))
+    assert again.num_rows == whole.num_rows and open_transactions == 0
     engine.dispose()
