@@ -371,6 +371,7 @@ def extract_operational(
                                            rows=step.rows, piece_rows=ROWS_PER_READ):
             rows += piece.num_rows
             yield piece
+            del piece  # not held while the next piece is read
         plan.record(step, rows)  # sizes the next reads of the table
 
     conn.execute("BEGIN TRANSACTION")

@@ -61,6 +61,7 @@ def read_ahead(take: Callable[[], Step | None], read: Callable[[Step], Iterable[
                     for piece in pieces:
                         if not hand((step, piece)):
                             return
+                        del piece  # the caller owns it now: not held while the next one is read
                 finally:
                     close = getattr(pieces, "close", None)
                     if close is not None:
@@ -86,6 +87,9 @@ def read_ahead(take: Callable[[], Step | None], read: Callable[[Step], Iterable[
                 elif isinstance(item, _Done):
                     yield item.step, None
                 else:
-                    yield item
+                    step, piece = item
+                    del item
+                    yield step, piece
+                    del piece  # written by now: not held while waiting for the next one
         finally:
             stop.set()  # workers still reading stop at their next piece; the pool joins them

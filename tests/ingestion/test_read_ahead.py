@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -97,3 +98,30 @@ def test_a_caller_that_stops_early_stops_the_workers_and_closes_their_reads():
 
 def test_no_steps_ends_at_once():
     assert list(read_ahead(lambda: None, lambda step: [step], workers=2)) == []
+
+
+def test_pieces_alive_while_reading_are_only_those_in_flight():
+    """Memory stays bounded by the pieces in flight: when a reader starts on a new piece, the
+    live pieces are at most the queue's (``workers``), one held by each other reader and the one
+    the caller is writing; nobody keeps a piece the caller is done with."""
+    class Piece:
+        pass
+
+    alive: weakref.WeakSet = weakref.WeakSet()
+    most = 0
+    lock = threading.Lock()
+
+    def read(step):
+        nonlocal most
+        for _ in range(20):
+            with lock:
+                most = max(most, len(alive))
+                piece = Piece()
+                alive.add(piece)
+            yield piece
+            del piece
+
+    for _step, piece in read_ahead(_steps(6), read, workers=2):
+        time.sleep(0.001)  # a writer slower than the readers: every place fills
+        del piece
+    assert 0 < most <= 4
