@@ -4,7 +4,9 @@ change_number >= ?`` term per tenant for incremental reads, all values bound as 
 PostgreSQL: the tenants and their watermarks are loaded into a temporary table of the session
 (``SCOPE_TABLE``, by ADBC's bulk ingest) and the read joins it, with no parameters of its own, so
 that the driver streams its result through ``COPY`` in batches (``stream_tenants``): a
-parameterized statement's result would arrive whole (1.2M rows of one tenant held at once).
+parameterized statement's result would arrive whole (1.2M rows of one tenant held at once). A
+read-only server (a standby) refuses the temporary table: reads from it are parameterized and
+arrive whole, as before.
 
 Change numbers (migration 0006) are written by the database in the writing transaction;
 ``change_bound`` is the number every row still to commit will carry at least (PostgreSQL: the
@@ -32,6 +34,8 @@ from ingestion.sqlite_child import SqliteChildReader
 
 # PostgreSQL: large Arrow batches (DuckDB inserts few large batches much faster than many small ones)
 _PG_BATCH_BYTES = {"adbc.postgresql.batch_size_hint_bytes": str(256 << 20)}
+# a read-only server (a hot standby, default_transaction_read_only) refuses the scope table
+_READ_ONLY_TRANSACTION = "25006"
 # streamed reads: batches small enough that a piece of ``piece_rows`` rows is a few of them
 _PG_STREAM_BATCH_BYTES = {"adbc.postgresql.batch_size_hint_bytes": str(16 << 20)}
 
@@ -53,6 +57,7 @@ class OperationalReader:
         self._idle: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._entered = False
+        self._scope_tables = True  # PostgreSQL: False once the server refused a temporary table
 
     def __enter__(self) -> "OperationalReader":
         self._entered = True
@@ -243,9 +248,20 @@ class OperationalReader:
         parts = [(whole, None), ([t for t, _ in numbered], [s for _, s in numbered])]
         with self._connection() as conn:
             for ids, marks in (part for part in parts if part[0]):
+                if not self._scope_tables:  # a read-only server (a standby): parameterized, whole
+                    yield self._fetch_postgres(conn, *self.tenants_query(table, ids, marks))
+                    continue
                 cursor = conn.cursor()
                 try:
-                    cursor.execute(self.SCOPE_TABLE_DDL)
+                    try:
+                        cursor.execute(self.SCOPE_TABLE_DDL)
+                    except Exception as error:  # noqa: BLE001 - only a read-only server is handled here
+                        if getattr(error, "sqlstate", None) != _READ_ONLY_TRANSACTION:
+                            raise
+                        conn.rollback()
+                        self._scope_tables = False
+                        yield self._fetch_postgres(conn, *self.tenants_query(table, ids, marks))
+                        continue
                     cursor.execute(f"TRUNCATE {self.SCOPE_TABLE}")
                     scope = pa.table({"tenant_id": pa.array(ids, pa.string()),
                                       "since": pa.array(marks or [None] * len(ids), pa.int64())})
@@ -271,7 +287,7 @@ class OperationalReader:
     def tenants_query(self, table: str, tenant_ids: Sequence[str], since: Sequence[int | None] | None = None,
                       rows: tuple[int, int] | None = None) -> tuple[str, list]:
         """The SQL and parameters of ``read_tenants`` on SQLite and other backends (PostgreSQL
-        reads go through ``scope_query``)."""
+        reads go through ``scope_query``, but on a read-only server)."""
         if table not in RAW_TABLES:
             raise KeyError(table)
         if not tenant_ids:
@@ -333,14 +349,18 @@ class OperationalReader:
             if self.backend == "sqlite":
                 return conn.fetch(sql, params)
             if self.backend == "postgresql":
-                cursor = conn.cursor()
-                try:
-                    cursor.adbc_statement.set_options(**_PG_BATCH_BYTES)
-                    cursor.execute(sql, params or None)
-                    return cursor.fetch_arrow_table()
-                finally:
-                    cursor.close()
+                return self._fetch_postgres(conn, sql, params)
             return self._fetch_sqlalchemy(conn, sql, params)
+
+    @staticmethod
+    def _fetch_postgres(conn, sql: str, params: list) -> pa.Table:
+        cursor = conn.cursor()
+        try:
+            cursor.adbc_statement.set_options(**_PG_BATCH_BYTES)
+            cursor.execute(sql, params or None)
+            return cursor.fetch_arrow_table()
+        finally:
+            cursor.close()
 
     def _fetch_sqlalchemy(self, engine, sql: str, params: list) -> pa.Table:
         from sqlalchemy import text

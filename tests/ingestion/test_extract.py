@@ -203,3 +203,20 @@ def test_postgres_streams_a_read_in_bounded_pieces_of_one_snapshot(pg_url):
                 "AND state LIKE 'idle in transaction%'"))
     assert again.num_rows == whole.num_rows and open_transactions == 0
     engine.dispose()
+
+
+def test_a_read_only_postgres_server_is_read_with_parameters(tmp_path, pg_url):
+    """A standby (or default_transaction_read_only) refuses the temporary scope table: the reads
+    fall back to parameterized statements and give the same raw tables."""
+    engine, _tenants = _generated(pg_url)
+    expected = connect_build(tmp_path / "expected.duckdb")
+    _extract(pg_url, expected)
+    database = engine.url.database
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'ALTER DATABASE "{database}" SET default_transaction_read_only = on'))
+    engine.dispose()
+    read_only = connect_build(tmp_path / "read_only.duckdb")
+    with open_operational(pg_url) as reader:
+        extract_operational(reader, read_only)
+        assert reader._scope_tables is False  # it tried, was refused, and fell back
+    assert _raw(read_only) == _raw(expected)
