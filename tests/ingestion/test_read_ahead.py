@@ -40,29 +40,6 @@ def test_every_piece_once_in_order_within_its_step_then_its_end(workers):
     assert seen == {step: list(range(step % 4)) for step in range(20) if step % 4}
 
 
-def test_look_ahead_is_bounded_by_the_workers_not_the_step():
-    produced = 0
-    lock = threading.Lock()
-
-    def read(step):
-        nonlocal produced
-        for index in range(50):
-            with lock:
-                produced += 1
-            yield index
-
-    consumed = 0
-    for _step, piece in read_ahead(_steps(2), read, workers=2):
-        if piece is None:
-            continue
-        consumed += 1
-        time.sleep(0.002)  # a slow writer
-        with lock:
-            # queued (2) + one in each worker's hand (2), beyond what the caller took
-            assert produced - consumed <= 4
-    assert consumed == 100
-
-
 def test_a_failing_read_is_raised_in_the_caller_after_the_pieces_before_it():
     def read(step):
         yield "first"
