@@ -248,25 +248,12 @@ class OperationalReader:
         parts = [(whole, None), ([t for t, _ in numbered], [s for _, s in numbered])]
         with self._connection() as conn:
             for ids, marks in (part for part in parts if part[0]):
-                if not self._scope_tables:  # a read-only server (a standby): parameterized, whole
-                    yield self._fetch_postgres(conn, *self.tenants_query(table, ids, marks))
-                    continue
                 cursor = conn.cursor()
                 try:
-                    try:
-                        cursor.execute(self.SCOPE_TABLE_DDL)
-                    except Exception as error:  # noqa: BLE001 - only a read-only server is handled here
-                        if getattr(error, "sqlstate", None) != _READ_ONLY_TRANSACTION:
-                            raise
-                        conn.rollback()
-                        self._scope_tables = False
+                    if not (self._scope_tables and self._load_scope(conn, cursor, ids, marks)):
+                        # a read-only server (a standby): parameterized, the result whole
                         yield self._fetch_postgres(conn, *self.tenants_query(table, ids, marks))
                         continue
-                    cursor.execute(f"TRUNCATE {self.SCOPE_TABLE}")
-                    scope = pa.table({"tenant_id": pa.array(ids, pa.string()),
-                                      "since": pa.array(marks or [None] * len(ids), pa.int64())})
-                    cursor.adbc_ingest(self.SCOPE_TABLE, scope, mode="append", temporary=True)
-                    cursor.execute(f"ANALYZE {self.SCOPE_TABLE}")  # the planner sees how few tenants
                     cursor.adbc_statement.set_options(**_PG_STREAM_BATCH_BYTES)
                     cursor.execute(self.scope_query(table, marks is not None))
                     if piece_rows is None:
@@ -283,6 +270,24 @@ class OperationalReader:
                 finally:
                     cursor.close()
                     conn.rollback()  # the scope table's rows were for this read only: no transaction stays open
+
+    def _load_scope(self, conn, cursor, ids: list[str], marks: list[int] | None) -> bool:
+        """Fill the session's scope table with one read's tenants (and watermarks); False when
+        the server refuses a temporary table (read-only: a standby), remembered for later reads."""
+        try:
+            cursor.execute(self.SCOPE_TABLE_DDL)
+        except Exception as error:  # noqa: BLE001 - only a read-only server is handled here
+            if getattr(error, "sqlstate", None) != _READ_ONLY_TRANSACTION:
+                raise
+            conn.rollback()
+            self._scope_tables = False
+            return False
+        cursor.execute(f"TRUNCATE {self.SCOPE_TABLE}")
+        scope = pa.table({"tenant_id": pa.array(ids, pa.string()),
+                          "since": pa.array(marks or [None] * len(ids), pa.int64())})
+        cursor.adbc_ingest(self.SCOPE_TABLE, scope, mode="append", temporary=True)
+        cursor.execute(f"ANALYZE {self.SCOPE_TABLE}")  # the planner sees how few tenants
+        return True
 
     def tenants_query(self, table: str, tenant_ids: Sequence[str], since: Sequence[int | None] | None = None,
                       rows: tuple[int, int] | None = None) -> tuple[str, list]:
