@@ -10,6 +10,10 @@ engine: ``build_all`` keeps a fingerprint of those in the build database
 (``main.dbt_build_state``) and runs with ``--full-refresh`` whenever it differs from the one of
 the last successful build (or there is none).
 
+Data tests: a build of the whole project (``build_planned``) runs its models in dbt and its data
+tests afterwards as plain SQL statements, compiled once per project and as-of date
+(warehouse/data_tests.py): dbt's per-node bookkeeping cost more than the tests' queries.
+
 Tenant isolation: data tests warn instead of failing dbt (``dbt_project.yml``), so one tenant's
 bad rows never stop the models of the others. After the build, each test that found rows is run
 again as ``SELECT tenant_id, count(*) FROM (<its compiled SQL>)`` (``attribute_failures``): the
@@ -30,6 +34,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from importlib import metadata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -38,7 +43,10 @@ from pathlib import Path
 
 from auditoryx.errors import AuditoryxError
 from ingestion.raw_schema import RAW_TABLES
-from warehouse.build_db import build_connection, closing_quietly, one_connection, quote_identifier, transaction
+from warehouse.build_db import (build_connection, closing_quietly, connect_build, one_connection, quote_identifier,
+                                transaction)
+from warehouse.data_tests import (SCOPE_FROM_VARIABLE_ENV, DataTestResult, add_to_run_results, bind_scope,
+                                  compiled_tests, run_tests, select_tests)
 from warehouse.pending import build_scope, clear_pending, mark_pending, row_scope, scope_tables
 from warehouse.unpublished import mark_unpublished
 
@@ -131,9 +139,15 @@ def _failure_summary(command: str, result: object) -> str:
         if status not in _FAILED_STATUSES:
             continue
         node = node_result.node
-        detail = node_result.message or status
-        failures.append(f"{node.resource_type} {node.name} ({status}: {_one_line(detail)})")
+        failures.append(_failed_node(node.resource_type, node.name, status, node_result.message))
+    return _failures_listed(command, failures, skipped)
 
+
+def _failed_node(resource_type: str, name: str, status: str, message: str | None) -> str:
+    return f"{resource_type} {name} ({status}: {_one_line(message or status)})"
+
+
+def _failures_listed(command: str, failures: Sequence[str], skipped: int = 0) -> str:
     if not failures:
         return f"dbt {command} failed (no failing node reported; see the dbt log)"
     listed = "; ".join(failures[:_MAX_LISTED])
@@ -202,6 +216,7 @@ def invoke_dbt(
     target_dir: Path | None = None,
     tenant_scope: Sequence[str] | None = None,
     row_scope: Sequence[str] | None = None,
+    scope_from_variable: bool = False,
 ) -> str | None:
     """Run ``dbt <args>`` in-process on ``build_db``; return None on success, else a one-line
     summary of what failed (failing nodes and tests, or the exception). Data tests with failing
@@ -214,7 +229,8 @@ def invoke_dbt(
     node runs); ``parse`` (Dagster's manifest) and ``docs generate`` write it.
     """
     return invoke_dbt_outcome(args, build_db=build_db, work_dir=work_dir, as_of=as_of, threads=threads,
-                              target_dir=target_dir, tenant_scope=tenant_scope, row_scope=row_scope).failure
+                              target_dir=target_dir, tenant_scope=tenant_scope, row_scope=row_scope,
+                              scope_from_variable=scope_from_variable).failure
 
 
 def invoke_dbt_outcome(
@@ -227,9 +243,12 @@ def invoke_dbt_outcome(
     target_dir: Path | None = None,
     tenant_scope: Sequence[str] | None = None,
     row_scope: Sequence[str] | None = None,
+    scope_from_variable: bool = False,
 ) -> DbtOutcome:
     """``invoke_dbt`` that also returns the data tests that found rows. ``row_scope``: the
-    tenants of ``tenant_scope`` whose changed bookings are recorded row by row (``ROW_SCOPE_ENV``)."""
+    tenants of ``tenant_scope`` whose changed bookings are recorded row by row (``ROW_SCOPE_ENV``).
+    ``scope_from_variable``: compile the tenant scope as a read of a DuckDB variable
+    (warehouse/data_tests.py), not as the ids."""
     if not args:
         raise AuditoryxError("dbt needs a command, e.g. ['build']")
     if not isinstance(as_of, dt.date) or isinstance(as_of, dt.datetime):
@@ -250,7 +269,8 @@ def invoke_dbt_outcome(
     scope = ",".join(tenant_scope or [])
     rows = ",".join(t for t in (row_scope or []) if t in set(tenant_scope or []))
 
-    with _LOCK, _env(BUILD_DB_ENV, str(build_db)), _env(TENANT_SCOPE_ENV, scope), _env(ROW_SCOPE_ENV, rows):
+    with (_LOCK, _env(BUILD_DB_ENV, str(build_db)), _env(TENANT_SCOPE_ENV, scope), _env(ROW_SCOPE_ENV, rows),
+          _env(SCOPE_FROM_VARIABLE_ENV, "1" if scope_from_variable else "")):
         try:
             result = dbtRunner().invoke(cli_args)
         except Exception as exc:  # dbt normally reports through the result; be safe
@@ -280,10 +300,12 @@ def _sample(columns: Sequence[str], row: Sequence[object]) -> str:
     return _one_line(pairs, _MAX_SAMPLE)
 
 
-def attribute_failures(build_db: Path, failed: Sequence[FailedTest]) -> TenantFailures:
+def attribute_failures(build_db: Path, failed: Sequence[FailedTest],
+                       scope: Sequence[str] | None = None) -> TenantFailures:
     """Run each failed test's compiled SQL again, grouped by ``tenant_id``: the reasons of each
     tenant ("<test>: <n> failing rows, e.g. <first row>"), and the tests that cannot be pinned on
-    tenants (no compiled SQL, no ``tenant_id`` column, a row without a tenant)."""
+    tenants (no compiled SQL, no ``tenant_id`` column, a row without a tenant). ``scope``: the
+    build's tenants, for tests that read them when they run (warehouse/data_tests.py)."""
     import duckdb
 
     by_tenant: dict[str, list[str]] = {}
@@ -292,6 +314,7 @@ def attribute_failures(build_db: Path, failed: Sequence[FailedTest]) -> TenantFa
         return TenantFailures(by_tenant, unattributed)
     with closing_quietly(duckdb.connect(str(build_db))) as conn:
         conn.execute("SET TimeZone = 'UTC'")
+        bind_scope(conn, scope)
         for test in failed:
             described = f"test {test.name} ({test.message or 'failing rows'})"
             if not test.compiled_code:
@@ -475,8 +498,10 @@ class BuildPlan:
 
         ``whole_project``: the caller selects nothing itself. An incremental build then also
         leaves out what the unchanged project already has: the staging views and the FX seed's
-        own tests (selector ``incremental_build`` in dbt_project/selectors.yml)."""
-        excluded = ([] if unit_tests else ["unit_test"]) + ([] if self.full_refresh else ["seed"])
+        own tests (selector ``incremental_build`` in dbt_project/selectors.yml). The data tests
+        of such a build are not dbt's to run: ``build_planned`` runs them after the models."""
+        excluded = (([] if unit_tests else ["unit_test"]) + ([] if self.full_refresh else ["seed"])
+                    + (["test"] if whole_project else []))
         if not whole_project or self.full_refresh:
             selection = []
         elif self.tenant_scope and self.scope_tables:
@@ -496,7 +521,7 @@ class BuildPlan:
         whole build failed), record the project fingerprint, forget the pending tenants when
         every model was built, and record the failed tenants (which stay pending).
         Returns tenant → reasons of the tenants that failed."""
-        failures = attribute_failures(self.build_db, failed_tests)
+        failures = attribute_failures(self.build_db, failed_tests, self.tenant_scope)
         if failures.unattributed:
             raise AuditoryxError(failures.summary())
         with one_connection(self.build_db):  # the steps below share one connection
@@ -531,6 +556,41 @@ def plan_build(build_db: Path, as_of: dt.date, full_refresh: bool | None = None)
     return BuildPlan(build_db, fingerprint, full_refresh, scope, started_at, tables, rows)
 
 
+def build_planned(plan: BuildPlan, *, work_dir: Path, as_of: dt.date, threads: int = 2,
+                  target_dir: Path | None = None, unit_tests: bool = False) -> DbtOutcome:
+    """The build ``plan`` describes: ``dbt build`` of its models (``BuildPlan.flags``), then its
+    data tests as SQL (warehouse/data_tests.py), whose results are added to the invocation's
+    ``run_results.json``. A test that errors or fails (severity error) fails the build, as in dbt;
+    the tests that warn are returned for ``BuildPlan.succeeded`` to pin on tenants."""
+    work_dir = Path(work_dir).resolve()
+    target = Path(target_dir).resolve() if target_dir else work_dir / "target"
+    with _LOCK:
+        outcome = invoke_dbt_outcome(["build", *plan.flags(unit_tests=unit_tests)], build_db=plan.build_db,
+                                     work_dir=work_dir, as_of=as_of, threads=threads, target_dir=target,
+                                     tenant_scope=plan.tenant_scope, row_scope=plan.row_scope)
+        if outcome.failure is not None:
+            return outcome
+
+        def compile_tests(args: list[str], compile_target: Path) -> str | None:
+            return invoke_dbt(args, build_db=plan.build_db, work_dir=work_dir, as_of=as_of, threads=threads,
+                              target_dir=compile_target, scope_from_variable=True)
+
+        tests = select_tests(compiled_tests(work_dir, plan.fingerprint, as_of, compile_tests),
+                             full_refresh=plan.full_refresh, scope_tables=plan.scope_tables)
+        started = time.perf_counter()
+        with closing_quietly(connect_build(plan.build_db)) as conn:
+            results = run_tests(conn, tests, plan.tenant_scope)
+        add_to_run_results(target / "run_results.json", results, time.perf_counter() - started)
+    return _tests_outcome(results)
+
+
+def _tests_outcome(results: Sequence[DataTestResult]) -> DbtOutcome:
+    failing = [_failed_node("test", r.test.name, r.status, r.message) for r in results if r.status in _FAILED_STATUSES]
+    warned = tuple(FailedTest(r.test.name, r.failures, _one_line(r.message or ""), r.test.sql)
+                   for r in results if r.status == "warn" and not r.test.advisory)
+    return DbtOutcome(_failures_listed("build", failing) if failing else None, warned)
+
+
 def build_all(
     build_db: Path,
     work_dir: Path,
@@ -560,9 +620,7 @@ def build_all(
         if plan.nothing_to_build and not unit_tests:
             plan.succeeded(as_of)
             return False
-        args = ["build", *plan.flags(unit_tests=unit_tests)]
-        outcome = invoke_dbt_outcome(args, build_db=plan.build_db, work_dir=work_dir, as_of=as_of, threads=threads,
-                                     tenant_scope=plan.tenant_scope, row_scope=plan.row_scope)
+        outcome = build_planned(plan, work_dir=work_dir, as_of=as_of, threads=threads, unit_tests=unit_tests)
         if outcome.failure is not None:
             raise AuditoryxError(outcome.failure)
         plan.succeeded(as_of, failed_tests=outcome.failed_tests)

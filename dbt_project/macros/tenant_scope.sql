@@ -11,6 +11,12 @@
 
   tenant_scope(): the ids, each checked against a strict pattern before it can reach SQL.
   in_tenant_scope(column): a predicate on `column`, `true` when there is no scope.
+
+  The data tests are compiled once per project and as-of date and run outside dbt's runner
+  (warehouse/data_tests.py): compiled with AUDITORYX_TENANT_SCOPE_FROM_VARIABLE set, their scope
+  is not written into their SQL but read when they run from the DuckDB variable
+  `auditoryx_tenant_scope` (a list of ids, or NULL for every tenant), which DuckDB folds into a
+  constant when it plans the statement.
 #}
 {% macro tenant_scope() %}
     {%- if not execute -%}
@@ -52,9 +58,16 @@
 {%- endmacro %}
 
 
+{% macro scope_from_variable() -%}
+    {{ return(execute and env_var('AUDITORYX_TENANT_SCOPE_FROM_VARIABLE', '') == '1') }}
+{%- endmacro %}
+
+
 {% macro in_tenant_scope(column) -%}
     {%- set scope = tenant_scope() -%}
-    {%- if scope -%}
+    {%- if scope_from_variable() -%}
+        (getvariable('auditoryx_tenant_scope') is null or list_contains(getvariable('auditoryx_tenant_scope'), {{ column }}))
+    {%- elif scope -%}
         {{ in_tenant_list(column, scope) }}
     {%- else -%}
         true
@@ -71,7 +84,7 @@
 -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
-    {%- set scoped = tenant_scope() and relation.identifier not in var('tenant_unscoped_relations', []) -%}
+    {%- set scoped = (tenant_scope() or scope_from_variable()) and relation.identifier not in var('tenant_unscoped_relations', []) -%}
     {%- if where or scoped -%}
         {%- set filtered -%}
             (select * from {{ relation }}

@@ -28,7 +28,7 @@ from pipelines.defs.assets.ingest import raw_asset_key
 from pipelines.defs.partitions import BUILD_DB_TAGS
 from pipelines.defs.resources import AuditoryxSettings
 from pipelines.retries import is_transient
-from warehouse.dbt_runner import invoke_dbt_outcome, plan_build, run_dbt
+from warehouse.dbt_runner import build_planned, invoke_dbt_outcome, plan_build, run_dbt
 
 KEEP_RUN_TARGETS = 5
 
@@ -98,8 +98,8 @@ def build_dbt_definitions(manifest_path: Path) -> dg.Definitions:
         plan = plan_build(settings.build_database_path, as_of)  # full refresh when the project changed
         # a run of every model (a refresh) builds what the direct refresh builds: only what the raw
         # tables that changed for the pending tenants feed, or nothing; the rest is reported unchanged.
-        # Unit tests check the SQL logic, not the data: `make test` runs them, refreshes need not
-        args = ["build", *plan.flags()] if every_model else ["build", *selection, *plan.flags(whole_project=False)]
+        # (its data tests run after dbt, as SQL: warehouse/data_tests.py). Unit tests check the SQL
+        # logic, not the data: `make test` runs them, refreshes need not
         target = _run_target(settings, context.run.run_id)
         results = target / "run_results.json"
         results.unlink(missing_ok=True)  # a retry of this run writes into the same folder
@@ -107,10 +107,14 @@ def build_dbt_definitions(manifest_path: Path) -> dg.Definitions:
         if every_model and plan.nothing_to_build:
             failure, failed_tests = None, ()
         else:
-            outcome = invoke_dbt_outcome(args, build_db=settings.build_database_path,
-                                         work_dir=settings.dbt_work_dir, as_of=as_of, threads=settings.dbt_threads,
-                                         target_dir=target, tenant_scope=plan.tenant_scope,
-                                         row_scope=plan.row_scope)
+            if every_model:
+                outcome = build_planned(plan, work_dir=settings.dbt_work_dir, as_of=as_of,
+                                        threads=settings.dbt_threads, target_dir=target)
+            else:
+                outcome = invoke_dbt_outcome(["build", *selection, *plan.flags(whole_project=False)],
+                                             build_db=settings.build_database_path, work_dir=settings.dbt_work_dir,
+                                             as_of=as_of, threads=settings.dbt_threads, target_dir=target,
+                                             tenant_scope=plan.tenant_scope, row_scope=plan.row_scope)
             failure, failed_tests = outcome.failure, outcome.failed_tests
         context.log.info(f"dbt build finished in {time.perf_counter() - started:.2f}s"
                          f"{' (full refresh)' if plan.full_refresh else ''}"
