@@ -118,3 +118,27 @@ def test_run_dbt_rejects_bad_arguments(tmp_path, bad):
             run_dbt([], build_db=tmp_path / "b.duckdb", work_dir=tmp_path, as_of=dt.date(2024, 1, 1))
         else:
             run_dbt(["build"], build_db=tmp_path / "b.duckdb", work_dir=tmp_path, as_of=bad)
+
+
+def test_a_process_parses_the_project_once_per_database_and_day(tmp_path):
+    """dbt's parsed project is kept for the next build of the same database and as-of date (dbt
+    then neither reads nor writes its partial-parse state); a new day parses again."""
+    from warehouse import dbt_runner
+
+    rows = {"organizations": [{"id": "t1", "name": "T1", "slug": "t1", "type": "RECORD_LABEL", "plan": "FREE"}],
+            "artists": [{"id": "a1", "org_id": "t1", "name": "Ann"}],
+            "bookings": [_booking("b1", "t1", "USD", utc(2024, 6, 3, 12))]}
+    build_db = create_build_db(tmp_path / "build.duckdb", rows).resolve()
+    work, day = tmp_path / "work", dt.date(2024, 6, 30)
+    state = work / "target" / "partial_parse.msgpack"
+    build_all(build_db, work, day)
+    written, kept = state.stat().st_mtime_ns, dict(dbt_runner._MANIFESTS)
+    assert [key[:2] for key in kept] == [(str(build_db), day)]
+
+    assert build_all(build_db, work, day, full_refresh=True) is True          # dbt ran again…
+    assert state.stat().st_mtime_ns == written                                # …on the project parsed before
+    assert dbt_runner._MANIFESTS.keys() == kept.keys() and all(dbt_runner._MANIFESTS[k] is kept[k] for k in kept)
+
+    build_all(build_db, work, day + dt.timedelta(days=1))                      # a new as-of date: parsed again
+    assert state.stat().st_mtime_ns > written
+    assert [key[:2] for key in dbt_runner._MANIFESTS] == [(str(build_db), day + dt.timedelta(days=1))]
