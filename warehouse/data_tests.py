@@ -5,7 +5,7 @@ results); a one-booking build runs ~90 tests, whose queries themselves take a fe
 each. So a build's models run in dbt (``dbt build`` without the tests) and its data tests here:
 
 - **compiled once** per project fingerprint and as-of date (``dbt compile --select test_type:data``),
-  kept in ``<work_dir>/data_tests/<as-of>-<fingerprint>.json``. They are compiled with
+  kept in ``<work_dir>/data_tests/<as-of>-<fingerprint>-<database>.json``. They are compiled with
   ``AUDITORYX_TENANT_SCOPE_FROM_VARIABLE`` set: their tenant scope is not written into the SQL but
   read, when they run, from the DuckDB variable ``auditoryx_tenant_scope`` (a list of tenant ids,
   or NULL for every tenant; ``bind_scope``), which DuckDB folds into a constant (the scan filters
@@ -22,6 +22,7 @@ each. So a build's models run in dbt (``dbt build`` without the tests) and its d
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -134,8 +135,10 @@ def data_tests_of_manifest(manifest: Mapping[str, Any]) -> list[DataTest]:
     return tests
 
 
-def cache_path(work_dir: Path, fingerprint: str, as_of: dt.date) -> Path:
-    return Path(work_dir) / CACHE_FOLDER / f"{as_of.isoformat()}-{fingerprint}.json"
+def cache_path(work_dir: Path, fingerprint: str, as_of: dt.date, build_db: Path) -> Path:
+    """Where the tests compiled for ``build_db`` (their SQL names its database) are kept."""
+    database = hashlib.sha256(str(Path(build_db).resolve()).encode()).hexdigest()[:16]
+    return Path(work_dir) / CACHE_FOLDER / f"{as_of.isoformat()}-{fingerprint}-{database}.json"
 
 
 def load_cached(path: Path) -> list[DataTest] | None:
@@ -162,12 +165,13 @@ def _store(path: Path, tests: Sequence[DataTest]) -> None:
 Compiler = Callable[[list[str], Path], "str | None"]
 
 
-def compiled_tests(work_dir: Path, fingerprint: str, as_of: dt.date, compile_with: Compiler) -> list[DataTest]:
-    """The project's data tests compiled for ``as_of``, from the cache or compiled now (in a
-    folder of this call's own, seeded with the last build's partial-parse state)."""
+def compiled_tests(work_dir: Path, fingerprint: str, as_of: dt.date, build_db: Path,
+                   compile_with: Compiler) -> list[DataTest]:
+    """The project's data tests compiled for ``build_db`` and ``as_of``, from the cache or compiled
+    now (in a folder of this call's own, seeded with the last build's partial-parse state)."""
     from auditoryx.errors import AuditoryxError
 
-    path = cache_path(work_dir, fingerprint, as_of)
+    path = cache_path(work_dir, fingerprint, as_of, build_db)
     cached = load_cached(path)
     if cached is not None:
         return cached

@@ -600,7 +600,7 @@ def build_planned(plan: BuildPlan, *, work_dir: Path, as_of: dt.date, threads: i
             return invoke_dbt(args, build_db=plan.build_db, work_dir=work_dir, as_of=as_of, threads=threads,
                               target_dir=compile_target, scope_from_variable=True)
 
-        tests = select_tests(compiled_tests(work_dir, plan.fingerprint, as_of, compile_tests),
+        tests = select_tests(compiled_tests(work_dir, plan.fingerprint, as_of, plan.build_db, compile_tests),
                              full_refresh=plan.full_refresh, scope_tables=plan.scope_tables)
         started = time.perf_counter()
         with closing_quietly(connect_build(plan.build_db)) as conn:

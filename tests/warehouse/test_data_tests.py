@@ -90,23 +90,27 @@ def test_compiled_once_per_project_and_day(tmp_path):
         compiled.append(args)
         (target / "manifest.json").write_text(json.dumps(manifest))
 
-    first = compiled_tests(tmp_path, "fp1", AS_OF, compile_with)
-    assert compiled_tests(tmp_path, "fp1", AS_OF, compile_with) == first == [DataTest("test.auditoryx.t", "t", "select 1", ())]
+    db = tmp_path / "build.duckdb"
+    first = compiled_tests(tmp_path, "fp1", AS_OF, db, compile_with)
+    assert compiled_tests(tmp_path, "fp1", AS_OF, db, compile_with) == first == [DataTest("test.auditoryx.t", "t", "select 1", ())]
     assert len(compiled) == 1 and compiled[0][:3] == ["compile", "--select", "test_type:data"]
-    compiled_tests(tmp_path, "fp1", AS_OF + dt.timedelta(days=1), compile_with)   # a new day: compiled again…
+    compiled_tests(tmp_path, "fp1", AS_OF + dt.timedelta(days=1), db, compile_with)   # a new day: compiled again…
     assert len(compiled) == 2
-    assert [p.name for p in (tmp_path / "data_tests").iterdir()] == [cache_path(tmp_path, "fp1", AS_OF + dt.timedelta(days=1)).name]
-    cache_path(tmp_path, "fp2", AS_OF).write_text("{not json")              # …and a damaged file is not trusted
-    assert load_cached(cache_path(tmp_path, "fp2", AS_OF)) is None
-    compiled_tests(tmp_path, "fp2", AS_OF, compile_with)
-    assert len(compiled) == 3
+    assert [p.name for p in (tmp_path / "data_tests").iterdir()] == [
+        cache_path(tmp_path, "fp1", AS_OF + dt.timedelta(days=1), db).name]
+    compiled_tests(tmp_path, "fp1", AS_OF + dt.timedelta(days=1), tmp_path / "other" / "build.duckdb", compile_with)
+    assert len(compiled) == 3                                                # …for another database too…
+    cache_path(tmp_path, "fp2", AS_OF, db).write_text("{not json")          # …and a damaged file is not trusted
+    assert load_cached(cache_path(tmp_path, "fp2", AS_OF, db)) is None
+    compiled_tests(tmp_path, "fp2", AS_OF, db, compile_with)
+    assert len(compiled) == 4
 
     def failing(args, target):
         return "dbt compile failed: boom"
     from auditoryx.errors import AuditoryxError
     with pytest.raises(AuditoryxError, match="compiling the data tests failed: dbt compile failed: boom"):
-        compiled_tests(tmp_path, "fp3", AS_OF, failing)
-    assert sorted(p.name for p in (tmp_path / "data_tests").iterdir()) == [cache_path(tmp_path, "fp2", AS_OF).name]
+        compiled_tests(tmp_path, "fp3", AS_OF, db, failing)
+    assert sorted(p.name for p in (tmp_path / "data_tests").iterdir()) == [cache_path(tmp_path, "fp2", AS_OF, db).name]
 
 
 def test_results_added_to_the_invocations_run_results(tmp_path):
@@ -137,7 +141,7 @@ def project_tests(tmp_path_factory):
     def compile_with(args, target):
         return invoke_dbt(args, build_db=build_db, work_dir=root / "work", as_of=AS_OF, threads=1, target_dir=target,
                           scope_from_variable=True)
-    return build_db, compiled_tests(root / "work", "fingerprint", AS_OF, compile_with)
+    return build_db, compiled_tests(root / "work", "fingerprint", AS_OF, build_db, compile_with)
 
 
 def test_compiled_tests_read_the_scope_when_they_run(project_tests):
