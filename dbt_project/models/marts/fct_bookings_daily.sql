@@ -34,11 +34,35 @@ with bookings as (
 
 ),
 
-by_service_date as (
+by_role as (
+
+    -- each booking once per date role it is counted in: on its service date for money and
+    -- completed bookings, on its local start date for started and cancelled bookings; one
+    -- aggregation over both (a full outer join of two aggregations cost half as much again)
+    select
+        tenant_id, service_date as day, booking_type, artist_id, base_currency, value_base,
+        is_recognized, is_pipeline, is_collected, is_outstanding,
+        false as is_started, false as is_cancelled
+    from bookings
+    where (is_recognized or is_pipeline)
+      and service_date is not null
+
+    union all
+
+    select
+        tenant_id, start_local_date as day, booking_type, artist_id, base_currency, null as value_base,
+        false, false, false, false,
+        true as is_started, is_cancelled
+    from bookings
+    where start_local_date is not null
+
+),
+
+daily as (
 
     select
         tenant_id,
-        service_date as day,
+        day,
         booking_type,
         artist_id,
         base_currency,
@@ -46,52 +70,11 @@ by_service_date as (
         coalesce(sum(value_base) filter (where is_pipeline), 0) as pipeline_revenue,
         coalesce(sum(value_base) filter (where is_collected), 0) as collected_revenue,
         coalesce(sum(value_base) filter (where is_outstanding), 0) as outstanding_revenue,
-        count(*) filter (where is_recognized) as completed_bookings
-    from bookings
-    where (is_recognized or is_pipeline)
-      and service_date is not null
-    group by tenant_id, service_date, booking_type, artist_id, base_currency
-
-),
-
-by_start_date as (
-
-    select
-        tenant_id,
-        start_local_date as day,
-        booking_type,
-        artist_id,
-        base_currency,
-        count(*) as started_bookings,
-        count(*) filter (where is_cancelled) as cancelled_bookings
-    from bookings
-    where start_local_date is not null
-    group by tenant_id, start_local_date, booking_type, artist_id, base_currency
-
-),
-
-daily as (
-
-    select
-        coalesce(s.tenant_id, b.tenant_id) as tenant_id,
-        coalesce(s.day, b.day) as day,
-        coalesce(s.booking_type, b.booking_type) as booking_type,
-        coalesce(s.artist_id, b.artist_id) as artist_id,
-        coalesce(s.base_currency, b.base_currency) as base_currency,
-        coalesce(s.recognized_revenue, 0) as recognized_revenue,
-        coalesce(s.pipeline_revenue, 0) as pipeline_revenue,
-        coalesce(s.collected_revenue, 0) as collected_revenue,
-        coalesce(s.outstanding_revenue, 0) as outstanding_revenue,
-        coalesce(s.completed_bookings, 0) as completed_bookings,
-        coalesce(b.started_bookings, 0) as started_bookings,
-        coalesce(b.cancelled_bookings, 0) as cancelled_bookings
-    from by_service_date as s
-    full outer join by_start_date as b
-        on b.tenant_id = s.tenant_id
-        and b.day = s.day
-        and b.booking_type is not distinct from s.booking_type
-        and b.artist_id is not distinct from s.artist_id
-        and b.base_currency = s.base_currency
+        count(*) filter (where is_recognized) as completed_bookings,
+        count(*) filter (where is_started) as started_bookings,
+        count(*) filter (where is_started and is_cancelled) as cancelled_bookings
+    from by_role
+    group by tenant_id, day, booking_type, artist_id, base_currency
 
 )
 
