@@ -178,14 +178,16 @@ class _ReadPlan:
         return read
 
 
-def _record_changes(conn: duckdb.DuckDBPyConnection, table: str, data: pa.Table, now: dt.datetime) -> set[str]:
+def _replace_changed(conn: duckdb.DuckDBPyConnection, table: str, data: pa.Table, now: dt.datetime) -> set[str]:
     """Record the incoming rows that are new or differ from the raw row they replace as changed
-    rows (warehouse/pending.py) and return their tenants. (Reads from a watermark also return
-    rows committed while the previous extraction ran, which it may have read already.) The raw
-    rows they replace are left in the temporary table ``_replaced`` (one scan of the raw table)."""
+    rows (warehouse/pending.py), delete the raw rows they replace and return the changed rows'
+    tenants. (Reads from a watermark also return rows committed while the previous extraction
+    ran, which it may have read already.) One scan of the raw table finds the replaced rows; new
+    rows, the usual case, replace none and delete nothing."""
+    raw = raw_table_name(table)
     tenant_column = quote_identifier(TENANT_COLUMN[table])
-    _compared = data  # noqa: F841 - read by name in the statement
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE _replaced AS SELECT * FROM {raw_table_name(table)} "
+    _compared = data  # noqa: F841 - read by name in the statements
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE _replaced AS SELECT * FROM {raw} "
                  "WHERE id IN (SELECT CAST(id AS VARCHAR) FROM _compared)")
     conn.execute(f"""
         CREATE OR REPLACE TEMP TABLE _changed_rows AS
@@ -196,24 +198,22 @@ def _record_changes(conn: duckdb.DuckDBPyConnection, table: str, data: pa.Table,
         )""")
     record_changed_rows(conn, table, "_changed_rows", now)
     tenants = {row[0] for row in conn.execute("SELECT DISTINCT tenant_id FROM _changed_rows").fetchall()}
+    if conn.execute("SELECT count(*) FROM _replaced").fetchone()[0]:
+        conn.execute(f"DELETE FROM {raw} WHERE id IN (SELECT id FROM _replaced)")
     conn.execute("DROP TABLE _changed_rows")
+    conn.execute("DROP TABLE _replaced")
     return tenants
 
 
 def _write(conn: duckdb.DuckDBPyConnection, read: _Read, data: pa.Table, now: dt.datetime) -> set[str]:
     """Whole tenants were deleted up front: append. Changed rows replace their previous version
-    (new rows, the usual case, have none: nothing to delete) and are recorded; returns the
-    tenants whose rows changed (for reads from a watermark; empty otherwise)."""
+    and are recorded; returns the tenants whose rows changed (for reads from a watermark; empty
+    otherwise)."""
     if not data.num_rows:
         return set()
     if data.column("id").num_chunks > 1:
         data = data.combine_chunks()  # DuckDB inserts one large batch in parallel, many serially
-    changed: set[str] = set()
-    if read.since is not None:
-        changed = _record_changes(conn, read.table, data, now)
-        if conn.execute("SELECT count(*) FROM _replaced").fetchone()[0]:
-            conn.execute(f"DELETE FROM {raw_table_name(read.table)} WHERE id IN (SELECT id FROM _replaced)")
-        conn.execute("DROP TABLE _replaced")
+    changed = _replace_changed(conn, read.table, data, now) if read.since is not None else set()
     _insert_incoming(conn, read.table, data)
     return changed
 

@@ -35,6 +35,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from auditoryx.errors import AuditoryxError
+
 SCOPE_VARIABLE = "auditoryx_tenant_scope"  # read by dbt_project/macros/tenant_scope.sql
 SCOPE_FROM_VARIABLE_ENV = "AUDITORYX_TENANT_SCOPE_FROM_VARIABLE"
 CACHE_FOLDER = "data_tests"
@@ -169,8 +171,6 @@ def compiled_tests(work_dir: Path, fingerprint: str, as_of: dt.date, build_db: P
                    compile_with: Compiler) -> list[DataTest]:
     """The project's data tests compiled for ``build_db`` and ``as_of``, from the cache or compiled
     now (in a folder of this call's own, seeded with the last build's partial-parse state)."""
-    from auditoryx.errors import AuditoryxError
-
     path = cache_path(work_dir, fingerprint, as_of, build_db)
     cached = load_cached(path)
     if cached is not None:
