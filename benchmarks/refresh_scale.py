@@ -198,8 +198,8 @@ def child_dagster_sensor(arguments: list[str]) -> dict:
     defs = load_defs()
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("tenants", sorted(active_tenants(engine)))
-    job = defs.resolve_job_def("refresh_tenants")
     sensor = defs.get_sensor_def("operational_change_sensor")
+    job = defs.resolve_job_def(sensor.job_name)  # what the sensor's run requests start
 
     def tick(cursor):
         started = time.perf_counter()

@@ -164,3 +164,11 @@ def last_refresh(refreshed_at: object, checked_at: dt.datetime | None) -> object
         return checked_at
     aware = refreshed_at if refreshed_at.tzinfo is not None else refreshed_at.replace(tzinfo=dt.timezone.utc)
     return checked_at if checked_at > aware else refreshed_at
+
+
+def version_time(version: str | None) -> dt.datetime | None:
+    """When a version was made, from its name (``v%Y%m%dT%H%M%S%fZ-…``); None for None. Pure."""
+    if version is None:
+        return None
+    stamp = validate_version(version)[1:].split("-", 1)[0]
+    return dt.datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=dt.timezone.utc)

@@ -57,6 +57,7 @@ from warehouse.layout import (
     tenant_dir,
     validate_tenant_id,
     validate_version,
+    version_time,
     write_checked,
 )
 from warehouse.dbt_runner import DBT_PROJECT_DIR
@@ -718,14 +719,6 @@ FROM {summary} GROUP BY plan, organization_type
 """
 _OVERVIEW_NEEDS = ("plan", "organization_type", "is_active", "total_bookings", "completed_bookings",
                    "recognized_revenue_usd")
-
-
-def version_time(version: str | None) -> dt.datetime | None:
-    """When a version was made, from its name (``v%Y%m%dT%H%M%S%fZ-…``); None for None. Pure."""
-    if version is None:
-        return None
-    stamp = validate_version(version)[1:].split("-", 1)[0]
-    return dt.datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=dt.timezone.utc)
 
 
 def _columns(conn: duckdb.DuckDBPyConnection, relation: str) -> list[str]:

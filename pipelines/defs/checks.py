@@ -30,10 +30,11 @@ COMPLETE_CHECK, FRESH_CHECK = "snapshots_complete", "snapshots_fresh"
 
 @dg.multi_asset_check(specs=[
     dg.AssetCheckSpec(COMPLETE_CHECK, asset=tenant_snapshots, blocking=True,
-                      description="Every published tenant's CURRENT version has every table and its meta "
-                                  "names it; the files of the tenants this run refreshed (of every tenant in "
-                                  "a run without partitions) read and, with bookings, have a non-empty booking "
-                                  "mart; the run's tenants (up to 50) are also opened as the dashboard opens them."),
+                      description="Every published tenant's CURRENT version has every table; the files of "
+                                  "the tenants this run refreshed (of every tenant in a run without partitions) "
+                                  "read, their meta names them and, with bookings, their booking mart is not "
+                                  "empty; the run's tenants (up to 50) are also opened as the dashboard opens "
+                                  "them."),
     dg.AssetCheckSpec(FRESH_CHECK, asset=tenant_snapshots,
                       description="No tenant snapshot is older than AUDITORYX_FRESHNESS_HOURS (default 26 h)."),
 ])

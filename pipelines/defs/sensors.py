@@ -6,7 +6,7 @@ import dagster as dg
 from auditoryx.settings import get_settings
 from operational.db import make_engine
 from operational.tenants import active_tenants, change_bound, tenants_changed_since
-from pipelines.defs.jobs import refresh_tenants
+from pipelines.defs.jobs import refresh_changed_tenants, refresh_tenants
 from pipelines.defs.partitions import tenant_partitions
 from pipelines.sensor_logic import change_cursor, partition_changes, pending_file_drops, tenants_to_refresh
 from warehouse.publish import retire_tenant
@@ -40,7 +40,7 @@ def tenant_sync_sensor(context: dg.SensorEvaluationContext):
     )
 
 
-@dg.sensor(job=refresh_tenants, minimum_interval_seconds=2, default_status=dg.DefaultSensorStatus.RUNNING,
+@dg.sensor(job=refresh_changed_tenants, minimum_interval_seconds=2, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Requests a refresh of exactly the tenants whose operational data changed.")
 def operational_change_sensor(context: dg.SensorEvaluationContext):
     since = change_cursor(context.cursor)
@@ -58,7 +58,7 @@ def operational_change_sensor(context: dg.SensorEvaluationContext):
     )
 
 
-@dg.sensor(job=refresh_tenants, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING,
+@dg.sensor(job=refresh_changed_tenants, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Requests a refresh of each tenant with new files in its landing folder.")
 def file_drop_sensor(context: dg.SensorEvaluationContext):
     settings = get_settings()

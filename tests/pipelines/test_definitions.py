@@ -222,9 +222,79 @@ def test_a_failing_dbt_test_fails_only_its_tenants_partition(app_env, tenants):
     assert all(current_version(app_env.published_dir, t.id) for t in generated[1:])
 
 
+def _no_rate_booking(engine, tenant_id: str) -> None:
+    """A completed EUR booking before the FX seed's first rate: it fails assert_bookings_have_fx_rates."""
+    import datetime as dt
+    import uuid
+
+    from sqlalchemy import insert, select
+
+    from operational.models import Artist
+
+    with Session(engine) as session, session.begin():
+        artist_id = session.scalar(select(Artist.id).where(Artist.org_id == tenant_id).limit(1))
+        end = dt.datetime(2021, 6, 3, 12, tzinfo=dt.timezone.utc)
+        session.execute(insert(Booking), [{
+            "id": str(uuid.uuid4()), "org_id": tenant_id, "artist_id": artist_id, "title": "No rate",
+            "type": "MIXING", "status": "COMPLETED", "start_date": end - dt.timedelta(hours=1), "end_date": end,
+            "duration_minutes": 60, "timezone": "UTC", "final_price": 10, "currency": "EUR",
+            "payment_status": "PAID"}])
+
+
+def test_a_change_run_reports_the_data_tests_per_tenant_not_per_test(app_env, tenants):
+    """The change sensor starts `refresh_changed_tenants`: the same assets and the planned build,
+    with the platform's own checks only (no check per dbt test, planned or evaluated). A data
+    test failing for the changed tenant still keeps that tenant on its last version, and its
+    partition of tenant_build_passed names the test; a good change publishes."""
+    engine, generated = tenants
+    defs = _definitions()
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("tenants", [t.id for t in generated])
+    assert defs.resolve_job_def("refresh_tenants").execute_in_process(instance=instance, tags={
+        "dagster/asset_partition_range_start": generated[0].id,
+        "dagster/asset_partition_range_end": generated[-1].id}).success
+    versions = {t.id: current_version(app_env.published_dir, t.id) for t in generated}
+    cursor = _evaluate(defs, "operational_change_sensor", instance).cursor
+
+    bad, good = generated[0], generated[1]
+    _no_rate_booking(engine, bad.id)
+    with Session(engine) as session, session.begin():
+        booking = session.query(Booking).filter(Booking.org_id == good.id, Booking.status == "COMPLETED",
+                                                Booking.final_price.is_not(None)).first()
+        booking.final_price = booking.final_price + 1
+    requested = _evaluate(defs, "operational_change_sensor", instance, cursor).run_requests
+    assert sorted(r.partition_key for r in requested) == sorted([bad.id, good.id])
+    job = defs.resolve_job_def(defs.get_sensor_def("operational_change_sensor").job_name)
+    assert job.name == "refresh_changed_tenants"
+    assert defs.get_sensor_def("file_drop_sensor").job_name == "refresh_changed_tenants"
+
+    failing = job.execute_in_process(instance=instance, partition_key=bad.id, raise_on_error=False)
+    assert failing.success
+    planned = {e.dagster_event.event_specific_data.check_name for e in instance.all_logs(failing.run_id)
+               if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION_PLANNED"}
+    assert planned == {"snapshots_complete", "snapshots_fresh", "file_drops_reconcile", "tenant_build_passed"}
+    evaluations = [e.event_specific_data for e in failing.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    assert {c.check_name for c in evaluations} <= planned
+    verdict = [c for c in evaluations if c.check_name == "tenant_build_passed"]
+    assert [(c.partition, c.passed) for c in verdict] == [(bad.id, False)]
+    assert "assert_bookings_have_fx_rates" in verdict[0].metadata["reason"].value
+    assert current_version(app_env.published_dir, bad.id) == versions[bad.id]  # keeps its last good version
+    status = {e.event_specific_data.materialization.asset_key.to_user_string():
+              e.event_specific_data.materialization.metadata["status"].value
+              for e in failing.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
+              and "status" in e.event_specific_data.materialization.metadata}
+    # the planned build of the direct refresh: what the bookings do not feed is left as it was
+    assert status["fx_rates"] == "unchanged" and status["int_bookings_enriched"] == "success"
+
+    passing = job.execute_in_process(instance=instance, partition_key=good.id)
+    assert passing.success
+    assert current_version(app_env.published_dir, good.id) != versions[good.id]
+    assert current_version(app_env.published_dir, generated[2].id) == versions[generated[2].id]
+
+
 def test_refresh_jobs_run_their_steps_in_the_runs_process():
     """Under `dagster dev` a job's executor decides where steps run; Dagster's default starts a
     process per step (Dagster, the project and dbt imported again for each of ~1 s of work)."""
     definitions = _definitions()
-    for name in ("refresh_tenants", "reconcile_tenants"):
+    for name in ("refresh_tenants", "refresh_changed_tenants", "reconcile_tenants"):
         assert definitions.resolve_job_def(name).executor_def.name == "in_process", name

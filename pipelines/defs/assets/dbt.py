@@ -94,7 +94,8 @@ def build_dbt_definitions(manifest_path: Path) -> dg.Definitions:
         settings = auditoryx.settings()
         as_of = settings.effective_as_of()
         selection = _selection(context, manifest, translator)
-        every_model = selection == ["--select", "fqn:*"]
+        # every model selected (whatever checks): the planned build, as the direct refresh runs it
+        every_model = set(context.selected_asset_keys) >= set(context.assets_def.keys)
         plan = plan_build(settings.build_database_path, as_of)  # full refresh when the project changed
         # a run of every model (a refresh) builds what the direct refresh builds: only what the raw
         # tables that changed for the pending tenants feed, or nothing; the rest is reported unchanged.
