@@ -261,7 +261,10 @@ def _record_digests(conn: duckdb.DuckDBPyConnection, rows: Sequence[tuple[str, s
         return
     try:
         recorded_digests(conn)
-        conn.executemany(f"INSERT OR REPLACE INTO main.{DIGESTS_TABLE} VALUES (?, ?, ?)", [list(r) for r in rows])
+        # one statement over lists (executemany: 1.5 ms a row, 1.5 s for a thousand tenants)
+        conn.execute(f"INSERT OR REPLACE INTO main.{DIGESTS_TABLE} "
+                     "SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])",
+                     [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]])
     except duckdb.Error as error:
         log.warning("content digests not recorded (those tenants are republished next time): %s", error)
 
