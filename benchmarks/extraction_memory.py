@@ -6,6 +6,8 @@ warehouse) in a child process with a fresh build database, once with the baselin
 (``git archive`` of ``--baseline``) and once with this checkout's, and samples the child's process
 tree every 0.2 s (private + shared memory, as in refresh_scale.py). Point it at an existing world
 (``--url``; generate one with ``auditoryx generate --tenants 1000 --bookings 10000000 --seed 7``).
+It also reports the time after the last table's reads (writing what waits, the watermarks and the
+commit, with the checkpoint DuckDB runs then) and the connection's close.
 
     .venv/bin/python benchmarks/extraction_memory.py --url postgresql://postgres@127.0.0.1:5432/w10pg \
         --baseline 29dbb6a [--rounds 2]
@@ -35,12 +37,15 @@ from ingestion.extract import extract_operational
 from ingestion.operational_source import open_operational
 from warehouse.build_db import connect_build
 conn = connect_build(sys.argv[3])
+last = []
 started = time.perf_counter()
 with open_operational(sys.argv[2]) as reader:
-    result = extract_operational(reader, conn, mode="full")
+    result = extract_operational(reader, conn, mode="full", progress=lambda _: last.append(time.perf_counter()))
+returned = time.perf_counter()
 conn.close()
 print(json.dumps({"seconds": time.perf_counter() - started, "rows": sum(result.rows.values()),
-                  "bookings": result.rows["bookings"]}))
+                  "bookings": result.rows["bookings"], "commit_s": returned - max(last),
+                  "close_s": time.perf_counter() - returned}))
 """
 
 
@@ -80,14 +85,18 @@ def main() -> None:
             result = measure(code, options.url)
             runs[name].append(result)
             _say(f"round {round_number + 1}, {name}: {result['seconds']:.1f} s, {result['rows']:,} rows "
-                 f"({result['bookings']:,} bookings), peak {result['peak_gb']:.2f} GB")
+                 f"({result['bookings']:,} bookings), peak {result['peak_gb']:.2f} GB; after the last table's "
+                 f"reads (commit) {result['commit_s']:.2f} s, closing {result['close_s']:.2f} s")
     base, mine = runs["baseline"], runs["this code"]
     assert [r["rows"] for r in base] == [r["rows"] for r in mine], "both extract the same rows"
     peak_base, peak_mine = max(r["peak_gb"] for r in base), max(r["peak_gb"] for r in mine)
     time_base = statistics.median(r["seconds"] for r in base)
     time_mine = statistics.median(r["seconds"] for r in mine)
+    commit_base = statistics.median(r["commit_s"] + r["close_s"] for r in base)
+    commit_mine = statistics.median(r["commit_s"] + r["close_s"] for r in mine)
     _say(f"peak: baseline {peak_base:.2f} GB, this code {peak_mine:.2f} GB ({peak_mine / peak_base:.2f}×); "
          f"time: baseline {time_base:.1f} s, this code {time_mine:.1f} s ({time_mine / time_base:.2f}×); "
+         f"commit and close: baseline {commit_base:.2f} s, this code {commit_mine:.2f} s; "
          f"load {os.getloadavg()[0]:.2f}")
 
 
