@@ -138,8 +138,7 @@ def snapshot_health(settings: Settings, deep: Collection[str] | None = None,
         found |= _bulk_health({t: folder for t, folder in folders.items() if t in reading})
     except duckdb.Error:
         found |= {tenant_id: _check_tenant(settings, tenant_id) for tenant_id in reading}
-    found |= {tenant_id: SnapshotHealth(folder.name, last_refresh(version_time(folder.name), read_checked(folder.parent)),
-                                        None)
+    found |= {tenant_id: SnapshotHealth(folder.name, _unread_refresh(folder), None)
               for tenant_id, folder in folders.items() if tenant_id not in reading}
     chosen = [t for t in (tenants if deep is None else sorted(deep)) if t in folders][:DEEP_CHECK_LIMIT]
     for tenant_id in chosen:
@@ -149,6 +148,15 @@ def snapshot_health(settings: Settings, deep: Collection[str] | None = None,
         if tenant_id in found:
             found[tenant_id] = replace(found[tenant_id], build_failure=status.summary())
     return dict(sorted(found.items()))
+
+
+def _unread_refresh(folder: Path) -> dt.datetime | None:
+    """When a version whose files are not read was made (its name) or last checked (CHECKED_AT)."""
+    try:
+        made = version_time(folder.name)
+    except (ValueError, AuditoryxError):  # a well-formed name that is no real time: CHECKED_AT alone
+        made = None
+    return last_refresh(made, read_checked(folder.parent))
 
 
 def _bulk_health(folders: dict[str, Path]) -> dict[str, SnapshotHealth]:
