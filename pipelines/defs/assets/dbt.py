@@ -93,7 +93,6 @@ def build_dbt_definitions(manifest_path: Path) -> dg.Definitions:
     def auditoryx_dbt_models(context: dg.AssetExecutionContext, auditoryx: AuditoryxSettings):
         settings = auditoryx.settings()
         as_of = settings.effective_as_of()
-        selection = _selection(context, manifest, translator)
         # every model selected (whatever checks): the planned build, as the direct refresh runs it
         every_model = set(context.selected_asset_keys) >= set(context.assets_def.keys)
         plan = plan_build(settings.build_database_path, as_of)  # full refresh when the project changed
@@ -112,6 +111,7 @@ def build_dbt_definitions(manifest_path: Path) -> dg.Definitions:
                 outcome = build_planned(plan, work_dir=settings.dbt_work_dir, as_of=as_of,
                                         threads=settings.dbt_threads, target_dir=target)
             else:
+                selection = _selection(context, manifest, translator)  # a subset: dbt's own selection
                 outcome = invoke_dbt_outcome(["build", *selection, *plan.flags(whole_project=False)],
                                              build_db=settings.build_database_path, work_dir=settings.dbt_work_dir,
                                              as_of=as_of, threads=settings.dbt_threads, target_dir=target,
