@@ -26,6 +26,7 @@ from ingestion.raw_schema import (
     OPERATIONAL_QUARANTINE_COLUMNS,
     OPERATIONAL_QUARANTINE_TABLE,
     RAW_TABLES,
+    UNCOMPRESSED_KEY_COLUMN,
     file_drop_table_name,
     raw_table_name,
 )
@@ -218,5 +219,9 @@ def ensure_raw_tables(conn: duckdb.DuckDBPyConnection) -> None:
     tables |= {file_drop_table_name(entity): {**RAW_TABLES[entity], **FILE_META_COLUMNS} for entity in FILE_DROP_ENTITIES}
     tables[OPERATIONAL_QUARANTINE_TABLE] = OPERATIONAL_QUARANTINE_COLUMNS
     for name, columns in tables.items():
-        column_sql = ", ".join(f"{quote_identifier(column)} {sql_type}" for column, sql_type in columns.items())
+        keyed = name != OPERATIONAL_QUARANTINE_TABLE  # a quarantined row's id is not unique there
+        column_sql = ", ".join(
+            f"{quote_identifier(column)} {sql_type}"
+            + (" USING COMPRESSION uncompressed" if keyed and column == UNCOMPRESSED_KEY_COLUMN else "")
+            for column, sql_type in columns.items())
         conn.execute(f"CREATE TABLE IF NOT EXISTS {name} ({column_sql})")

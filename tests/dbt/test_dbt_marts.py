@@ -538,6 +538,24 @@ def test_mart_column_types(built):
     assert {table for table, _ in types} == set(TENANT_MARTS) | set(OPERATOR_MARTS)
 
 
+def test_booking_ids_are_stored_uncompressed_and_every_other_column_as_duckdb_chooses(built, build_dir):
+    """int_bookings_enriched is created with its booking ids uncompressed (macros/create_table_as.sql):
+    the same columns and types as `create table … as` of its query, only that column forced."""
+    compression = {
+        (row["column_name"], row["compression"])
+        for row in query(built, "select column_name, compression from pragma_storage_info('intermediate.int_bookings_enriched') "
+                                "where segment_type = 'VARCHAR'")
+    }
+    assert {c for name, c in compression if name == "booking_id"} == {"Uncompressed"}
+    types = query(built, "select column_name, data_type from information_schema.columns "
+                         "where table_schema = 'intermediate' and table_name = 'int_bookings_enriched' "
+                         "order by ordinal_position")
+    compiled = (build_dir / "work" / "target" / "compiled" / "auditoryx" / "models" / "intermediate"
+                / "int_bookings_enriched.sql").read_text()
+    described = built.execute(f"describe select * from ({compiled}) as model_subq").fetchall()
+    assert [(r["column_name"], r["data_type"]) for r in types] == [(name, kind) for name, kind, *_ in described]
+
+
 # ---------------------------------------------------------------------------------------------
 # dashboard marts
 

@@ -29,7 +29,9 @@
   service date), a few thousand pairs, then joined back by equality (one join gives the offsets
   of the start day and of the next one, where the end of most bookings falls); the exact ICU
   conversion `timezone()` is only called for the rare bookings on a UTC day during which their
-  zone changes offset, or ending more than a day after their start day.
+  zone changes offset, or ending more than a day after their start day. `booking_id` is stored
+  uncompressed (meta uncompressed_columns, macros/create_table_as.sql): one distinct id per row,
+  which DuckDB's string compression cannot shrink and which cost more to write than the query.
 #}
 
 {{
@@ -39,6 +41,7 @@
         unique_key=['tenant_id', 'service_month'],
         on_schema_change='fail',
         post_hook=["delete from {{ this }} where booking_id is null"],
+        meta={'uncompressed_columns': ['booking_id']},
     )
 }}
 
