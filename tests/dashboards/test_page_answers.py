@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import multiprocessing
 import shutil
 import zoneinfo
 from decimal import Decimal
@@ -211,6 +212,29 @@ def test_a_newly_published_version_is_read_with_its_own_answers(admin_world, mon
     queries.clear_caches()
     assert queries.label_dashboard(a.tenant_id, {}).version == version
 
+
+
+def test_answers_composed_by_worker_processes_are_the_ones_composed_here(admin_world, monkeypatch, caplog):
+    """Publishing many versions composes their answers in worker processes (warehouse/publish.py
+    ``_annotate_versions``): each worker writes the same file this process writes."""
+    from auditoryx.pipeline import _store_page_answers
+    from warehouse import publish
+
+    here = {tenant_id: (folder / page_answers.ANSWERS_FILE).read_bytes()
+            for tenant_id, folder in _store(admin_world).items()}
+    published = app_settings().published_dir
+    for tenant_id in here:
+        (published / tenant_id / current_version(published, tenant_id) / page_answers.ANSWERS_FILE).unlink()
+    monkeypatch.setattr(publish, "ANNOTATE_PROCESS_MIN", 1)
+    monkeypatch.setattr(publish, "ThreadPoolExecutor", None)  # not in threads of this process
+    started = multiprocessing.active_children()
+    for tenant_id in here:
+        version = current_version(published, tenant_id)
+        with caplog.at_level(logging.WARNING, logger="warehouse.publish"):
+            publish._annotate_versions(_store_page_answers, published, [tenant_id], version)
+        assert not caplog.records
+        assert (published / tenant_id / version / page_answers.ANSWERS_FILE).read_bytes() == here[tenant_id]
+    assert multiprocessing.active_children() == started  # the workers are gone
 
 
 def test_an_artists_rows_are_found_by_binary_search_as_a_filter_finds_them():
