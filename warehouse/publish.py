@@ -37,6 +37,7 @@ import secrets
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
@@ -492,24 +493,34 @@ def _annotate_one(annotate: Callable[[Path, str, str], object], published_dir: P
 def _annotate_versions(annotate: Callable[[Path, str, str], object], published_dir: Path, tenant_ids: Sequence[str],
                        version: str) -> None:
     """``annotate`` each written version: from ANNOTATE_PROCESS_MIN versions on in
-    ANNOTATE_PROCESSES worker processes (composing answers is mostly Python and Polars planning
-    under the GIL: two threads gained 10 % over one, measured on 200 versions), below that in
-    ANNOTATE_THREADS threads of this process (a one-tenant refresh pays no process start)."""
+    ANNOTATE_PROCESSES worker processes (composing answers is mostly Python and Polars planning:
+    two threads of one process were held to 1.4 of the 2 cores by the GIL on most runs measured),
+    below that in ANNOTATE_THREADS threads of this process (a one-tenant refresh pays no process
+    start). Workers that cannot start or die leave the rest to the threads."""
     def report(tenant_id: str, error: str | None) -> None:
         if error is not None:
             log.warning("tenant %s: version %s published without its derived files: %s", tenant_id, version, error)
 
-    if len(tenant_ids) >= ANNOTATE_PROCESS_MIN and _picklable(annotate):
+    remaining = list(tenant_ids)
+    if len(remaining) >= ANNOTATE_PROCESS_MIN and _picklable(annotate):
         context = multiprocessing.get_context("spawn")  # never fork a process holding DuckDB's threads
-        with ProcessPoolExecutor(max_workers=ANNOTATE_PROCESSES, mp_context=context) as pool:
-            errors = pool.map(_annotate_one, itertools.repeat(annotate), itertools.repeat(published_dir),
-                              tenant_ids, itertools.repeat(version), chunksize=ANNOTATE_CHUNK)
-            for tenant_id, error in zip(tenant_ids, errors):
-                report(tenant_id, error)
+        done = 0
+        try:
+            with ProcessPoolExecutor(max_workers=ANNOTATE_PROCESSES, mp_context=context) as pool:
+                errors = pool.map(_annotate_one, itertools.repeat(annotate), itertools.repeat(published_dir),
+                                  remaining, itertools.repeat(version), chunksize=ANNOTATE_CHUNK)
+                for tenant_id, error in zip(remaining, errors):  # in order: the first ``done`` are done
+                    report(tenant_id, error)
+                    done += 1
+        except (BrokenProcessPool, OSError) as error:
+            log.warning("the answers' worker processes failed (%s): %d versions composed in this process",
+                        error or type(error).__name__, len(remaining) - done)
+        remaining = remaining[done:]
+    if not remaining:
         return
-    with ThreadPoolExecutor(max_workers=min(ANNOTATE_THREADS, max(1, len(tenant_ids)))) as pool:
-        for tenant_id, error in zip(tenant_ids, pool.map(
-                lambda tenant_id: _annotate_one(annotate, published_dir, tenant_id, version), tenant_ids)):
+    with ThreadPoolExecutor(max_workers=min(ANNOTATE_THREADS, len(remaining))) as pool:
+        for tenant_id, error in zip(remaining, pool.map(
+                lambda tenant_id: _annotate_one(annotate, published_dir, tenant_id, version), remaining)):
             report(tenant_id, error)
 
 

@@ -237,6 +237,41 @@ def test_answers_composed_by_worker_processes_are_the_ones_composed_here(admin_w
     assert multiprocessing.active_children() == started  # the workers are gone
 
 
+def test_when_the_worker_processes_fail_this_process_composes_the_answers(admin_world, monkeypatch, caplog):
+    from concurrent.futures.process import BrokenProcessPool
+
+    from auditoryx.pipeline import _store_page_answers
+    from warehouse import publish
+
+    here = {tenant_id: (folder / page_answers.ANSWERS_FILE).read_bytes()
+            for tenant_id, folder in _store(admin_world).items()}
+    published = app_settings().published_dir
+
+    class BrokenPool:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def map(self, *args, **kwargs):
+            raise BrokenProcessPool("a worker died")
+
+    monkeypatch.setattr(publish, "ANNOTATE_PROCESS_MIN", 1)
+    monkeypatch.setattr(publish, "ProcessPoolExecutor", BrokenPool)
+    for tenant_id in here:
+        version = current_version(published, tenant_id)
+        (published / tenant_id / version / page_answers.ANSWERS_FILE).unlink()
+        with caplog.at_level(logging.WARNING, logger="warehouse.publish"):
+            publish._annotate_versions(_store_page_answers, published, [tenant_id], version)
+        assert "a worker died" in caplog.text and "1 versions composed in this process" in caplog.text
+        caplog.clear()
+        assert (published / tenant_id / version / page_answers.ANSWERS_FILE).read_bytes() == here[tenant_id]
+
+
 def test_an_artists_rows_are_found_by_binary_search_as_a_filter_finds_them():
     import random
 
